@@ -1,0 +1,3 @@
+from rpc_fulfillment.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The aiohttp application: routes, and a cleanup context that owns the pool and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import AsyncIterator
+
+import orjson
+from aiohttp import web
+
+from rpc_fulfillment import __version__
+from rpc_fulfillment.config import Settings
+from rpc_fulfillment.rpc.envelope import JSON_HEADERS, handle_jsonrpc
+from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.workers.sessions import expire_sessions_forever
+
+log = logging.getLogger(__name__)
+
+
+async def handle_health(request: web.Request) -> web.Response:
+    body: dict[str, object] = {"status": "ok", "version": __version__}
+    status = 200
+    try:
+        async with asyncio.timeout(2):
+            await request.app["pool"].fetchval("SELECT 1")
+        body["database"] = "ok"
+    except Exception as exc:  # any failure to reach the database means unhealthy
+        log.warning("health check: database unreachable: %s", exc)
+        body.update(status="unavailable", database=f"unreachable: {type(exc).__name__}")
+        status = 503
+    return web.Response(body=orjson.dumps(body), status=status, headers=JSON_HEADERS)
+
+
+def _resources(settings: Settings, database_url: str):
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app["pool"] = await create_pool(database_url, settings.db_pool_size)
+        tasks = [asyncio.create_task(expire_sessions_forever(app["pool"]))]
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await app["pool"].close()
+
+    return lifecycle
+
+
+def create_app(settings: Settings, database_url: str) -> web.Application:
+    # The body limit is enforced by the envelope, which answers in JSON-RPC; aiohttp's own
+    # limit sits just above it as a backstop.
+    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    app["settings"] = settings
+    app.cleanup_ctx.append(_resources(settings, database_url))
+    for path in ("/api/jsonrpc", "/api/jsonrpc/"):
+        app.router.add_route("*", path, handle_jsonrpc)
+    app.router.add_get("/health", handle_health)
+    return app

@@ -1,0 +1,235 @@
+"""The ``rpc-fulfillment`` command: serve, and the operator's provisioning commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from rpc_fulfillment.config import ENVIRONMENT, Settings, SettingsError, load_settings
+from rpc_fulfillment.database import open_database
+from rpc_fulfillment.services import provisioning
+from rpc_fulfillment.services.provisioning import NewApiUser, ProvisioningError
+from rpc_fulfillment.store.db import connect
+
+log = logging.getLogger("rpc_fulfillment")
+
+
+def _database_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help=f"PostgreSQL URL (env {ENVIRONMENT['database_url']}); "
+                        "without it an embedded PostgreSQL is used")
+    parser.add_argument("--data-dir", type=Path, help=f"embedded database directory (env "
+                        f"{ENVIRONMENT['data_dir']}, default ./rpcf-data)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rpc-fulfillment", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the JSON-RPC server")
+    _database_flags(serve)
+    serve.add_argument("--host", help="address to listen on (env RPCF_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (env RPCF_PORT, default 8080)")
+    serve.add_argument("--workers", type=int, help="server processes sharing the port (env RPCF_WORKERS, default 1)")
+    serve.add_argument("--session-lifetime", type=int, help="session lifetime in seconds (env RPCF_SESSION_LIFETIME, default 86400)")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body (env RPCF_MAX_BODY_BYTES, default 16 MiB)")
+    serve.add_argument("--max-batch", type=int, help="largest JSON-RPC batch or multiCall (env RPCF_MAX_BATCH, default 100)")
+    serve.add_argument("--max-depth", type=int, help="deepest JSON nesting (env RPCF_MAX_DEPTH, default 64)")
+    serve.add_argument("--db-pool-size", type=int, help="database connections per process (env RPCF_DB_POOL_SIZE, default 10)")
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
+    serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    serve.add_argument("--demo", action="store_true", help="create the demo merchant and API user if the database has no merchant")
+
+    merchant = commands.add_parser("merchant", help="create and list merchants").add_subparsers(dest="action", required=True)
+    create = merchant.add_parser("create", help="create a merchant and its default store")
+    create.add_argument("code")
+    create.add_argument("name")
+    _database_flags(create)
+    _database_flags(merchant.add_parser("list", help="list merchants"))
+
+    store = commands.add_parser("store", help="create and list stores").add_subparsers(dest="action", required=True)
+    create = store.add_parser("create", help="add a store to a merchant")
+    create.add_argument("--merchant", required=True, help="merchant code")
+    create.add_argument("code")
+    create.add_argument("name")
+    _database_flags(create)
+    listing = store.add_parser("list", help="list stores")
+    listing.add_argument("--merchant", help="only this merchant's stores")
+    _database_flags(listing)
+
+    warehouse = commands.add_parser("warehouse", help="create and list warehouses").add_subparsers(dest="action", required=True)
+    create = warehouse.add_parser("create", help="add a warehouse (shared by all merchants)")
+    create.add_argument("name")
+    for part in ("street1", "street2", "city", "region", "postcode", "country"):
+        create.add_argument(f"--{part}")
+    _database_flags(create)
+    _database_flags(warehouse.add_parser("list", help="list warehouses"))
+
+    user = commands.add_parser("user", help="create, list and revoke API users").add_subparsers(dest="action", required=True)
+    create = user.add_parser("create", help="create an API user and print its key once")
+    create.add_argument("--merchant", required=True, help="merchant code")
+    create.add_argument("--role", required=True, choices=provisioning.ROLES)
+    create.add_argument("name")
+    _database_flags(create)
+    listing = user.add_parser("list", help="list API users")
+    listing.add_argument("--merchant", help="only this merchant's users")
+    _database_flags(listing)
+    revoke = user.add_parser("revoke", help="revoke an API user and end its sessions")
+    revoke.add_argument("name")
+    _database_flags(revoke)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    names = ("host", "port", "database_url", "data_dir", "workers", "session_lifetime", "max_body_bytes",
+             "max_batch", "max_depth", "db_pool_size", "log_level")
+    return load_settings({name: getattr(args, name, None) for name in names})
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(row[c] if row[c] is not None else "")) for row in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row[c] if row[c] is not None else "").ljust(widths[c]) for c in columns))
+
+
+def _print_new_user(user: NewApiUser, settings: Settings | None = None) -> None:
+    print(f"API user:  {user.username}  (merchant {user.merchant_code}, role {user.role})")
+    print(f"API key:   {user.api_key}")
+    print("The key is shown only now; only its hash is stored.")
+    if settings is not None:
+        url = f"http://{settings.host}:{settings.port}/api/jsonrpc"
+        body = f'{{"jsonrpc":"2.0","id":1,"method":"login","params":["{user.username}","{user.api_key}"]}}'
+        print(f"Log in:    curl -s {url} -d '{body}'")
+
+
+async def _with_connection(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
+    database = await open_database(settings)
+    connection = await connect(database.url)
+    try:
+        await work(connection)
+    finally:
+        await connection.close()
+
+
+async def _provision(args: argparse.Namespace, settings: Settings) -> None:
+    from rpc_fulfillment.store import admin
+
+    async def work(conn: Any) -> None:
+        key = (args.command, args.action)
+        if key == ("merchant", "create"):
+            await provisioning.create_merchant(conn, args.code, args.name)
+            print(f"created merchant {args.code!r} with its default store 'default'")
+        elif key == ("merchant", "list"):
+            _print_table([dict(r) for r in await admin.list_merchants(conn)])
+        elif key == ("store", "create"):
+            store_id = await provisioning.create_store(conn, args.merchant, args.code, args.name)
+            print(f"created store {args.code!r} (store_id {store_id}) for merchant {args.merchant!r}")
+        elif key == ("store", "list"):
+            _print_table([dict(r) for r in await admin.list_stores(conn, args.merchant)])
+        elif key == ("warehouse", "create"):
+            address = {p: getattr(args, p) for p in ("street1", "street2", "city", "region", "postcode", "country")}
+            warehouse_id = await provisioning.create_warehouse(conn, args.name, address)
+            print(f"created warehouse {args.name!r} (warehouse_id {warehouse_id})")
+        elif key == ("warehouse", "list"):
+            _print_table([dict(r) for r in await admin.list_warehouses(conn)])
+        elif key == ("user", "create"):
+            _print_new_user(await provisioning.create_api_user(conn, args.merchant, args.role, args.name))
+        elif key == ("user", "list"):
+            _print_table([dict(r) for r in await provisioning.list_api_users(conn, args.merchant)])
+        elif key == ("user", "revoke"):
+            await provisioning.revoke_api_user(conn, args.name)
+            print(f"revoked API user {args.name!r}; its sessions are ended")
+
+    await _with_connection(settings, work)
+
+
+async def _prepare_to_serve(settings: Settings, demo: bool) -> tuple[str, Any]:
+    database = await open_database(settings)
+    connection = await connect(database.url)
+    try:
+        demo_user = await provisioning.create_demo(connection) if (database.created or demo) else None
+    finally:
+        await connection.close()
+    where = f"embedded PostgreSQL in {settings.data_dir.resolve()}" if database.embedded else "external PostgreSQL"
+    print(f"rpc-fulfillment: database ready ({where})")
+    if demo_user is not None:
+        print("Created the demo merchant 'demo' with its default store and an API user:")
+        _print_new_user(demo_user, settings)
+    return database.url, database.embedded
+
+
+def _run_server(settings: Settings, database_url: str, access_log: bool, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from rpc_fulfillment.app import create_app
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    web.run_app(
+        create_app(settings, database_url),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port or None,
+        access_log=logging.getLogger("aiohttp.access") if access_log else None,
+        print=None,
+    )
+
+
+def _serve_workers(settings: Settings, database_url: str, access_log: bool) -> None:
+    """N processes on one port with SO_REUSEPORT; the kernel spreads connections."""
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_run_server, args=(settings, database_url, access_log, True), daemon=False)
+        for _ in range(settings.workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def stop(signum: int, _frame: Any) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    database_url, embedded = asyncio.run(_prepare_to_serve(settings, args.demo))
+    print(f"rpc-fulfillment: serving http://{settings.host}:{settings.port}/api/jsonrpc "
+          f"with {settings.workers} worker(s); Ctrl+C stops", flush=True)
+    if settings.workers == 1:
+        _run_server(settings, database_url, args.access_log, False)
+    else:
+        _serve_workers(settings, database_url, args.access_log)
+    if embedded is not None:
+        embedded.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "serve":
+            _serve(args, settings)
+        else:
+            asyncio.run(_provision(args, settings))
+    except (ProvisioningError, SettingsError) as exc:
+        print(f"rpc-fulfillment: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"rpc-fulfillment: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,75 @@
+"""Settings, read from command-line flags first, then the environment, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str | None = None
+    data_dir: Path = Path("rpcf-data")
+    workers: int = 1
+    session_lifetime: int = 24 * 3600
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch: int = 100
+    max_depth: int = 64
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+
+# Environment variable for each setting; DATABASE_URL keeps its conventional name.
+ENVIRONMENT = {
+    "host": "RPCF_HOST",
+    "port": "RPCF_PORT",
+    "database_url": "DATABASE_URL",
+    "data_dir": "RPCF_DATA_DIR",
+    "workers": "RPCF_WORKERS",
+    "session_lifetime": "RPCF_SESSION_LIFETIME",
+    "max_body_bytes": "RPCF_MAX_BODY_BYTES",
+    "max_batch": "RPCF_MAX_BATCH",
+    "max_depth": "RPCF_MAX_DEPTH",
+    "db_pool_size": "RPCF_DB_POOL_SIZE",
+    "log_level": "RPCF_LOG_LEVEL",
+}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _convert(name: str, kind: type, raw: Any) -> Any:
+    if raw is None or isinstance(raw, kind):
+        return raw
+    if kind is int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{name} must be positive, got {value}")
+        return value
+    if kind is Path:
+        return Path(raw)
+    return str(raw)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings: explicit overrides (flags) win over the environment, which wins over defaults."""
+    environ = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        kind = type(getattr(defaults, field.name)) if getattr(defaults, field.name) is not None else str
+        raw = overrides.get(field.name, environ.get(ENVIRONMENT[field.name]) or None)
+        if raw is not None:
+            values[field.name] = _convert(field.name, kind, raw)
+    return replace(defaults, **values)

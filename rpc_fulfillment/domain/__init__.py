@@ -1,0 +1,1 @@
+"""The order domain: pure Python, no I/O."""

@@ -1,0 +1,71 @@
+"""ShipStream's fault table: every fault the server can raise, with its exact message.
+
+Fault numbers are per resource (100 means one thing for orders and another for shipments),
+so each fault has a name. On the wire fault N becomes JSON-RPC code -(32000 + N).
+Where ShipStream's message says "Details in error message" the detail replaces the message;
+otherwise the message stays fixed and the detail travels in the error's ``data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    number: int
+    message: str
+
+    @property
+    def details_in_message(self) -> bool:
+        return "Details in error message" in self.message
+
+    @property
+    def wire_code(self) -> int:
+        return -(32000 + self.number)
+
+
+FAULTS: dict[str, FaultSpec] = {
+    # Global faults (ShipStream api-basics; Magento 1 api.xml).
+    "unknown": FaultSpec(0, "Unknown Error"),
+    "internal": FaultSpec(1, "Internal Error. Please see log for details."),
+    "access_denied": FaultSpec(2, "Access denied."),
+    "invalid_api_path": FaultSpec(3, "Invalid api path."),
+    "resource_not_callable": FaultSpec(4, "Resource path is not callable."),
+    "session_expired": FaultSpec(5, "Session expired. Try to relogin."),
+    "required_parameter": FaultSpec(6, "Required parameter is missing."),
+}
+
+
+class Fault(Exception):
+    """A ShipStream fault raised anywhere below the envelope.
+
+    ``detail`` is the human explanation (which field, which SKU, which status); ``data`` is
+    optional structured data for clients. When the fault's message is fixed, the detail goes
+    into ``data`` unless structured data was given.
+    """
+
+    def __init__(self, name: str, detail: str | None = None, data: Any = None) -> None:
+        self.spec = FAULTS[name]
+        self.name = name
+        self.detail = detail
+        self._data = data
+        super().__init__(f"{name}: {detail or self.spec.message}")
+
+    @property
+    def number(self) -> int:
+        return self.spec.number
+
+    @property
+    def message(self) -> str:
+        if self.spec.details_in_message and self.detail:
+            return self.detail
+        return self.spec.message
+
+    @property
+    def data(self) -> Any:
+        """What goes into the JSON-RPC error's ``data`` (None: nothing)."""
+        if self._data is not None:
+            return self._data
+        return None if self.spec.details_in_message else self.detail

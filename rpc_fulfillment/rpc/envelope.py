@@ -1,0 +1,126 @@
+"""The HTTP side of JSON-RPC 2.0: bytes in, bytes out.
+
+Parses with orjson, applies the size, depth and batch limits, validates each request object
+(fast, by hand), splits batches so every entry gets its own answer as the 2.0 specification
+says, and hands each valid request to jsonrpcserver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+from jsonrpcserver.async_main import dispatch_to_response
+from jsonrpcserver.response import to_serializable
+
+from rpc_fulfillment.rpc.methods import TOP_LEVEL, RequestContext
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+JSON_HEADERS = {"Content-Type": "application/json"}
+_SCALAR_ID = (str, int, float, type(None))
+
+
+def _error_body(code: int, message: str, data: Any = None, request_id: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "error": error, "id": request_id}
+
+
+def _invalid(data: str) -> dict[str, Any]:
+    return _error_body(INVALID_REQUEST, "Invalid Request", data)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than ``limit`` (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = current.values() if isinstance(current, dict) else current
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def request_problem(entry: Any) -> str | None:
+    """Why ``entry`` is not a valid JSON-RPC 2.0 request object, or None when it is."""
+    if not isinstance(entry, dict):
+        return "a request must be a JSON object"
+    version = entry.get("jsonrpc")
+    if not (version == "2.0" and isinstance(version, str)) and not (isinstance(version, float) and version == 2.0):
+        return 'jsonrpc must be "2.0"'
+    if not isinstance(entry.get("method"), str):
+        return "method must be a string"
+    if "params" in entry and not isinstance(entry["params"], (list, dict)):
+        return "params must be an array or an object"
+    if "id" in entry and (isinstance(entry["id"], bool) or not isinstance(entry["id"], _SCALAR_ID)):
+        return "id must be a string, a number or null"
+    return None
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+async def _answer(entry: Any, ctx: RequestContext) -> dict[str, Any] | None:
+    """The response object for one entry, or None for a notification."""
+    problem = request_problem(entry)
+    if problem is not None:
+        return _invalid(problem)
+    response = await dispatch_to_response(
+        entry, TOP_LEVEL, context=ctx, deserializer=_identity, validator=_identity
+    )
+    return to_serializable(response)
+
+
+async def _answer_batch(entries: list[Any], ctx: RequestContext) -> list[dict[str, Any]] | dict[str, Any] | None:
+    if not entries:
+        return _invalid("an empty batch is not a request")
+    limit = ctx.settings.max_batch
+    if len(entries) > limit:
+        return _invalid(f"a batch of {len(entries)} requests exceeds the limit of {limit}")
+    answers = await asyncio.gather(*(_answer(entry, ctx) for entry in entries))
+    return [answer for answer in answers if answer is not None] or None
+
+
+def _json(body: Any, status: int = 200, request_id: str = "") -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, headers={**JSON_HEADERS, "X-Request-Id": request_id})
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return None
+
+
+async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
+    request_id = uuid.uuid4().hex[:16]
+    if request.method != "POST":
+        body = _error_body(INVALID_REQUEST, "Invalid Request", "use HTTP POST with a JSON-RPC body")
+        response = _json(body, 405, request_id)
+        response.headers["Allow"] = "POST"
+        return response
+    settings = request.app["settings"]
+    raw = await _read_body(request, settings.max_body_bytes)
+    if raw is None:
+        data = f"the request body exceeds the limit of {settings.max_body_bytes} bytes"
+        return _json(_invalid(data), 413, request_id)
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _json(_error_body(PARSE_ERROR, "Parse error", str(exc)), 200, request_id)
+    if isinstance(parsed, (dict, list)) and _too_deep(parsed, settings.max_depth):
+        return _json(_invalid(f"JSON nesting exceeds the limit of {settings.max_depth} levels"), 200, request_id)
+    ctx = RequestContext(request.app["pool"], settings, request_id, request.headers.get("Authorization"))
+    answer = await (_answer_batch(parsed, ctx) if isinstance(parsed, list) else _answer(parsed, ctx))
+    if answer is None:
+        return web.Response(status=204, headers={"X-Request-Id": request_id})
+    return _json(answer, 200, request_id)

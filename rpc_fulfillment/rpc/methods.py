@@ -1,0 +1,185 @@
+"""The top-level JSON-RPC methods: login, call, multiCall, endSession.
+
+jsonrpcserver dispatches to these. Each turns its outcome into a jsonrpcserver Result: a
+ShipStream fault becomes code -(32000 + N) with the exact message, and anything unexpected
+becomes fault 1 with the request id, which is also logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+from jsonrpcserver import Error, Success
+from jsonrpcserver.result import Result
+
+from rpc_fulfillment.config import Settings
+from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.rpc.auth import basic_credentials
+from rpc_fulfillment.rpc.registry import METHODS, ApiMethod
+from rpc_fulfillment.services import auth
+from rpc_fulfillment.services.context import CallContext, Principal
+
+log = logging.getLogger(__name__)
+
+INVALID_PARAMS = -32602
+ABSENT: Any = object()
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """One HTTP request: what the top-level methods need from the transport."""
+
+    pool: asyncpg.Pool
+    settings: Settings
+    request_id: str
+    authorization: str | None
+
+
+class InvalidParams(Exception):
+    """Arguments that do not fit the method's signature: JSON-RPC -32602."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _error(code: int, message: str, data: Any = None) -> Result:
+    return Error(code, message, data) if data is not None else Error(code, message)
+
+
+def _internal_fault(ctx: RequestContext, what: str) -> Fault:
+    log.exception("request %s: unexpected error in %s", ctx.request_id, what)
+    return Fault("internal", data={"request_id": ctx.request_id})
+
+
+def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Result]]:
+    @functools.wraps(func)
+    async def wrapper(ctx: RequestContext, *args: Any, **kwargs: Any) -> Result:
+        try:
+            return Success(await func(ctx, *args, **kwargs))
+        except Fault as fault:
+            return _error(fault.spec.wire_code, fault.message, fault.data)
+        except InvalidParams as exc:
+            return _error(INVALID_PARAMS, "Invalid params", exc.detail)
+        except Exception:
+            fault = _internal_fault(ctx, func.__name__)
+            return _error(fault.spec.wire_code, fault.message, fault.data)
+
+    return wrapper
+
+
+async def _principal(ctx: RequestContext, session: object) -> Principal:
+    if session is None:
+        credentials = basic_credentials(ctx.authorization)
+        if credentials is None:
+            raise Fault("session_expired", "no session and no HTTP Basic credentials")
+        return await auth.authenticate(ctx.pool, *credentials)
+    return await auth.principal_for_session(ctx.pool, session)
+
+
+def _resolve(path: object) -> ApiMethod:
+    if not isinstance(path, str) or "." not in path:
+        raise Fault("invalid_api_path", "the api path must look like 'resource.method'")
+    method = METHODS.get(path)
+    if method is None:
+        raise Fault("invalid_api_path", f"unknown api path {path[:100]!r}")
+    return method
+
+
+def _bind(method: ApiMethod, args: Any) -> list[Any]:
+    """Spread ``args`` as ShipStream does: a list positionally, an object by name, anything
+    else (a scalar or null) as the single argument, absent as no arguments."""
+    if args is ABSENT:
+        positional, named = [], {}
+    elif isinstance(args, list):
+        positional, named = args, {}
+    elif isinstance(args, dict):
+        positional, named = [], dict(args)
+    else:
+        positional, named = [args], {}
+    parameters = method.parameters
+    # PHP ignores surplus arguments; we accept surplus nulls (call(s, "store.list", null))
+    # and refuse anything else, which is almost certainly a client mistake.
+    if any(value is not None for value in positional[len(parameters):]):
+        raise InvalidParams(f"{method.path} takes at most {len(parameters)} argument(s), {len(positional)} given")
+    values = []
+    for index, parameter in enumerate(parameters):
+        value = positional[index] if index < len(positional) else named.pop(parameter.name, ABSENT)
+        if parameter.required and (value is ABSENT or value is None):
+            raise Fault("required_parameter", f"{method.path}: required argument '{parameter.name}' is missing")
+        values.append(parameter.default if value is ABSENT else value)
+    if named:
+        raise InvalidParams(f"{method.path} has no argument(s) named {', '.join(sorted(named))}")
+    return values
+
+
+async def _invoke(ctx: RequestContext, principal: Principal, path: object, args: Any) -> Any:
+    method = _resolve(path)
+    if principal.role not in method.roles:
+        raise Fault("access_denied", f"role '{principal.role}' may not call {method.path}")
+    values = _bind(method, args)
+    call_context = CallContext(ctx.pool, ctx.settings, principal, ctx.request_id)
+    return await method.handler(call_context, *values)
+
+
+@top_level
+async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) -> str:
+    return await auth.login(ctx.pool, username, api_key, ctx.settings.session_lifetime)
+
+
+@top_level
+async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSENT) -> Any:
+    principal = await _principal(ctx, session)
+    return await _invoke(ctx, principal, method, args)
+
+
+def _fault_entry(number: int, message: str) -> dict[str, Any]:
+    return {"isFault": True, "faultCode": number, "faultMessage": message}
+
+
+async def _one_of_many(ctx: RequestContext, principal: Principal, entry: Any) -> tuple[bool, Any]:
+    """Run one multiCall entry; returns (failed, result or fault entry)."""
+    if not isinstance(entry, list) or not entry or len(entry) > 2:
+        fault = Fault("invalid_api_path")
+        return True, _fault_entry(fault.number, "each call must be [\"resource.method\", args]")
+    try:
+        return False, await _invoke(ctx, principal, entry[0], entry[1] if len(entry) == 2 else ABSENT)
+    except Fault as fault:
+        return True, _fault_entry(fault.number, fault.message)
+    except InvalidParams as exc:
+        return True, _fault_entry(INVALID_PARAMS, f"Invalid params: {exc.detail}")
+    except Exception:
+        fault = _internal_fault(ctx, f"multiCall entry {entry[0]!r:.100}")
+        return True, _fault_entry(fault.number, f"{fault.message} Request id {ctx.request_id}.")
+
+
+@top_level
+async def multiCall(ctx: RequestContext, session: Any, calls: Any, options: Any = None) -> list[Any]:  # noqa: N802
+    """Magento's multiCall: each call runs on its own; ``{"break": true}`` stops at the first fault."""
+    principal = await _principal(ctx, session)
+    if not isinstance(calls, list):
+        raise InvalidParams("calls must be an array of [\"resource.method\", args] pairs")
+    if len(calls) > ctx.settings.max_batch:
+        raise InvalidParams(f"multiCall of {len(calls)} calls exceeds the limit of {ctx.settings.max_batch}")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidParams("options must be an object such as {\"break\": true}")
+    stop_on_fault = bool((options or {}).get("break"))
+    results = []
+    for entry in calls:
+        failed, result = await _one_of_many(ctx, principal, entry)
+        results.append(result)
+        if failed and stop_on_fault:
+            break
+    return results
+
+
+@top_level
+async def endSession(ctx: RequestContext, session: Any) -> bool:  # noqa: N802
+    return await auth.end_session(ctx.pool, session)
+
+
+TOP_LEVEL = {"login": login, "call": call, "multiCall": multiCall, "endSession": endSession}

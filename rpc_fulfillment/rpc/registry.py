@@ -1,0 +1,57 @@
+"""The API method table: every ``resource.method``, the service function behind it, and the
+roles that may call it. This table is the only place permissions are decided.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from rpc_fulfillment.services import catalog
+
+MERCHANT, WAREHOUSE, ADMIN = "merchant", "warehouse", "admin"
+# "admin may do both": it appears in every set.
+EVERYONE = frozenset({MERCHANT, WAREHOUSE, ADMIN})
+INTEGRATION = frozenset({MERCHANT, ADMIN})
+OPERATIONS = frozenset({WAREHOUSE, ADMIN})
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    required: bool
+    default: Any
+
+
+@dataclass(frozen=True)
+class ApiMethod:
+    path: str
+    handler: Handler
+    roles: frozenset[str]
+    parameters: tuple[Parameter, ...]
+
+
+def _parameters(handler: Handler) -> tuple[Parameter, ...]:
+    """The API arguments of a service function: everything after its CallContext."""
+    listed = list(inspect.signature(handler).parameters.values())[1:]
+    return tuple(
+        Parameter(p.name, p.default is inspect.Parameter.empty, None if p.default is inspect.Parameter.empty else p.default)
+        for p in listed
+    )
+
+
+def _table(entries: dict[str, tuple[Handler, frozenset[str]]]) -> dict[str, ApiMethod]:
+    return {
+        path: ApiMethod(path, handler, roles, _parameters(handler)) for path, (handler, roles) in entries.items()
+    }
+
+
+METHODS: dict[str, ApiMethod] = _table(
+    {
+        "store.list": (catalog.store_list, EVERYONE),
+        "warehouse.list": (catalog.warehouse_list, EVERYONE),
+    }
+)

@@ -1,0 +1,139 @@
+"""SQL for merchants, stores, warehouses, API users and sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+_PRINCIPAL_COLUMNS = "u.api_user_id, u.username, u.role, u.merchant_id, m.code AS merchant_code"
+
+
+async def find_user_for_login(conn: asyncpg.Connection | asyncpg.Pool, username: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""SELECT {_PRINCIPAL_COLUMNS}, u.key_hash
+              FROM api_users u JOIN merchants m USING (merchant_id)
+             WHERE u.username = $1 AND u.revoked_at IS NULL""",
+        username,
+    )
+
+
+async def insert_session(
+    conn: asyncpg.Connection | asyncpg.Pool, session_hash: bytes, api_user_id: int, lifetime_seconds: int
+) -> None:
+    await conn.execute(
+        """INSERT INTO sessions (session_hash, api_user_id, expires_at)
+           VALUES ($1, $2, now() + make_interval(secs => $3))""",
+        session_hash,
+        api_user_id,
+        float(lifetime_seconds),
+    )
+
+
+async def find_session_principal(conn: asyncpg.Connection | asyncpg.Pool, session_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""SELECT {_PRINCIPAL_COLUMNS}
+              FROM sessions s
+              JOIN api_users u USING (api_user_id)
+              JOIN merchants m USING (merchant_id)
+             WHERE s.session_hash = $1 AND s.expires_at > now() AND u.revoked_at IS NULL""",
+        session_hash,
+    )
+
+
+async def delete_session(conn: asyncpg.Connection | asyncpg.Pool, session_hash: bytes) -> bool:
+    status = await conn.execute("DELETE FROM sessions WHERE session_hash = $1 AND expires_at > now()", session_hash)
+    return status != "DELETE 0"
+
+
+async def delete_expired_sessions(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    status = await conn.execute("DELETE FROM sessions WHERE expires_at <= now()")
+    return int(status.split()[-1])
+
+
+async def list_stores(conn: asyncpg.Connection | asyncpg.Pool, merchant_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT store_id, code, name, sort_order, is_active
+             FROM stores WHERE merchant_id = $1 ORDER BY sort_order, store_id""",
+        merchant_id,
+    )
+
+
+async def list_warehouses(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT warehouse_id, name, is_active, street1, street2, city, country, region, postcode
+             FROM warehouses ORDER BY warehouse_id"""
+    )
+
+
+# Provisioning (the operator's CLI).
+
+
+async def insert_merchant(conn: asyncpg.Connection, code: str, name: str) -> int:
+    return await conn.fetchval(
+        "INSERT INTO merchants (code, name) VALUES ($1, $2) RETURNING merchant_id", code, name
+    )
+
+
+async def find_merchant_id(conn: asyncpg.Connection, code: str) -> int | None:
+    return await conn.fetchval("SELECT merchant_id FROM merchants WHERE code = $1", code)
+
+
+async def count_merchants(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM merchants")
+
+
+async def insert_store(
+    conn: asyncpg.Connection, merchant_id: int, code: str, name: str, *, is_default: bool, sort_order: int = 0
+) -> int:
+    return await conn.fetchval(
+        """INSERT INTO stores (merchant_id, code, name, is_default, sort_order)
+           VALUES ($1, $2, $3, $4, $5) RETURNING store_id""",
+        merchant_id,
+        code,
+        name,
+        is_default,
+        sort_order,
+    )
+
+
+async def insert_warehouse(conn: asyncpg.Connection, values: dict[str, Any]) -> int:
+    columns = list(values)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return await conn.fetchval(
+        f"INSERT INTO warehouses ({', '.join(columns)}) VALUES ({placeholders}) RETURNING warehouse_id",
+        *values.values(),
+    )
+
+
+async def insert_api_user(conn: asyncpg.Connection, merchant_id: int, username: str, role: str, key_hash: bytes) -> int:
+    return await conn.fetchval(
+        """INSERT INTO api_users (merchant_id, username, role, key_hash)
+           VALUES ($1, $2, $3, $4) RETURNING api_user_id""",
+        merchant_id,
+        username,
+        role,
+        key_hash,
+    )
+
+
+async def list_api_users(conn: asyncpg.Connection, merchant_id: int | None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT u.api_user_id, u.username, u.role, m.code AS merchant_code, u.created_at, u.revoked_at
+             FROM api_users u JOIN merchants m USING (merchant_id)
+            WHERE $1::bigint IS NULL OR u.merchant_id = $1
+            ORDER BY u.api_user_id""",
+        merchant_id,
+    )
+
+
+async def revoke_api_user(conn: asyncpg.Connection, username: str) -> bool:
+    """Revoke the user and end its sessions at once, so the next request is refused."""
+    api_user_id = await conn.fetchval(
+        "UPDATE api_users SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL RETURNING api_user_id",
+        username,
+    )
+    if api_user_id is None:
+        return False
+    await conn.execute("DELETE FROM sessions WHERE api_user_id = $1", api_user_id)
+    return True

@@ -1,0 +1,31 @@
+"""The asyncpg pool: one per process, JSON columns decoded with orjson."""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await connection.set_type_codec(kind, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        database_url,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        command_timeout=60,
+    )
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    connection = await asyncpg.connect(database_url)
+    await _init_connection(connection)
+    return connection
