@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from rpc_fulfillment import __version__
+from rpc_fulfillment.appkeys import POOL, SETTINGS
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.rpc.envelope import JSON_HEADERS, handle_jsonrpc
 from rpc_fulfillment.store.db import create_pool
@@ -23,7 +24,7 @@ async def handle_health(request: web.Request) -> web.Response:
     status = 200
     try:
         async with asyncio.timeout(2):
-            await request.app["pool"].fetchval("SELECT 1")
+            await request.app[POOL].fetchval("SELECT 1")
         body["database"] = "ok"
     except Exception as exc:  # any failure to reach the database means unhealthy
         log.warning("health check: database unreachable: %s", exc)
@@ -34,13 +35,13 @@ async def handle_health(request: web.Request) -> web.Response:
 
 def _resources(settings: Settings, database_url: str):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        app["pool"] = await create_pool(database_url, settings.db_pool_size)
-        tasks = [asyncio.create_task(expire_sessions_forever(app["pool"]))]
+        app[POOL] = await create_pool(database_url, settings.db_pool_size)
+        tasks = [asyncio.create_task(expire_sessions_forever(app[POOL]))]
         yield
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await app["pool"].close()
+        await app[POOL].close()
 
     return lifecycle
 
@@ -49,7 +50,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     # The body limit is enforced by the envelope, which answers in JSON-RPC; aiohttp's own
     # limit sits just above it as a backstop.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
-    app["settings"] = settings
+    app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources(settings, database_url))
     for path in ("/api/jsonrpc", "/api/jsonrpc/"):
         app.router.add_route("*", path, handle_jsonrpc)

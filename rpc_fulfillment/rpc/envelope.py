@@ -16,6 +16,7 @@ from aiohttp import web
 from jsonrpcserver.async_main import dispatch_to_response
 from jsonrpcserver.response import to_serializable
 
+from rpc_fulfillment.appkeys import POOL, SETTINGS
 from rpc_fulfillment.rpc.methods import TOP_LEVEL, RequestContext
 
 PARSE_ERROR = -32700
@@ -108,7 +109,7 @@ async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
         response = _json(body, 405, request_id)
         response.headers["Allow"] = "POST"
         return response
-    settings = request.app["settings"]
+    settings = request.app[SETTINGS]
     raw = await _read_body(request, settings.max_body_bytes)
     if raw is None:
         data = f"the request body exceeds the limit of {settings.max_body_bytes} bytes"
@@ -119,7 +120,7 @@ async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
         return _json(_error_body(PARSE_ERROR, "Parse error", str(exc)), 200, request_id)
     if isinstance(parsed, (dict, list)) and _too_deep(parsed, settings.max_depth):
         return _json(_invalid(f"JSON nesting exceeds the limit of {settings.max_depth} levels"), 200, request_id)
-    ctx = RequestContext(request.app["pool"], settings, request_id, request.headers.get("Authorization"))
+    ctx = RequestContext(request.app[POOL], settings, request_id, request.headers.get("Authorization"))
     answer = await (_answer_batch(parsed, ctx) if isinstance(parsed, list) else _answer(parsed, ctx))
     if answer is None:
         return web.Response(status=204, headers={"X-Request-Id": request_id})

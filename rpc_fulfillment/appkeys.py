@@ -1,0 +1,11 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from rpc_fulfillment.config import Settings
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+SETTINGS = web.AppKey("settings", Settings)
