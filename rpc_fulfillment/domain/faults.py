@@ -35,6 +35,28 @@ FAULTS: dict[str, FaultSpec] = {
     "resource_not_callable": FaultSpec(4, "Resource path is not callable."),
     "session_expired": FaultSpec(5, "Session expired. Try to relogin."),
     "required_parameter": FaultSpec(6, "Required parameter is missing."),
+    # order resource (ShipStream order.md)
+    "order_not_found": FaultSpec(100, "Requested order does not exist."),
+    "order_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),
+    "order_invalid_data": FaultSpec(102, "Invalid data given. Details in error message."),
+    "order_status_not_changed": FaultSpec(103, "Order status not changed. Details in error message."),
+    "order_comment_not_added": FaultSpec(103, "Order comment not added. Details in error message."),
+    "order_exists": FaultSpec(104, "An order with the specified ID already exists."),
+    "order_not_editable": FaultSpec(105, "The order cannot be edited."),
+    "order_invalid_script": FaultSpec(106, "Invalid script given. Details in error message."),
+    "order_product_not_found": FaultSpec(107, "Product does not exist."),
+    # product resource (ShipStream product.md)
+    "product_not_found": FaultSpec(101, "Product not exists."),
+    "product_invalid_data": FaultSpec(102, "Invalid data given. Details in error message."),
+    "product_type_not_allowed": FaultSpec(104, "Product type is not in allowed types."),
+    "product_sku_exists": FaultSpec(107, "Another product with this SKU already exists."),
+    "product_invalid_filters": FaultSpec(108, "Invalid filters given. Details in error message."),
+    # inventory and stock_movement resources (ShipStream documents no faults for the
+    # methods we add; these follow the product resource's numbering and wording)
+    "inventory_product_not_found": FaultSpec(101, "Product not exists."),
+    "inventory_invalid_data": FaultSpec(102, "Invalid data given. Details in error message."),
+    "inventory_not_adjusted": FaultSpec(103, "Stock not adjusted. Details in error message."),
+    "stock_movement_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),
 }
 
 
