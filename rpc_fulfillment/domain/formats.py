@@ -1,0 +1,26 @@
+"""ShipStream's wire formats: quantities and weights as decimal strings, ISO 8601 timestamps."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+
+def quantity(value: int | Decimal | None) -> str | None:
+    """12 -> "12.0000", as ShipStream writes quantities."""
+    return None if value is None else f"{Decimal(value):.4f}"
+
+
+def decimal(value: Decimal | int | float | None, places: int = 4) -> str | None:
+    return None if value is None else f"{Decimal(value):.{places}f}"
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """UTC with an explicit offset: 2014-07-30T18:52:30+00:00."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
