@@ -39,6 +39,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--session-lifetime", type=int, help="session lifetime in seconds (env RPCF_SESSION_LIFETIME, default 86400)")
     serve.add_argument("--max-body-bytes", type=int, help="largest request body (env RPCF_MAX_BODY_BYTES, default 16 MiB)")
     serve.add_argument("--max-batch", type=int, help="largest JSON-RPC batch or multiCall (env RPCF_MAX_BATCH, default 100)")
+    serve.add_argument("--max-bulk-orders", type=int, help="most orders in one order.bulk_create (env RPCF_MAX_BULK_ORDERS, default 1000)")
     serve.add_argument("--max-depth", type=int, help="deepest JSON nesting (env RPCF_MAX_DEPTH, default 64)")
     serve.add_argument("--db-pool-size", type=int, help="database connections per process (env RPCF_DB_POOL_SIZE, default 10)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
@@ -87,7 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = ("host", "port", "database_url", "data_dir", "workers", "session_lifetime", "max_body_bytes",
-             "max_batch", "max_depth", "db_pool_size", "log_level")
+             "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level")
     return load_settings({name: getattr(args, name, None) for name in names})
 
 

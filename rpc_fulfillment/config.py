@@ -18,6 +18,7 @@ class Settings:
     session_lifetime: int = 24 * 3600
     max_body_bytes: int = 16 * 1024 * 1024
     max_batch: int = 100
+    max_bulk_orders: int = 1000
     max_depth: int = 64
     db_pool_size: int = 10
     log_level: str = "INFO"
@@ -33,6 +34,7 @@ ENVIRONMENT = {
     "session_lifetime": "RPCF_SESSION_LIFETIME",
     "max_body_bytes": "RPCF_MAX_BODY_BYTES",
     "max_batch": "RPCF_MAX_BATCH",
+    "max_bulk_orders": "RPCF_MAX_BULK_ORDERS",
     "max_depth": "RPCF_MAX_DEPTH",
     "db_pool_size": "RPCF_DB_POOL_SIZE",
     "log_level": "RPCF_LOG_LEVEL",

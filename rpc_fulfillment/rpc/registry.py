@@ -8,7 +8,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from rpc_fulfillment.services import catalog
+from rpc_fulfillment.services import catalog, order_changes, order_queries, orders
+from rpc_fulfillment.services.context import REQUIRED
 
 MERCHANT, WAREHOUSE, ADMIN = "merchant", "warehouse", "admin"
 # "admin may do both": it appears in every set.
@@ -38,8 +39,9 @@ def _parameters(handler: Handler) -> tuple[Parameter, ...]:
     """The API arguments of a service function: everything after its CallContext."""
     listed = list(inspect.signature(handler).parameters.values())[1:]
     return tuple(
-        Parameter(p.name, p.default is inspect.Parameter.empty, None if p.default is inspect.Parameter.empty else p.default)
+        Parameter(p.name, required, None if required else p.default)
         for p in listed
+        for required in [p.default is inspect.Parameter.empty or p.default is REQUIRED]
     )
 
 
@@ -53,5 +55,11 @@ METHODS: dict[str, ApiMethod] = _table(
     {
         "store.list": (catalog.store_list, EVERYONE),
         "warehouse.list": (catalog.warehouse_list, EVERYONE),
+        "order.create": (orders.order_create, INTEGRATION),
+        "order.bulk_create": (orders.order_bulk_create, INTEGRATION),
+        "order.info": (order_queries.order_info, EVERYONE),
+        "order.search": (order_queries.order_search, EVERYONE),
+        "order.edit": (order_changes.order_edit, INTEGRATION),
+        "order.comment": (order_changes.order_comment, EVERYONE),
     }
 )

@@ -26,3 +26,14 @@ class CallContext:
     settings: Settings
     principal: Principal
     request_id: str
+
+
+class _Required:
+    """Default marking an API argument as required even though an optional one precedes it
+    (order.create's storeCode may be null, its items may not)."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: object = _Required()

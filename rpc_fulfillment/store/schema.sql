@@ -154,6 +154,9 @@ CREATE TABLE orders (
     tpb_group_id            integer,
     shipping_address        jsonb NOT NULL,
     is_address_modified     boolean NOT NULL DEFAULT false,
+    weight                  numeric(12, 4) NOT NULL DEFAULT 0,
+    weight_unit             text NOT NULL DEFAULT 'lb',
+    total_item_count        integer NOT NULL DEFAULT 0,
     -- The rest of "Order Additional Data": instructions, customs, duties, custom fields...
     extra                   jsonb NOT NULL DEFAULT '{}',
     submitted_by_id         bigint REFERENCES api_users,
