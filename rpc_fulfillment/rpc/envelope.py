@@ -8,6 +8,7 @@ says, and hands each valid request to jsonrpcserver.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -17,10 +18,14 @@ from jsonrpcserver.async_main import dispatch_to_response
 from jsonrpcserver.response import to_serializable
 
 from rpc_fulfillment.appkeys import POOL, SETTINGS
+from rpc_fulfillment.domain.faults import FAULTS
 from rpc_fulfillment.rpc.methods import TOP_LEVEL, RequestContext
+
+log = logging.getLogger(__name__)
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
 JSON_HEADERS = {"Content-Type": "application/json"}
 _SCALAR_ID = (str, int, float, type(None))
 
@@ -73,6 +78,12 @@ async def _answer(entry: Any, ctx: RequestContext) -> dict[str, Any] | None:
     problem = request_problem(entry)
     if problem is not None:
         return _invalid(problem)
+    if entry["method"] not in TOP_LEVEL:
+        # Answered here rather than by jsonrpcserver, which echoes the whole name as data.
+        if "id" not in entry:
+            return None
+        data = f"no method {entry['method'][:100]!r}: use login, call, multiCall or endSession"
+        return _error_body(METHOD_NOT_FOUND, "Method not found", data, entry["id"])
     response = await dispatch_to_response(
         entry, TOP_LEVEL, context=ctx, deserializer=_identity, validator=_identity
     )
@@ -89,8 +100,31 @@ async def _answer_batch(entries: list[Any], ctx: RequestContext) -> list[dict[st
     return [answer for answer in answers if answer is not None] or None
 
 
+def _encode_one(answer: dict[str, Any], request_id: str) -> bytes:
+    try:
+        return orjson.dumps(answer)
+    except TypeError:  # orjson.JSONEncodeError: a result the service should have formatted
+        log.exception("request %s: the result for id %r cannot be encoded as JSON", request_id, answer.get("id"))
+        internal = FAULTS["internal"]
+        body = _error_body(internal.wire_code, internal.message, {"request_id": request_id}, answer.get("id"))
+        return orjson.dumps(body)
+
+
+def _encode(answer: Any, request_id: str) -> bytes:
+    """The response body; an answer that cannot be encoded becomes fault 1, never an HTTP 500."""
+    try:
+        return orjson.dumps(answer)
+    except TypeError:
+        pass
+    if isinstance(answer, list):
+        return b"[" + b",".join(_encode_one(one, request_id) for one in answer) + b"]"
+    return _encode_one(answer, request_id)
+
+
 def _json(body: Any, status: int = 200, request_id: str = "") -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, headers={**JSON_HEADERS, "X-Request-Id": request_id})
+    return web.Response(
+        body=_encode(body, request_id), status=status, headers={**JSON_HEADERS, "X-Request-Id": request_id}
+    )
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
