@@ -7,16 +7,22 @@ from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.domain.search import Condition, Page
 
-_SQL_COMPARISON = {"eq": "=", "neq": "<>", "gt": ">", "lt": "<", "gteq": ">=", "lteq": "<=", "from": ">=", "to": "<="}
+_SQL_COMPARISON = {"eq": "=", "gt": ">", "lt": "<", "gteq": ">=", "lteq": "<=", "from": ">=", "to": "<="}
 
 
 @dataclass(frozen=True)
 class Column:
     """How a filterable field maps to SQL: an expression, optionally inside a wrapper such as
-    ``EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id AND {})``."""
+    ``EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id AND {})``.
+
+    ``array`` marks an array column (``text[]``): eq/neq test whether it contains a value,
+    in/nin whether it shares any value with a list, starts whether any element starts with a
+    prefix, null/notnull whether it is empty.
+    """
 
     expression: str
     wrapper: str | None = None
+    array: bool = False
 
 
 def _escape_like(text: str) -> str:
@@ -32,25 +38,60 @@ class WhereBuilder:
         self.params.append(value)
         return f"${len(self.params)}"
 
+    def _typed(self, value: Any) -> str:
+        """A parameter; whole numbers as bigint, so any 64-bit filter value compares with a
+        smallint or integer column instead of overflowing the column's type."""
+        placeholder = self.param(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{placeholder}::bigint"
+        if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return f"{placeholder}::bigint[]"
+        return placeholder
+
     def add(self, clause: str) -> None:
         self.clauses.append(clause)
 
-    def add_condition(self, condition: Condition, column: Column) -> None:
-        expression, op, value = column.expression, condition.op, condition.value
+    def _scalar_test(self, expression: str, op: str, value: Any) -> str:
         if op in _SQL_COMPARISON:
-            test = f"{expression} {_SQL_COMPARISON[op]} {self.param(value)}"
-        elif op == "in":
-            test = f"{expression} = ANY({self.param(value)})"
-        elif op == "nin":
-            test = f"{expression} <> ALL({self.param(value)})"
-        elif op == "null":
-            test = f"{expression} IS NULL"
-        elif op == "notnull":
-            test = f"{expression} IS NOT NULL"
-        elif op == "starts":
-            test = f"{expression} LIKE {self.param(_escape_like(value) + '%')}"
+            return f"{expression} {_SQL_COMPARISON[op]} {self._typed(value)}"
+        if op == "neq":
+            # NULL is "not equal" too: {"vendor_sku": {"neq": "x"}} keeps products without one.
+            return f"{expression} IS DISTINCT FROM {self._typed(value)}"
+        if op == "in":
+            return f"{expression} = ANY({self._typed(value)})"
+        if op == "nin":
+            return f"({expression} IS NULL OR {expression} <> ALL({self._typed(value)}))"
+        if op == "null":
+            return f"{expression} IS NULL"
+        if op == "notnull":
+            return f"{expression} IS NOT NULL"
+        if op == "starts":
+            return f"{expression} LIKE {self.param(_escape_like(value) + '%')}"
+        raise ValueError(f"operator {op!r} has no SQL")
+
+    def _array_test(self, expression: str, op: str, value: Any) -> str:
+        if op == "eq":
+            return f"{expression} @> ARRAY[{self.param(value)}::text]"
+        if op == "neq":
+            return f"NOT ({expression} @> ARRAY[{self.param(value)}::text])"
+        if op == "in":
+            return f"{expression} && {self.param(value)}::text[]"
+        if op == "nin":
+            return f"NOT ({expression} && {self.param(value)}::text[])"
+        if op == "null":
+            return f"cardinality({expression}) = 0"
+        if op == "notnull":
+            return f"cardinality({expression}) > 0"
+        if op == "starts":
+            pattern = self.param(_escape_like(value) + "%")
+            return f"EXISTS (SELECT 1 FROM unnest({expression}) AS element WHERE element LIKE {pattern})"
+        raise ValueError(f"operator {op!r} does not apply to an array column")
+
+    def add_condition(self, condition: Condition, column: Column) -> None:
+        if column.array:
+            test = self._array_test(column.expression, condition.op, condition.value)
         else:
-            raise ValueError(f"operator {op!r} has no SQL")
+            test = self._scalar_test(column.expression, condition.op, condition.value)
         self.add(column.wrapper.format(test) if column.wrapper else test)
 
     def add_conditions(self, conditions: Sequence[Condition], columns: Mapping[str, Column]) -> None:
@@ -63,8 +104,28 @@ class WhereBuilder:
 
 
 def order_by(page: Page, columns: Mapping[str, Column], tiebreak: str) -> str:
-    """ORDER BY ... LIMIT ... OFFSET ...; the tiebreak keeps pages stable."""
+    """ORDER BY ... LIMIT ... OFFSET ...; the tiebreak (a unique column) keeps pages stable."""
     direction = "DESC" if page.descending else "ASC"
     expression = columns[page.sort_field].expression
     keys = f"{expression} {direction}" + (f", {tiebreak} {direction}" if expression != tiebreak else "")
     return f"ORDER BY {keys} LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
+
+
+async def fetch_page(
+    conn: Any, source: str, select: str, where: WhereBuilder, page: Page, columns: Mapping[str, Column], tiebreak: str
+) -> tuple[list[Any], int]:
+    """One page of ``SELECT {select} FROM {source} WHERE {where}`` and the total count.
+
+    The count comes with the page (``count(*) OVER ()``: one statement, one snapshot); only a
+    page past the end needs a second query to count. Rows carry an extra ``total_count``.
+    """
+    rows = await conn.fetch(
+        f"SELECT {select}, count(*) OVER () AS total_count FROM {source} WHERE {where.sql} "
+        f"{order_by(page, columns, tiebreak)}",
+        *where.params,
+    )
+    if rows:
+        return rows, rows[0]["total_count"]
+    if page.offset == 0:
+        return [], 0
+    return [], await conn.fetchval(f"SELECT count(*) FROM {source} WHERE {where.sql}", *where.params)
