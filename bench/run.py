@@ -163,8 +163,10 @@ class Database:
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:
+    """The running postmaster's pid (a negative number there means initdb's standalone backend)."""
     with contextlib.suppress(OSError, ValueError, IndexError):
-        return int((pgdata / "postmaster.pid").read_text().split()[0])
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        return pid if pid > 0 else None
     return None
 
 
@@ -187,15 +189,38 @@ def _stop_postmaster(pgdata: Path) -> None:
             process.kill()
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        with contextlib.suppress(psutil.Error, TypeError):
+            if any(text in part for part in process.info["cmdline"] or ()):
+                found.append(process.info["pid"])
+    return found
+
+
+def safely(step: Callable[..., Any], *args: Any) -> Callable[[], None]:
+    """A cleanup step that logs its failure instead of stopping the steps after it."""
+
+    def run() -> None:
+        try:
+            step(*args)
+        except Exception as exc:  # noqa: BLE001 - cleanup goes on whatever happened
+            log(f"cleanup step {getattr(step, '__name__', step)} failed: {type(exc).__name__}: {exc}")
+
+    return run
+
+
 def open_embedded(tmp: Path, cleanup: contextlib.ExitStack) -> Database:
     from rpc_fulfillment.config import Settings
     from rpc_fulfillment.database import open_database
 
     pgdata = tmp / "pg"
-    cleanup.callback(_stop_postmaster, pgdata)  # runs after database.embedded.stop() below
+    cleanup.callback(safely(_stop_postmaster, pgdata))  # runs after database.embedded.stop() below
     log(f"starting embedded PostgreSQL in {pgdata}")
     database = asyncio.run(open_database(Settings(data_dir=tmp, database_url=None)))
-    cleanup.callback(database.embedded.stop)
+    cleanup.callback(safely(database.embedded.stop))
     return Database(database.url, lambda: _postmaster_pid(pgdata))
 
 
@@ -218,7 +243,7 @@ def open_external(admin_url: str, cleanup: contextlib.ExitStack) -> Database:
 
     log(f"creating throwaway database {name}")
     asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    cleanup.callback(lambda: asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    cleanup.callback(safely(lambda: asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))))
     asyncio.run(open_database(Settings(database_url=url)))
     return Database(url, lambda: None)
 
@@ -348,6 +373,40 @@ def _cpu_percent(window: dict[str, Any], elapsed: float, loadgen_cpu: float) -> 
     }
 
 
+# --- profiling (optional: py-spy) ---------------------------------------------------------
+
+
+def start_profiler(pid: int, seconds: float, output: Path) -> Child:
+    """py-spy samples the target (and its worker processes) while the load runs."""
+    argv = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--duration", str(max(1, round(seconds))),
+            "--rate", "250", "--format", "raw", "--function", "--output", str(output)]
+    return Child("py-spy", argv, log_path=output.with_suffix(".log"))
+
+
+def summarize_profile(path: Path, top: int = 15) -> str:
+    """The functions that took the most samples, inclusive and self, from py-spy's raw output."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = stack.split(";")
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+    if not total:
+        return "(no samples)"
+    lines = [f"{total} busy samples; inclusive (the function and what it calls):"]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]]
+    lines.append("self (the function's own code):")
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]]
+    return "\n".join(lines)
+
+
 # --- one case -----------------------------------------------------------------------------
 
 
@@ -364,16 +423,32 @@ def run_case(case: Case, env: Env, database: Database, server: Child, tmp: Path,
             asyncio.run(case.reset(env, prepared))
         log(f"{case.name}: measuring {run.target} ({options.driver} driver, {concurrency} clients, "
             + (f"{case.requests} requests)" if case.requests else f"{options.duration:g} s)"))
-        if options.driver == "wrk":
-            result = _measure_wrk(run, case, prepared.context, tmp, options, concurrency)
-        else:
-            result = _measure_python(run, case, context_file, options, concurrency)
+        profiler = None
+        if options.profile and run.target == "server":
+            warmup = options.warmup if case.warmup is None else case.warmup
+            options.profile.mkdir(parents=True, exist_ok=True)
+            output = options.profile / f"profile-{case.name}-server.txt"
+            profiler = start_profiler(server.pid, warmup + options.duration, output)
+        try:
+            if options.driver == "wrk":
+                result = _measure_wrk(run, case, prepared.context, tmp, options, concurrency)
+            else:
+                result = _measure_python(run, case, context_file, options, concurrency)
+        finally:
+            if profiler is not None:
+                profiler.process.wait(30)
+                profiler.stop()
+        if profiler is not None:
+            if output.exists():
+                log(f"{case.name}: py-spy profile of the server in {output}\n{summarize_profile(output)}")
+            else:
+                log(f"{case.name}: py-spy wrote no profile: {profiler.log_tail(5)}")
         for sample in result["error_samples"]:
             log(f"{case.name} on {run.target}: error: {sample}")
         return result
 
-    outcome: dict[str, Any] = {"case": case.name, "description": case.description, "concurrency": concurrency,
-                               "floor_kind": case.floor, "floor": None}
+    floor: Child | None = None
+    floor_url = None
     if case.floor:
         config_file = tmp / f"{case.name}.floor.json"
         config_file.write_bytes(orjson.dumps({**prepared.floor, "database_url": database.url}))
@@ -382,18 +457,31 @@ def run_case(case: Case, env: Env, database: Database, server: Child, tmp: Path,
                                               "--config", str(config_file), "--port", str(port),
                                               "--workers", str(options.server_workers)],
                       log_path=tmp / f"floor-{case.floor}.log")
-        try:
+        floor_url = f"http://127.0.0.1:{port}/api/jsonrpc"
+    rounds = []
+    try:
+        if floor is not None:
             wait_healthy(floor, port)
-            url = f"http://127.0.0.1:{port}/api/jsonrpc"
-            outcome["floor"] = measure(Run(f"floor:{case.floor}", url, lambda: [floor.pid], database.postmaster_pid))
-        finally:
+        for number in range(options.rounds):
+            if options.rounds > 1:
+                log(f"{case.name}: round {number + 1} of {options.rounds}")
+            this: dict[str, Any] = {"floor": None, "ratio": None}
+            if floor is not None:
+                this["floor"] = measure(Run(f"floor:{case.floor}", floor_url, lambda: [floor.pid],
+                                            database.postmaster_pid))
+            this["server"] = measure(Run("server", env.server_url, lambda: [server.pid], database.postmaster_pid))
+            if this["floor"] and this["floor"]["throughput"]:
+                this["ratio"] = this["server"]["throughput"] / this["floor"]["throughput"]
+            rounds.append(this)
+    finally:
+        if floor is not None:
             floor.stop()
-    outcome["server"] = measure(Run("server", env.server_url, lambda: [server.pid], database.postmaster_pid))
-    if outcome["floor"] and outcome["floor"]["throughput"]:
-        outcome["ratio"] = outcome["server"]["throughput"] / outcome["floor"]["throughput"]
-    else:
-        outcome["ratio"] = None
-    return outcome
+    # The figures shown are those of the round with the median ratio (the lower one of the two
+    # middle rounds for an even count), so that floor, server and ratio come from one round.
+    ordered = sorted(rounds, key=lambda r: (r["ratio"] is None, r["ratio"] or 0.0, r["server"]["throughput"]))
+    shown = ordered[(len(ordered) - 1) // 2]
+    return {"case": case.name, "description": case.description, "concurrency": concurrency,
+            "floor_kind": case.floor, **shown, "rounds": rounds}
 
 
 # --- report -------------------------------------------------------------------------------
@@ -432,11 +520,15 @@ def print_table(outcomes: list[dict[str, Any]], options: argparse.Namespace) -> 
     print()
     print(f"rpc-fulfillment bench: {options.driver} driver, {options.duration:g} s per run after "
           f"{options.warmup:g} s warm-up, {options.server_workers} server worker(s), "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores, load average {options.load_before:.2f} at the start")
     print(line(header))
     print(line(["-" * w for w in widths]))
     for row in rows:
         print(line(row))
+    for outcome in outcomes:
+        if len(outcome["rounds"]) > 1:
+            ratios = ", ".join(_fmt(r["ratio"], ".2f") for r in outcome["rounds"])
+            print(f"{outcome['case']}: ratio in each of {len(outcome['rounds'])} rounds: {ratios} (median shown)")
     print("ratio = server req/s / floor req/s (same driver, same clients, same run); "
           "cpu% = percent of one core in the measured window")
 
@@ -455,8 +547,9 @@ def machine() -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
+    """The commit benchmarked, with -dirty when the work tree has changes."""
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        return subprocess.run(["git", "-C", str(BENCH), "rev-parse", "--short", "HEAD"], check=True,
+        return subprocess.run(["git", "-C", str(BENCH), "describe", "--always", "--dirty"], check=True,
                               capture_output=True, text=True).stdout.strip()
     return None
 
@@ -464,21 +557,44 @@ def git_commit() -> str | None:
 # --- main ---------------------------------------------------------------------------------
 
 
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _nonnegative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run (default 10)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each measured run (default 2)")
-    parser.add_argument("--concurrency", type=int, default=32,
+    parser.add_argument("--duration", type=_positive(float), default=10.0, help="seconds measured per run (default 10)")
+    parser.add_argument("--warmup", type=_nonnegative_float, default=2.0, help="seconds of load before each measured run (default 2)")
+    parser.add_argument("--concurrency", type=_positive(int), default=32,
                         help="concurrent clients (keep-alive connections), unless a case sets its own (default 32)")
+    parser.add_argument("--rounds", type=_positive(int), default=1,
+                        help="measure floor then server this many times per case and show the round with the "
+                        "median ratio; useful when other work shares the machine (default 1)")
     parser.add_argument("--cases", help=f"comma-separated case names (default all: {', '.join(CASES)})")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--json", nargs="?", const=DEFAULT_JSON, type=Path, metavar="PATH",
                         help=f"also write the results as JSON (default path {DEFAULT_JSON.relative_to(BENCH.parent)})")
     parser.add_argument("--driver", choices=("python", "wrk"), default="python",
                         help="load generator: python (bench/loadgen.py, aiohttp client; default) or wrk (if installed)")
-    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: the machine is small)")
-    parser.add_argument("--server-workers", type=int, default=1,
+    parser.add_argument("--wrk-threads", type=_positive(int), default=1, help="wrk threads (default 1: the machine is small)")
+    parser.add_argument("--server-workers", type=_positive(int), default=1,
                         help="serve --workers N; the floor runs as many processes (default 1)")
+    parser.add_argument("--profile", nargs="?", const=DEFAULT_JSON.parent, type=Path, metavar="DIR",
+                        help="sample the server with py-spy (must be on PATH) during each server run and print the "
+                        "busiest functions; raw stacks go to DIR (default bench/results)")
     parser.add_argument("--database-url", help="use a throwaway database on this PostgreSQL server instead of "
                         "the embedded one (the user must be allowed to CREATE DATABASE)")
     return parser
@@ -495,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}", file=sys.stderr)
         return 2
+    if options.profile and shutil.which("py-spy") is None:
+        print("py-spy is not on PATH (pip install py-spy, in any environment)", file=sys.stderr)
+        return 2
     if options.driver == "wrk" and shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk); use --driver python", file=sys.stderr)
         return 2
@@ -505,10 +624,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
     started = datetime.datetime.now(datetime.timezone.utc)
+    options.load_before = os.getloadavg()[0]
+    if options.load_before > 0.5:
+        log(f"the machine is busy (1-minute load average {options.load_before:.2f}): figures will be noisy; "
+            "consider --rounds 3")
     tmp = Path(tempfile.mkdtemp(prefix="rpcf-bench-"))
     os.chmod(tmp, 0o755)  # the embedded PostgreSQL runs as its own user when we are root
     cleanup = contextlib.ExitStack()
-    cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
+    cleanup.callback(safely(shutil.rmtree, tmp, True))
     outcomes: list[dict[str, Any]] = []
     status = 0
     try:
@@ -535,16 +658,20 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(list(CHILDREN)):
-            child.stop()
+            safely(child.stop)()
         cleanup.close()
-        log("cleaned up: processes stopped, database and temp directory removed")
+        leftovers = _processes_mentioning(str(tmp))
+        if leftovers:
+            log(f"WARNING: processes still running on {tmp}: {leftovers}")
+        else:
+            log("cleaned up: processes stopped, database and temp directory removed")
     if outcomes:
         print_table(outcomes, options)
         if options.json:
-            document = {"date": started.isoformat(timespec="seconds"), "commit": git_commit(), "machine": machine(),
+            document = {"date": started.isoformat(timespec="seconds"), "commit": git_commit(), "machine": {**machine(), "load_average_at_start": options.load_before},
                         "options": {"driver": options.driver, "duration_s": options.duration,
                                     "warmup_s": options.warmup, "concurrency": options.concurrency,
-                                    "server_workers": options.server_workers,
+                                    "server_workers": options.server_workers, "rounds": options.rounds,
                                     "database": "external" if options.database_url else "embedded"},
                         "complete": status == 0, "cases": outcomes}
             options.json.parent.mkdir(parents=True, exist_ok=True)
