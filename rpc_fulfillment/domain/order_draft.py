@@ -11,7 +11,7 @@ from rpc_fulfillment.domain import formats
 from rpc_fulfillment.domain.allocation import Available, LineAllocation, allocate_lines, stock_deltas
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.order_input import INVALID, InfoInput, ItemInput, OrderInput
-from rpc_fulfillment.domain.states import BY_ALLOCATION, allocation_status, initial_transition, state_of
+from rpc_fulfillment.domain.states import OrderTotals, initial_rule, resolve
 
 DEFAULT_PRIORITY = 50
 # info fields kept in orders.extra rather than in columns of their own
@@ -78,12 +78,10 @@ def match_products(items: Sequence[ItemInput], index: ProductIndex) -> list[Prod
     return [index.find(item, f"items[{number}]") for number, item in enumerate(items)]
 
 
-def _status(order: OrderInput, allocations: Sequence[LineAllocation], ordered: int) -> tuple[str, str]:
-    transition = initial_transition(bool(order.info.hold_indefinitely), order.info.delayed_ship_date is not None)
-    if transition.to_status != BY_ALLOCATION:
-        return transition.to_state, transition.to_status
-    status = allocation_status(ordered, sum(a.backordered for a in allocations))
-    return state_of(status), status
+def _status(order: OrderInput, allocations: Sequence[LineAllocation]) -> tuple[str, str]:
+    rule = initial_rule(bool(order.info.hold_indefinitely), order.info.delayed_ship_date is not None)
+    totals = OrderTotals(processing=sum(a.allocated for a in allocations), backordered=sum(a.backordered for a in allocations))
+    return resolve(rule, rule.to_state, "", totals)
 
 
 def _extra(info: InfoInput) -> dict[str, Any]:
@@ -154,7 +152,7 @@ def draft_order(order: OrderInput, products: Sequence[Product], available: Avail
     """Allocate (updating ``available``) and build the rows. Pure."""
     lines = [(product.product_id, item.qty) for product, item in zip(products, order.items)]
     allocations = allocate_lines(lines, available)
-    state, status = _status(order, allocations, sum(qty for _, qty in lines))
+    state, status = _status(order, allocations)
     deltas = stock_deltas(lines, allocations)
     columns = order_columns(order.info, order.address, products, order.items)
     columns.update(state=state, status=status)

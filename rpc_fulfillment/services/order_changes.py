@@ -38,7 +38,7 @@ async def order_comment(ctx: CallContext, orderUniqueId: Any = REQUIRED, comment
         raise Fault(INVALID, f"comment: at most {MAX_COMMENT} characters")
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
-        check_allowed("comment", row["status"], "order_comment_not_added", "the order cannot take comments")
+        check_allowed("comment", row["state"], row["status"], "order_comment_not_added", "the order cannot take comments")
         await store.add_history(conn, ctx.principal.merchant_id, row["order_id"], row["state"], row["status"], comment.strip())
         await store.update_order(conn, row["order_id"], {})
     return True
@@ -118,7 +118,7 @@ async def order_edit(
     merchant_id = ctx.principal.merchant_id
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
-        check_allowed("edit", row["status"], "order_not_editable", "shipments have started")
+        check_allowed("edit", row["state"], row["status"], "order_not_editable", "shipments have started")
         changes = _info_changes(info_input, row)
         if customFields is not None:
             extra = changes.get("extra", dict(row["extra"] or {}))
