@@ -14,6 +14,7 @@ from rpc_fulfillment.appkeys import POOL, SETTINGS
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.rpc.envelope import JSON_HEADERS, handle_jsonrpc
 from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.workers.scheduler import release_holds_forever
 from rpc_fulfillment.workers.sessions import expire_sessions_forever
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,10 @@ async def handle_health(request: web.Request) -> web.Response:
 def _resources(settings: Settings, database_url: str):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = await create_pool(database_url, settings.db_pool_size)
-        tasks = [asyncio.create_task(expire_sessions_forever(app[POOL]))]
+        tasks = [
+            asyncio.create_task(expire_sessions_forever(app[POOL])),
+            asyncio.create_task(release_holds_forever(app[POOL], settings.scheduler_interval)),
+        ]
         yield
         for task in tasks:
             task.cancel()

@@ -22,6 +22,8 @@ class Settings:
     max_depth: int = 64
     db_pool_size: int = 10
     log_level: str = "INFO"
+    # How often (seconds) each process looks for delayed shipments whose date has come.
+    scheduler_interval: float = 10.0
 
 
 # Environment variable for each setting; DATABASE_URL keeps its conventional name.
@@ -38,6 +40,7 @@ ENVIRONMENT = {
     "max_depth": "RPCF_MAX_DEPTH",
     "db_pool_size": "RPCF_DB_POOL_SIZE",
     "log_level": "RPCF_LOG_LEVEL",
+    "scheduler_interval": "RPCF_SCHEDULER_INTERVAL",
 }
 
 
@@ -45,9 +48,25 @@ class SettingsError(ValueError):
     pass
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
 def _convert(name: str, kind: type, raw: Any) -> Any:
     if raw is None or isinstance(raw, kind):
         return raw
+    if kind is bool:
+        text = str(raw).strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise SettingsError(f"{name} must be true or false, got {raw!r}")
+        return text in _TRUE
+    if kind is float:
+        try:
+            number = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if number <= 0:
+            raise SettingsError(f"{name} must be positive, got {number}")
+        return number
     if kind is int:
         try:
             value = int(raw)

@@ -231,3 +231,17 @@ async def request_shipment_cancellations(conn: Connection, requests: Sequence[tu
         [qty for _, qty in requests],
     )
     return sorted({row["increment_id"] for row in rows})
+
+
+async def due_delayed_orders(conn: Connection, limit: int) -> list[asyncpg.Record]:
+    """Orders whose delayed_ship_date has come, locked; rows another process holds are
+    skipped, so several processes never release the same order twice."""
+    return await conn.fetch(
+        """SELECT order_id, merchant_id, unique_id, order_ref, source, state, status
+             FROM orders
+            WHERE status = 'delayed_shipment' AND delayed_ship_date <= now()
+            ORDER BY delayed_ship_date, order_id
+            LIMIT $1
+              FOR UPDATE SKIP LOCKED""",
+        limit,
+    )

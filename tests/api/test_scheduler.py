@@ -1,0 +1,86 @@
+"""Scheduled holds: delayed_shipment orders are released when their date comes, once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.workers.scheduler import release_due_holds
+from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
+
+
+def _soon(seconds: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _status(rpc, session, unique_id):
+    return (await rpc.result(session, "order.info", [unique_id, ["status", "status_history"]]))
+
+
+async def test_a_delayed_order_is_released_when_its_date_comes(make_client, users, db):
+    await add_product(db, "SKU-D", stock=5)
+    rpc = await make_client(scheduler_interval=0.2)
+    session = await rpc.login(users["merchant"])
+    order = await rpc.result(session, "order.create", [None, {"SKU-D": 2}, ADDRESS, {**INFO, "delayed_ship_date": _soon(1.5)}])
+    assert (order["state"], order["status"]) == ("holded", "delayed_shipment")
+    for _ in range(50):
+        info = await _status(rpc, session, order["unique_id"])
+        if info["status"] != "delayed_shipment":
+            break
+        await asyncio.sleep(0.1)
+    assert info["status"] == "new"
+    released = [h for h in info["status_history"] if h["comment"] == "Scheduled hold released"]
+    assert len(released) == 1 and released[0]["state"] == "new"
+    events = await db.fetch("SELECT message FROM events WHERE topic = 'order:status_changed'")
+    assert [(e["message"]["old_status"], e["message"]["status"]) for e in events] == [("delayed_shipment", "new")]
+    await check_invariants(db)
+
+
+async def test_an_order_not_yet_due_stays_on_hold(make_client, users, db):
+    await add_product(db, "SKU-D", stock=5)
+    rpc = await make_client(scheduler_interval=0.1)
+    session = await rpc.login(users["merchant"])
+    order = await rpc.result(session, "order.create", [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": "2099-01-01"}])
+    await asyncio.sleep(0.5)
+    assert (await _status(rpc, session, order["unique_id"]))["status"] == "delayed_shipment"
+
+
+async def test_concurrent_schedulers_release_each_order_once(rpc, users, db, database_url):
+    """Several processes run the scheduler: SKIP LOCKED and the status check mean one release each."""
+    await add_product(db, "SKU-D", stock=100)
+    session = await rpc.login(users["merchant"])
+    ids = []
+    for _ in range(30):
+        created = await rpc.result(session, "order.create", [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": "2099-01-01"}])
+        ids.append(created["unique_id"])
+    await db.execute("UPDATE orders SET delayed_ship_date = now() - interval '1 minute'")
+    pools = [await create_pool(database_url, 3) for _ in range(4)]
+    try:
+        released = await asyncio.gather(*(release_due_holds(pool) for pool in pools for _ in range(3)))
+    finally:
+        for pool in pools:
+            await pool.close()
+    assert sum(released) == 30
+    per_order = await db.fetch(
+        """SELECT o.unique_id, count(h.*) AS releases FROM orders o
+             LEFT JOIN order_status_history h ON h.order_id = o.order_id AND h.comment = 'Scheduled hold released'
+            GROUP BY o.unique_id"""
+    )
+    assert {row["unique_id"]: row["releases"] for row in per_order} == {unique_id: 1 for unique_id in ids}
+    assert await db.fetchval("SELECT count(*) FROM orders WHERE status = 'new'") == 30
+    await check_invariants(db)
+
+
+async def test_a_release_due_while_the_server_was_down_happens_at_start(make_client, users, db):
+    await add_product(db, "SKU-D", stock=5)
+    first = await make_client(scheduler_interval=3600)
+    session = await first.login(users["merchant"])
+    order = await first.result(session, "order.create", [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": "2099-01-01"}])
+    await db.execute("UPDATE orders SET delayed_ship_date = now() - interval '1 hour'")
+    second = await make_client(scheduler_interval=3600)
+    for _ in range(50):
+        if (await _status(second, session, order["unique_id"]))["status"] == "new":
+            break
+        await asyncio.sleep(0.05)
+    assert (await _status(second, session, order["unique_id"]))["status"] == "new"
