@@ -42,6 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-bulk-orders", type=int, help="most orders in one order.bulk_create (env RPCF_MAX_BULK_ORDERS, default 1000)")
     serve.add_argument("--max-depth", type=int, help="deepest JSON nesting (env RPCF_MAX_DEPTH, default 64)")
     serve.add_argument("--db-pool-size", type=int, help="database connections per process (env RPCF_DB_POOL_SIZE, default 10)")
+    serve.add_argument("--scheduler-interval", type=float, help="seconds between looks for due scheduled holds (env RPCF_SCHEDULER_INTERVAL, default 10)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.add_argument("--demo", action="store_true", help="create the demo merchant and API user if the database has no merchant")
@@ -88,7 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = ("host", "port", "database_url", "data_dir", "workers", "session_lifetime", "max_body_bytes",
-             "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level")
+             "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval")
     return load_settings({name: getattr(args, name, None) for name in names})
 
 
