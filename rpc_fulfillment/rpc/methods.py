@@ -137,6 +137,11 @@ async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSEN
     return await _invoke(ctx, principal, method, args)
 
 
+def _php_truthy(value: Any) -> bool:
+    """PHP's truthiness, which Magento's ``$options['break']`` follows: "0" is false too."""
+    return bool(value) and value != "0"
+
+
 def _fault_entry(number: int, message: str) -> dict[str, Any]:
     return {"isFault": True, "faultCode": number, "faultMessage": message}
 
@@ -144,8 +149,9 @@ def _fault_entry(number: int, message: str) -> dict[str, Any]:
 async def _one_of_many(ctx: RequestContext, principal: Principal, entry: Any) -> tuple[bool, Any]:
     """Run one multiCall entry; returns (failed, result or fault entry)."""
     if not isinstance(entry, list) or not entry or len(entry) > 2:
+        # Each call must be ["resource.method"] or ["resource.method", args].
         fault = Fault("invalid_api_path")
-        return True, _fault_entry(fault.number, "each call must be [\"resource.method\", args]")
+        return True, _fault_entry(fault.number, fault.message)
     try:
         return False, await _invoke(ctx, principal, entry[0], entry[1] if len(entry) == 2 else ABSENT)
     except Fault as fault:
@@ -165,9 +171,11 @@ async def multiCall(ctx: RequestContext, session: Any, calls: Any, options: Any 
         raise InvalidParams("calls must be an array of [\"resource.method\", args] pairs")
     if len(calls) > ctx.settings.max_batch:
         raise InvalidParams(f"multiCall of {len(calls)} calls exceeds the limit of {ctx.settings.max_batch}")
+    if options == []:  # PHP's json_encode(array()): empty options from a PHP client
+        options = None
     if options is not None and not isinstance(options, dict):
         raise InvalidParams("options must be an object such as {\"break\": true}")
-    stop_on_fault = bool((options or {}).get("break"))
+    stop_on_fault = _php_truthy((options or {}).get("break"))
     results = []
     for entry in calls:
         failed, result = await _one_of_many(ctx, principal, entry)
