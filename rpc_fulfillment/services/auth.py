@@ -14,6 +14,9 @@ from rpc_fulfillment.services.context import Principal
 from rpc_fulfillment.store import accounts
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+# Provisioning allows usernames of at most 128 characters from [A-Za-z0-9_.@-]. Anything longer,
+# or with a NUL (which PostgreSQL text cannot hold at all), names no user: refused unqueried.
+_MAX_USERNAME = 128
 # Compared against when the username is unknown, so a miss costs the same as a wrong key.
 _NO_SUCH_KEY = hashlib.sha256(b"no such key").digest()
 
@@ -43,6 +46,8 @@ async def authenticate(pool: asyncpg.Pool, username: object, api_key: object) ->
         raise Fault("required_parameter", "username is required")
     if not isinstance(api_key, str) or not api_key:
         raise Fault("required_parameter", "api_key is required")
+    if len(username) > _MAX_USERNAME or "\x00" in username:
+        raise Fault("access_denied")
     row = await accounts.find_user_for_login(pool, username)
     expected = row["key_hash"] if row is not None else _NO_SUCH_KEY
     if not hmac.compare_digest(hash_secret(api_key), expected) or row is None:
