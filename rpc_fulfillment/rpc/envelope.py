@@ -27,6 +27,9 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Error data is for people; jsonrpcserver's messages quote what was sent (an unknown named
+# parameter, say), which must not come back as megabytes.
+MAX_ERROR_DATA = 1000
 _SCALAR_ID = (str, int, float, type(None))
 
 
@@ -87,7 +90,11 @@ async def _answer(entry: Any, ctx: RequestContext) -> dict[str, Any] | None:
     response = await dispatch_to_response(
         entry, TOP_LEVEL, context=ctx, deserializer=_identity, validator=_identity
     )
-    return to_serializable(response)
+    answer = to_serializable(response)
+    error = answer.get("error") if answer is not None else None
+    if error is not None and isinstance(error.get("data"), str) and len(error["data"]) > MAX_ERROR_DATA:
+        error["data"] = error["data"][:MAX_ERROR_DATA] + "..."
+    return answer
 
 
 async def _answer_batch(entries: list[Any], ctx: RequestContext) -> list[dict[str, Any]] | dict[str, Any] | None:
