@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+import asyncpg
+
 from rpc_fulfillment.config import ENVIRONMENT, Settings, SettingsError, load_settings
 from rpc_fulfillment.database import open_database
 from rpc_fulfillment.services import provisioning
@@ -233,5 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:
         print(f"rpc-fulfillment: error: {exc}", file=sys.stderr)
+        return 1
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # A database that does not exist, wrong credentials, an invalid URL...
+        print(f"rpc-fulfillment: error: database: {exc}", file=sys.stderr)
         return 1
     return 0
