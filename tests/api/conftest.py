@@ -1,5 +1,12 @@
 """Helpers for the API tests: dummy API methods patched into the real method table, and an
-app on a shared database for tests that write nothing."""
+app on a shared database for tests that only read (and log in).
+
+Cloning a database per test costs a few tenths of a second; most envelope and auth tests
+need no database of their own. They use ``shared_rpc`` and ``shared_users``: the same
+merchants and users as the ``users`` fixture, created once per session. Tests on the shared
+database may create sessions but must not assert on row counts there; a test that checks
+rows uses ``rpc``, ``users`` and ``db``, which give it a fresh database.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,16 @@ import pytest
 from rpc_fulfillment.app import create_app
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.rpc import registry
-from tests.conftest import Rpc, _execute, database_url_for
+from rpc_fulfillment.services import provisioning
+from rpc_fulfillment.store.db import connect
+from tests.conftest import ApiUser, Rpc, _execute, database_url_for
+
+USERS = (
+    ("merchant", "acme", "merchant"),
+    ("warehouse", "acme", "warehouse"),
+    ("admin", "acme", "admin"),
+    ("other", "other", "merchant"),
+)
 
 
 @pytest.fixture
@@ -32,21 +48,41 @@ def add_method(monkeypatch: pytest.MonkeyPatch) -> Callable[..., registry.ApiMet
     return add
 
 
+async def _provision_users(url: str) -> dict[str, ApiUser]:
+    connection = await connect(url)
+    try:
+        await provisioning.create_merchant(connection, "acme", "Acme Inc")
+        await provisioning.create_merchant(connection, "other", "Other Co")
+        created = {}
+        for label, merchant, role in USERS:
+            user = await provisioning.create_api_user(connection, merchant, role, f"{merchant}-{label}")
+            created[label] = ApiUser(user.username, user.api_key, merchant, role)
+        return created
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="session")
-def shared_database_url(admin_url: str, template_database: str) -> Iterator[str]:
-    """One migrated database for the whole session, for tests that never write to it."""
+def _shared(admin_url: str, template_database: str) -> Iterator[tuple[str, dict[str, ApiUser]]]:
     name = f"rpcf_shared_{uuid.uuid4().hex[:8]}"
     asyncio.run(_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
-    yield database_url_for(admin_url, name)
+    url = database_url_for(admin_url, name)
+    yield url, asyncio.run(_provision_users(url))
     asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
-async def bare_rpc(aiohttp_client: Any, shared_database_url: str) -> Rpc:
-    """The real app on the shared database (no merchants, no users): only for tests that
-    write nothing, such as envelope checks and failing logins. Saves cloning a database."""
-    settings = Settings(database_url=shared_database_url, db_pool_size=2)
-    return Rpc(await aiohttp_client(create_app(settings, shared_database_url)))
+def shared_users(_shared: tuple[str, dict[str, ApiUser]]) -> dict[str, ApiUser]:
+    """The ``users`` of the shared database (see the module docstring)."""
+    return _shared[1]
+
+
+@pytest.fixture
+async def shared_rpc(aiohttp_client: Any, _shared: tuple[str, dict[str, ApiUser]]) -> Rpc:
+    """The real app on the shared database (see the module docstring)."""
+    url = _shared[0]
+    settings = Settings(database_url=url, db_pool_size=2)
+    return Rpc(await aiohttp_client(create_app(settings, url)))
 
 
 def assert_response_shape(body: Any) -> None:

@@ -52,14 +52,14 @@ async def test_login_with_wrong_credentials_is_access_denied(rpc, users, db, whi
      {"username": "acme-merchant"}, {"api_key": "key"}],
     ids=repr,
 )
-async def test_login_with_missing_username_or_key_is_fault_6(bare_rpc, params):
-    body = await bare_rpc.request("login", params)
+async def test_login_with_missing_username_or_key_is_fault_6(shared_rpc, params):
+    body = await shared_rpc.request("login", params)
     assert code_and_message(body["error"]) == MISSING
 
 
-async def test_call_with_a_session(rpc, users):
-    session = await rpc.login(users["merchant"])
-    stores = await rpc.result(session, "store.list")
+async def test_call_with_a_session(shared_rpc, shared_users):
+    session = await shared_rpc.login(shared_users["merchant"])
+    stores = await shared_rpc.result(session, "store.list")
     assert [store["code"] for store in stores] == ["default"]
 
 
@@ -68,23 +68,23 @@ async def test_call_with_a_session(rpc, users):
     ["0" * 32, "f" * 32, "not a session", "", "A" * 32, "0" * 31, "0" * 33, "0" * 32 + "\n"],
     ids=repr,
 )
-async def test_unknown_session_is_fault_5(bare_rpc, session):
-    error = await bare_rpc.fault(session, "store.list")
+async def test_unknown_session_is_fault_5(shared_rpc, session):
+    error = await shared_rpc.fault(session, "store.list")
     assert code_and_message(error) == SESSION_EXPIRED
 
 
-async def test_session_in_upper_case_is_not_the_session(rpc, users):
-    session = await rpc.login(users["merchant"])
-    assert code_and_message(await rpc.fault(session.upper(), "store.list")) == SESSION_EXPIRED
+async def test_session_in_upper_case_is_not_the_session(shared_rpc, shared_users):
+    session = await shared_rpc.login(shared_users["merchant"])
+    assert code_and_message(await shared_rpc.fault(session.upper(), "store.list")) == SESSION_EXPIRED
 
 
-async def test_null_session_without_basic_is_fault_5(bare_rpc):
-    error = await bare_rpc.fault(None, "store.list")
+async def test_null_session_without_basic_is_fault_5(shared_rpc):
+    error = await shared_rpc.fault(None, "store.list")
     assert code_and_message(error) == SESSION_EXPIRED
 
 
-async def test_null_session_with_another_scheme_is_fault_5(bare_rpc):
-    body = await bare_rpc.call(None, "store.list", headers={"Authorization": "Bearer abc"})
+async def test_null_session_with_another_scheme_is_fault_5(shared_rpc):
+    body = await shared_rpc.call(None, "store.list", headers={"Authorization": "Bearer abc"})
     assert code_and_message(body["error"]) == SESSION_EXPIRED
 
 
@@ -96,22 +96,22 @@ async def test_null_session_with_basic_credentials(rpc, users, db):
     assert await db.fetchval("SELECT count(*) FROM sessions") == 0
 
 
-async def test_null_session_with_basic_credentials_and_no_args(rpc, users):
+async def test_null_session_with_basic_credentials_and_no_args(shared_rpc, shared_users):
     # The documented curl example: params [null, "warehouse.list", []].
-    user = users["warehouse"]
-    body = await rpc.call(None, "warehouse.list", [], headers=basic(user.username, user.api_key))
+    user = shared_users["warehouse"]
+    body = await shared_rpc.call(None, "warehouse.list", [], headers=basic(user.username, user.api_key))
     assert [w["name"] for w in body["result"]] == ["Main Warehouse"]
 
 
 @pytest.mark.parametrize("which", ["wrong-key", "unknown-user", "empty-key"])
-async def test_wrong_basic_credentials_are_access_denied(rpc, users, which):
-    user = users["merchant"]
+async def test_wrong_basic_credentials_are_access_denied(shared_rpc, shared_users, which):
+    user = shared_users["merchant"]
     username, key = {
         "wrong-key": (user.username, "0" * 40),
         "unknown-user": ("nobody", user.api_key),
         "empty-key": (user.username, ""),
     }[which]
-    body = await rpc.call(None, "store.list", headers=basic(username, key))
+    body = await shared_rpc.call(None, "store.list", headers=basic(username, key))
     assert code_and_message(body["error"]) == ACCESS_DENIED
 
 
@@ -122,16 +122,16 @@ async def test_wrong_basic_credentials_are_access_denied(rpc, users, which):
      "basic " + base64.b64encode(b"user").decode()],
     ids=["no-credentials", "empty", "not-base64", "no-colon", "not-utf8", "empty-username", "lowercase-no-colon"],
 )
-async def test_malformed_basic_header_is_access_denied(bare_rpc, header):
-    body = await bare_rpc.call(None, "store.list", headers={"Authorization": header})
+async def test_malformed_basic_header_is_access_denied(shared_rpc, header):
+    body = await shared_rpc.call(None, "store.list", headers={"Authorization": header})
     assert code_and_message(body["error"]) == ACCESS_DENIED
 
 
-async def test_basic_is_ignored_when_a_session_is_given(rpc, users):
-    session = await rpc.login(users["merchant"])
-    body = await rpc.call(session, "store.list", headers=basic("nobody", "wrong"))
+async def test_basic_is_ignored_when_a_session_is_given(shared_rpc, shared_users):
+    session = await shared_rpc.login(shared_users["merchant"])
+    body = await shared_rpc.call(session, "store.list", headers=basic("nobody", "wrong"))
     assert "result" in body, body
-    body = await rpc.call("0" * 32, "store.list", headers=basic(users["merchant"].username, users["merchant"].api_key))
+    body = await shared_rpc.call("0" * 32, "store.list", headers=basic(shared_users["merchant"].username, shared_users["merchant"].api_key))
     assert code_and_message(body["error"]) == SESSION_EXPIRED
 
 
@@ -165,16 +165,16 @@ async def test_end_session(rpc, users, db):
 
 
 @pytest.mark.parametrize("session", ["0" * 32, "nope", None, "", 5, [], {}], ids=repr)
-async def test_end_unknown_session_is_fault_5(bare_rpc, session):
-    body = await bare_rpc.request("endSession", [session])
+async def test_end_unknown_session_is_fault_5(shared_rpc, session):
+    body = await shared_rpc.request("endSession", [session])
     assert code_and_message(body["error"]) == SESSION_EXPIRED
 
 
-async def test_sessions_of_one_user_are_not_another_users(rpc, users):
-    merchant = await rpc.login(users["merchant"])
-    other = await rpc.login(users["other"])
-    mine = await rpc.result(merchant, "store.list")
-    theirs = await rpc.result(other, "store.list")
+async def test_sessions_of_one_user_are_not_another_users(shared_rpc, shared_users):
+    merchant = await shared_rpc.login(shared_users["merchant"])
+    other = await shared_rpc.login(shared_users["other"])
+    mine = await shared_rpc.result(merchant, "store.list")
+    theirs = await shared_rpc.result(other, "store.list")
     assert {s["store_id"] for s in mine}.isdisjoint({s["store_id"] for s in theirs})
 
 

@@ -15,8 +15,8 @@ def note(method="login", params=BAD_LOGIN):
     return {"jsonrpc": "2.0", "method": method, "params": params}
 
 
-async def test_empty_batch_is_one_invalid_request_object(bare_rpc):
-    status, body = await bare_rpc.post([])
+async def test_empty_batch_is_one_invalid_request_object(shared_rpc):
+    status, body = await shared_rpc.post([])
     assert status == 200
     assert isinstance(body, dict), body  # an object, not an array
     assert_response_shape(body)
@@ -24,8 +24,8 @@ async def test_empty_batch_is_one_invalid_request_object(bare_rpc):
     assert body["id"] is None
 
 
-async def test_batch_of_non_objects_gets_one_invalid_request_each(bare_rpc):
-    status, body = await bare_rpc.post([1, 2, 3])
+async def test_batch_of_non_objects_gets_one_invalid_request_each(shared_rpc):
+    status, body = await shared_rpc.post([1, 2, 3])
     assert status == 200
     assert isinstance(body, list) and len(body) == 3
     for answer in body:
@@ -35,14 +35,14 @@ async def test_batch_of_non_objects_gets_one_invalid_request_each(bare_rpc):
         assert answer["id"] is None
 
 
-async def test_batch_with_one_invalid_entry(bare_rpc):
-    status, body = await bare_rpc.post([1])
+async def test_batch_with_one_invalid_entry(shared_rpc):
+    status, body = await shared_rpc.post([1])
     assert status == 200 and isinstance(body, list) and len(body) == 1
     assert body[0]["error"]["code"] == -32600
 
 
-async def test_mixed_batch_answers_every_non_notification(rpc, users):
-    user = users["merchant"]
+async def test_mixed_batch_answers_every_non_notification(shared_rpc, shared_users):
+    user = shared_users["merchant"]
     batch = [
         req("good", params=[user.username, user.api_key]),
         req(2),  # fails: wrong credentials
@@ -53,7 +53,7 @@ async def test_mixed_batch_answers_every_non_notification(rpc, users):
         note(method="nope"),  # notification for an unknown method: no answer
         req(None, params=[user.username, user.api_key]),  # id null is a request, not a notification
     ]
-    status, body = await rpc.post(batch)
+    status, body = await shared_rpc.post(batch)
     assert status == 200
     assert isinstance(body, list)
     assert len(body) == 6, body
@@ -70,10 +70,10 @@ async def test_mixed_batch_answers_every_non_notification(rpc, users):
     assert len([a for a in nulls if "result" in a][0]["result"]) == 32
 
 
-async def test_batch_answers_in_request_order(rpc, users):
-    user = users["merchant"]
+async def test_batch_answers_in_request_order(shared_rpc, shared_users):
+    user = shared_users["merchant"]
     batch = [req(i, params=[user.username, user.api_key] if i % 2 else BAD_LOGIN) for i in range(10)]
-    status, body = await rpc.post(batch)
+    status, body = await shared_rpc.post(batch)
     assert [answer["id"] for answer in body] == list(range(10))
     assert ["result" in answer for answer in body] == [bool(i % 2) for i in range(10)]
 
@@ -107,9 +107,9 @@ async def test_batch_over_the_limit(make_client, users, db):
     assert await db.fetchval("SELECT count(*) FROM sessions") == 3
 
 
-async def test_batch_calls_share_nothing_but_the_session(rpc, users):
-    session = await rpc.login(users["merchant"])
+async def test_batch_calls_share_nothing_but_the_session(shared_rpc, shared_users):
+    session = await shared_rpc.login(shared_users["merchant"])
     batch = [req(i, method="call", params=[session, "store.list"]) for i in range(5)]
-    status, body = await rpc.post(batch)
+    status, body = await shared_rpc.post(batch)
     assert status == 200
     assert [[store["code"] for store in answer["result"]] for answer in body] == [["default"]] * 5

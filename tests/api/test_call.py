@@ -30,8 +30,8 @@ async def needs_sku(ctx, sku, qty=1):
 
 
 @pytest.fixture
-async def session(rpc, users):
-    return await rpc.login(users["merchant"])
+async def session(shared_rpc, shared_users):
+    return await shared_rpc.login(shared_users["merchant"])
 
 
 @pytest.fixture
@@ -63,14 +63,14 @@ def with_echo(add_method):
     ],
     ids=show,
 )
-async def test_argument_spreading(rpc, users, session, with_echo, args, first, second):
-    result = await rpc.result(session, "test.echo", args)
-    assert result == {"first": first, "second": second, "user": users["merchant"].username, "merchant": "acme"}
+async def test_argument_spreading(shared_rpc, shared_users, session, with_echo, args, first, second):
+    result = await shared_rpc.result(session, "test.echo", args)
+    assert result == {"first": first, "second": second, "user": shared_users["merchant"].username, "merchant": "acme"}
 
 
 @pytest.mark.parametrize("args", [["a", 2, 3], [None, None, "x"], {"bogus": 1}, {"first": 1, "other": 2}], ids=repr)
-async def test_arguments_that_do_not_fit_are_invalid_params(rpc, session, with_echo, args):
-    body = await rpc.call(session, "test.echo", args)
+async def test_arguments_that_do_not_fit_are_invalid_params(shared_rpc, session, with_echo, args):
+    body = await shared_rpc.call(session, "test.echo", args)
     assert_response_shape(body)
     assert body["error"]["code"] == -32602
     assert body["error"]["message"] == "Invalid params"
@@ -78,22 +78,22 @@ async def test_arguments_that_do_not_fit_are_invalid_params(rpc, session, with_e
 
 
 @pytest.mark.parametrize("args", [None, [], [None], [None, None], ABSENT], ids=show)
-async def test_store_list_tolerates_absent_empty_and_null_args(rpc, session, args):
-    stores = await rpc.result(session, "store.list", args)
+async def test_store_list_tolerates_absent_empty_and_null_args(shared_rpc, session, args):
+    stores = await shared_rpc.result(session, "store.list", args)
     assert [store["code"] for store in stores] == ["default"]
 
 
 @pytest.mark.parametrize("args", ["x", 1, ["x"], [1], {"a": 1}], ids=repr)
-async def test_store_list_refuses_arguments(rpc, session, args):
-    error = await rpc.fault(session, "store.list", args)
+async def test_store_list_refuses_arguments(shared_rpc, session, args):
+    error = await shared_rpc.fault(session, "store.list", args)
     assert error["code"] == -32602
 
 
 @pytest.mark.parametrize(
     "args", [ABSENT, None, [], [None], [None, 3], {"qty": 3}, {"sku": None}], ids=show
 )
-async def test_missing_required_argument_is_fault_6_naming_it(rpc, session, with_echo, args):
-    error = await rpc.fault(session, "test.needs_sku", args)
+async def test_missing_required_argument_is_fault_6_naming_it(shared_rpc, session, with_echo, args):
+    error = await shared_rpc.fault(session, "test.needs_sku", args)
     assert error["code"] == -32006
     assert error["message"] == "Required parameter is missing."
     assert "'sku'" in error["data"]
@@ -103,8 +103,8 @@ async def test_missing_required_argument_is_fault_6_naming_it(rpc, session, with
 @pytest.mark.parametrize(
     "args, expected", [("A", ["A", 1]), (["A"], ["A", 1]), (["A", 3], ["A", 3]), ({"sku": "A", "qty": 2}, ["A", 2])], ids=repr
 )
-async def test_required_argument_given(rpc, session, with_echo, args, expected):
-    assert await rpc.result(session, "test.needs_sku", args) == expected
+async def test_required_argument_given(shared_rpc, session, with_echo, args, expected):
+    assert await shared_rpc.result(session, "test.needs_sku", args) == expected
 
 
 @pytest.mark.parametrize(
@@ -113,40 +113,40 @@ async def test_required_argument_given(rpc, session, with_echo, args, expected):
      " store.list", "store.list ", "order.create" + "x" * 10000],
     ids=lambda p: repr(p[:30]),
 )
-async def test_invalid_api_path_is_fault_3(rpc, session, path):
-    error = await rpc.fault(session, path)
+async def test_invalid_api_path_is_fault_3(shared_rpc, session, path):
+    error = await shared_rpc.fault(session, path)
     assert error["code"] == -32003
     assert error["message"] == "Invalid api path."
     assert len(orjson.dumps(error)) < 1000  # the detail does not echo a huge path back
 
 
 @pytest.mark.parametrize("path", [None, 5, 1.5, True, [], ["store.list"], {"a": "store.list"}], ids=repr)
-async def test_api_path_that_is_not_a_string_is_fault_3(rpc, session, path):
-    error = await rpc.fault(session, path)
+async def test_api_path_that_is_not_a_string_is_fault_3(shared_rpc, session, path):
+    error = await shared_rpc.fault(session, path)
     assert error["code"] == -32003 and error["message"] == "Invalid api path."
 
 
-async def test_session_is_checked_before_the_path(bare_rpc):
-    error = await bare_rpc.fault("0" * 32, "nope")
+async def test_session_is_checked_before_the_path(shared_rpc):
+    error = await shared_rpc.fault("0" * 32, "nope")
     assert error["code"] == -32005
 
 
-async def test_role_denial_is_fault_2(rpc, users, add_method):
+async def test_role_denial_is_fault_2(shared_rpc, shared_users, add_method):
     add_method("test.ops_only", needs_sku, roles={WAREHOUSE})
-    sessions = {label: await rpc.login(users[label]) for label in ("merchant", "warehouse", "admin", "other")}
-    assert await rpc.result(sessions["warehouse"], "test.ops_only", ["A"]) == ["A", 1]
+    sessions = {label: await shared_rpc.login(shared_users[label]) for label in ("merchant", "warehouse", "admin", "other")}
+    assert await shared_rpc.result(sessions["warehouse"], "test.ops_only", ["A"]) == ["A", 1]
     for label in ("merchant", "admin", "other"):
-        error = await rpc.fault(sessions[label], "test.ops_only", ["A"])
+        error = await shared_rpc.fault(sessions[label], "test.ops_only", ["A"])
         assert (error["code"], error["message"]) == (-32002, "Access denied."), label
     # The role is checked before the arguments: a denied caller learns nothing about them.
-    error = await rpc.fault(sessions["merchant"], "test.ops_only")
+    error = await shared_rpc.fault(sessions["merchant"], "test.ops_only")
     assert error["code"] == -32002
 
 
-async def test_role_denial_with_basic_credentials(rpc, users, add_method):
+async def test_role_denial_with_basic_credentials(shared_rpc, shared_users, add_method):
     add_method("test.ops_only", needs_sku, roles={WAREHOUSE})
-    user = users["merchant"]
-    body = await rpc.call(None, "test.ops_only", ["A"], headers=basic(user.username, user.api_key))
+    user = shared_users["merchant"]
+    body = await shared_rpc.call(None, "test.ops_only", ["A"], headers=basic(user.username, user.api_key))
     assert body["error"]["code"] == -32002
 
 
@@ -162,18 +162,18 @@ async def test_role_denial_with_basic_credentials(rpc, users, add_method):
         ("required_parameter", 6, "Required parameter is missing."),
     ],
 )
-async def test_global_faults_on_the_wire(rpc, session, add_method, name, number, message):
+async def test_global_faults_on_the_wire(shared_rpc, session, add_method, name, number, message):
     async def raise_fault(ctx, detail=None):
         raise Fault(name, detail)
 
     add_method("test.fault", raise_fault)
-    error = await rpc.fault(session, "test.fault")
+    error = await shared_rpc.fault(session, "test.fault")
     assert error == {"code": -(32000 + number), "message": message}
-    error = await rpc.fault(session, "test.fault", "which field")
+    error = await shared_rpc.fault(session, "test.fault", "which field")
     assert error == {"code": -(32000 + number), "message": message, "data": "which field"}
 
 
-async def test_details_in_message_faults_carry_the_detail_as_message(rpc, session, add_method, monkeypatch):
+async def test_details_in_message_faults_carry_the_detail_as_message(shared_rpc, session, add_method, monkeypatch):
     monkeypatch.setitem(FAULTS, "test_details", FaultSpec(102, "Invalid data given. Details in error message."))
     monkeypatch.setitem(FAULTS, "test_fixed", FaultSpec(104, "An order with the specified ID already exists."))
 
@@ -181,24 +181,24 @@ async def test_details_in_message_faults_carry_the_detail_as_message(rpc, sessio
         raise Fault(name, detail, data)
 
     add_method("test.fault", raise_fault)
-    error = await rpc.fault(session, "test.fault", ["test_details", "qty must be positive for SKU 'A'"])
+    error = await shared_rpc.fault(session, "test.fault", ["test_details", "qty must be positive for SKU 'A'"])
     assert error == {"code": -32102, "message": "qty must be positive for SKU 'A'"}
-    error = await rpc.fault(session, "test.fault", ["test_details"])
+    error = await shared_rpc.fault(session, "test.fault", ["test_details"])
     assert error == {"code": -32102, "message": "Invalid data given. Details in error message."}
-    error = await rpc.fault(session, "test.fault", ["test_fixed", "unique_id 100000001"])
+    error = await shared_rpc.fault(session, "test.fault", ["test_fixed", "unique_id 100000001"])
     assert error == {"code": -32104, "message": "An order with the specified ID already exists.", "data": "unique_id 100000001"}
-    error = await rpc.fault(session, "test.fault", ["test_fixed", "detail", {"unique_id": "1"}])
+    error = await shared_rpc.fault(session, "test.fault", ["test_fixed", "detail", {"unique_id": "1"}])
     assert error == {"code": -32104, "message": "An order with the specified ID already exists.", "data": {"unique_id": "1"}}
 
 
-async def test_unexpected_exception_is_fault_1_with_a_request_id(rpc, session, add_method, caplog):
+async def test_unexpected_exception_is_fault_1_with_a_request_id(shared_rpc, session, add_method, caplog):
     async def boom(ctx):
         raise RuntimeError("secret detail from /srv/app/services/x.py")
 
     add_method("test.boom", boom)
     caplog.set_level(logging.ERROR)
     body = {"jsonrpc": "2.0", "id": 9, "method": "call", "params": [session, "test.boom"]}
-    response = await rpc.client.post("/api/jsonrpc", data=orjson.dumps(body))
+    response = await shared_rpc.client.post("/api/jsonrpc", data=orjson.dumps(body))
     text = await response.text()
     answer = orjson.loads(text)
     assert response.status == 200
@@ -219,13 +219,13 @@ async def test_unexpected_exception_is_fault_1_with_a_request_id(rpc, session, a
     assert "secret detail" in caplog.text
 
 
-async def test_result_that_cannot_be_serialized_is_fault_1_not_http_500(rpc, users, session, add_method, caplog):
+async def test_result_that_cannot_be_serialized_is_fault_1_not_http_500(shared_rpc, shared_users, session, add_method, caplog):
     async def returns_decimal(ctx):
         return {"price": Decimal("1.10")}
 
     add_method("test.decimal", returns_decimal)
     caplog.set_level(logging.ERROR)
-    response = await rpc.client.post(
+    response = await shared_rpc.client.post(
         "/api/jsonrpc",
         data=orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "call", "params": [session, "test.decimal"]}),
     )
@@ -240,13 +240,13 @@ async def test_result_that_cannot_be_serialized_is_fault_1_not_http_500(rpc, use
         {"jsonrpc": "2.0", "id": 1, "method": "call", "params": [session, "test.decimal"]},
         {"jsonrpc": "2.0", "id": 2, "method": "call", "params": [session, "store.list"]},
     ]
-    status, body = await rpc.post(batch)
+    status, body = await shared_rpc.post(batch)
     assert status == 200
     assert body[0]["id"] == 1 and body[0]["error"]["code"] == -32001
     assert body[1]["id"] == 2 and body[1]["result"][0]["code"] == "default"
 
 
-async def test_handler_receives_the_callers_principal_with_basic(rpc, users, with_echo):
-    user = users["other"]
-    body = await rpc.call(None, "test.echo", [], headers=basic(user.username, user.api_key))
+async def test_handler_receives_the_callers_principal_with_basic(shared_rpc, shared_users, with_echo):
+    user = shared_users["other"]
+    body = await shared_rpc.call(None, "test.echo", [], headers=basic(user.username, user.api_key))
     assert body["result"]["user"] == user.username and body["result"]["merchant"] == "other"

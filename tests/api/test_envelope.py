@@ -10,10 +10,10 @@ from tests.api.conftest import assert_response_shape
 LOGIN_BAD = ["nobody", "wrong"]  # a well-formed login that fails with fault 2: no data needed
 
 
-async def test_post_on_both_paths(rpc, users):
+async def test_post_on_both_paths(shared_rpc, shared_users):
     for path in ("/api/jsonrpc", "/api/jsonrpc/"):
-        body = {"jsonrpc": "2.0", "id": 7, "method": "login", "params": [users["merchant"].username, users["merchant"].api_key]}
-        response = await rpc.client.post(path, data=orjson.dumps(body))
+        body = {"jsonrpc": "2.0", "id": 7, "method": "login", "params": [shared_users["merchant"].username, shared_users["merchant"].api_key]}
+        response = await shared_rpc.client.post(path, data=orjson.dumps(body))
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("application/json")
         answer = orjson.loads(await response.read())
@@ -24,8 +24,8 @@ async def test_post_on_both_paths(rpc, users):
 
 @pytest.mark.parametrize("verb", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"])
 @pytest.mark.parametrize("path", ["/api/jsonrpc", "/api/jsonrpc/"])
-async def test_other_http_methods_get_405_with_allow_and_json(bare_rpc, verb, path):
-    response = await bare_rpc.client.request(verb, path)
+async def test_other_http_methods_get_405_with_allow_and_json(shared_rpc, verb, path):
+    response = await shared_rpc.client.request(verb, path)
     assert response.status == 405
     assert response.headers["Allow"] == "POST"
     body = orjson.loads(await response.read())
@@ -34,32 +34,32 @@ async def test_other_http_methods_get_405_with_allow_and_json(bare_rpc, verb, pa
     assert "POST" in body["error"]["data"]
 
 
-async def test_every_response_carries_a_request_id_header(bare_rpc):
-    response = await bare_rpc.client.post("/api/jsonrpc", data=b"{}")
+async def test_every_response_carries_a_request_id_header(shared_rpc):
+    response = await shared_rpc.client.post("/api/jsonrpc", data=b"{}")
     first = response.headers["X-Request-Id"]
-    response = await bare_rpc.client.post("/api/jsonrpc", data=b"{}")
+    response = await shared_rpc.client.post("/api/jsonrpc", data=b"{}")
     assert first and response.headers["X-Request-Id"] and first != response.headers["X-Request-Id"]
 
 
 @pytest.mark.parametrize("version", ["2.0", 2.0])
-async def test_jsonrpc_version_string_or_number(bare_rpc, version):
-    status, body = await bare_rpc.post({"jsonrpc": version, "id": 1, "method": "login", "params": LOGIN_BAD})
+async def test_jsonrpc_version_string_or_number(shared_rpc, version):
+    status, body = await shared_rpc.post({"jsonrpc": version, "id": 1, "method": "login", "params": LOGIN_BAD})
     assert status == 200
     assert_response_shape(body)
     assert body["jsonrpc"] == "2.0"  # always answered as the string
     assert body["error"]["code"] == -32002  # got past the envelope to login itself
 
 
-async def test_jsonrpc_number_as_sent_by_the_official_docs(bare_rpc):
+async def test_jsonrpc_number_as_sent_by_the_official_docs(shared_rpc):
     # The raw text "2.0" (not produced by any serializer's round trip of a float 2).
     raw = b'{"jsonrpc": 2.0, "id": 1234, "method": "login", "params": ["nobody", "wrong"]}'
-    status, body = await bare_rpc.post(None, raw=raw)
+    status, body = await shared_rpc.post(None, raw=raw)
     assert status == 200 and body["id"] == 1234 and body["error"]["code"] == -32002
 
 
 @pytest.mark.parametrize("version", ["1.0", 2, "2", 2.1, None, True, [], {}], ids=repr)
-async def test_bad_jsonrpc_version_is_invalid_request(bare_rpc, version):
-    status, body = await bare_rpc.post({"jsonrpc": version, "id": 1, "method": "login", "params": LOGIN_BAD})
+async def test_bad_jsonrpc_version_is_invalid_request(shared_rpc, version):
+    status, body = await shared_rpc.post({"jsonrpc": version, "id": 1, "method": "login", "params": LOGIN_BAD})
     assert status == 200
     assert_response_shape(body)
     assert body["error"]["code"] == -32600
@@ -67,16 +67,16 @@ async def test_bad_jsonrpc_version_is_invalid_request(bare_rpc, version):
     assert body["id"] is None
 
 
-async def test_missing_jsonbare_rpc_is_invalid_request(bare_rpc):
-    status, body = await bare_rpc.post({"id": 1, "method": "login", "params": LOGIN_BAD})
+async def test_missing_jsonbare_rpc_is_invalid_request(shared_rpc):
+    status, body = await shared_rpc.post({"id": 1, "method": "login", "params": LOGIN_BAD})
     assert status == 200
     assert body["error"] == {"code": -32600, "message": "Invalid Request", "data": 'jsonrpc must be "2.0"'}
     assert body["id"] is None
 
 
 @pytest.mark.parametrize("request_id", ["abc", "", "5f0c6b3e2a1d4", 0, 42, -7, 2**53, 1.5, -0.25, None], ids=repr)
-async def test_scalar_ids_are_echoed_exactly(bare_rpc, request_id):
-    status, body = await bare_rpc.post({"jsonrpc": "2.0", "id": request_id, "method": "login", "params": LOGIN_BAD})
+async def test_scalar_ids_are_echoed_exactly(shared_rpc, request_id):
+    status, body = await shared_rpc.post({"jsonrpc": "2.0", "id": request_id, "method": "login", "params": LOGIN_BAD})
     assert status == 200
     assert_response_shape(body)
     assert body["id"] == request_id and type(body["id"]) is type(request_id)
@@ -84,8 +84,8 @@ async def test_scalar_ids_are_echoed_exactly(bare_rpc, request_id):
 
 
 @pytest.mark.parametrize("request_id", [True, False, {"a": 1}, [1], []], ids=repr)
-async def test_non_scalar_ids_are_invalid_request_with_null_id(bare_rpc, request_id):
-    status, body = await bare_rpc.post({"jsonrpc": "2.0", "id": request_id, "method": "login", "params": LOGIN_BAD})
+async def test_non_scalar_ids_are_invalid_request_with_null_id(shared_rpc, request_id):
+    status, body = await shared_rpc.post({"jsonrpc": "2.0", "id": request_id, "method": "login", "params": LOGIN_BAD})
     assert status == 200
     assert_response_shape(body)
     assert body["error"]["code"] == -32600
@@ -99,8 +99,8 @@ async def test_non_scalar_ids_are_invalid_request_with_null_id(bare_rpc, request
     ids=["truncated", "trailing-comma", "text", "empty", "blank", "invalid-utf8", "invalid-utf8-in-string",
          "lone-surrogate", "nan", "infinity"],
 )
-async def test_parse_errors(bare_rpc, raw):
-    status, body = await bare_rpc.post(None, raw=raw)
+async def test_parse_errors(shared_rpc, raw):
+    status, body = await shared_rpc.post(None, raw=raw)
     assert status == 200
     assert_response_shape(body)
     assert body["error"]["code"] == -32700
@@ -109,15 +109,15 @@ async def test_parse_errors(bare_rpc, raw):
 
 
 @pytest.mark.parametrize("raw", [b"1", b'"login"', b"null", b"true"])
-async def test_json_that_is_not_an_object_is_invalid_request(bare_rpc, raw):
-    status, body = await bare_rpc.post(None, raw=raw)
+async def test_json_that_is_not_an_object_is_invalid_request(shared_rpc, raw):
+    status, body = await shared_rpc.post(None, raw=raw)
     assert status == 200
     assert body["error"]["code"] == -32600 and body["id"] is None
 
 
 @pytest.mark.parametrize("method", ["nope", "Login", "order.create", "__init__", "TOP_LEVEL", ""])
-async def test_unknown_top_level_method(bare_rpc, method):
-    status, body = await bare_rpc.post({"jsonrpc": "2.0", "id": 3, "method": method, "params": []})
+async def test_unknown_top_level_method(shared_rpc, method):
+    status, body = await shared_rpc.post({"jsonrpc": "2.0", "id": 3, "method": method, "params": []})
     assert status == 200
     assert_response_shape(body)
     assert body["error"]["code"] == -32601
@@ -126,26 +126,26 @@ async def test_unknown_top_level_method(bare_rpc, method):
 
 
 @pytest.mark.parametrize("method", [None, 1, ["login"], {"a": 1}, True])
-async def test_method_that_is_not_a_string_is_invalid_request(bare_rpc, method):
-    status, body = await bare_rpc.post({"jsonrpc": "2.0", "id": 3, "method": method, "params": []})
+async def test_method_that_is_not_a_string_is_invalid_request(shared_rpc, method):
+    status, body = await shared_rpc.post({"jsonrpc": "2.0", "id": 3, "method": method, "params": []})
     assert body["error"]["code"] == -32600 and body["id"] is None
 
 
-async def test_missing_method_is_invalid_request(bare_rpc):
-    status, body = await bare_rpc.post({"jsonrpc": "2.0", "id": 3, "params": []})
+async def test_missing_method_is_invalid_request(shared_rpc):
+    status, body = await shared_rpc.post({"jsonrpc": "2.0", "id": 3, "params": []})
     assert body["error"]["code"] == -32600
 
 
 @pytest.mark.parametrize("params", ["abc", 1, True, None], ids=repr)
-async def test_params_that_are_not_structured_are_invalid_request(bare_rpc, params):
-    status, body = await bare_rpc.post({"jsonrpc": "2.0", "id": 1, "method": "login", "params": params})
+async def test_params_that_are_not_structured_are_invalid_request(shared_rpc, params):
+    status, body = await shared_rpc.post({"jsonrpc": "2.0", "id": 1, "method": "login", "params": params})
     assert status == 200
     assert body["error"]["code"] == -32600
     assert body["error"]["data"] == "params must be an array or an object"
 
 
-async def test_call_without_params_is_invalid_params(bare_rpc):
-    status, body = await bare_rpc.post({"jsonrpc": "2.0", "id": 1, "method": "call"})
+async def test_call_without_params_is_invalid_params(shared_rpc):
+    status, body = await shared_rpc.post({"jsonrpc": "2.0", "id": 1, "method": "call"})
     assert status == 200
     assert_response_shape(body)
     assert body["error"]["code"] == -32602
@@ -154,38 +154,38 @@ async def test_call_without_params_is_invalid_params(bare_rpc):
     assert body["id"] == 1
 
 
-async def test_too_many_positional_params_is_invalid_params(rpc, users):
-    session = await rpc.login(users["merchant"])
-    body = await rpc.request("call", [session, "store.list", [], "surplus"])
+async def test_too_many_positional_params_is_invalid_params(shared_rpc, shared_users):
+    session = await shared_rpc.login(shared_users["merchant"])
+    body = await shared_rpc.request("call", [session, "store.list", [], "surplus"])
     assert body["error"]["code"] == -32602
 
 
-async def test_unknown_named_param_is_invalid_params(rpc, users):
-    session = await rpc.login(users["merchant"])
-    body = await rpc.request("call", {"session": session, "method": "store.list", "bogus": 1})
+async def test_unknown_named_param_is_invalid_params(shared_rpc, shared_users):
+    session = await shared_rpc.login(shared_users["merchant"])
+    body = await shared_rpc.request("call", {"session": session, "method": "store.list", "bogus": 1})
     assert body["error"]["code"] == -32602
     assert "bogus" in body["error"]["data"]
 
 
-async def test_named_params_for_top_level_methods(rpc, users):
-    user = users["merchant"]
-    body = await rpc.request("login", {"username": user.username, "api_key": user.api_key})
+async def test_named_params_for_top_level_methods(shared_rpc, shared_users):
+    user = shared_users["merchant"]
+    body = await shared_rpc.request("login", {"username": user.username, "api_key": user.api_key})
     session = body["result"]
-    body = await rpc.request("call", {"session": session, "method": "store.list"})
+    body = await shared_rpc.request("call", {"session": session, "method": "store.list"})
     assert [store["code"] for store in body["result"]] == ["default"]
-    body = await rpc.request("call", {"session": session, "method": "store.list", "args": []})
+    body = await shared_rpc.request("call", {"session": session, "method": "store.list", "args": []})
     assert [store["code"] for store in body["result"]] == ["default"]
-    body = await rpc.request("endSession", {"session": session})
+    body = await shared_rpc.request("endSession", {"session": session})
     assert body["result"] is True
 
 
-async def test_success_response_has_no_error_member(rpc, users):
-    body = await rpc.request("login", [users["merchant"].username, users["merchant"].api_key])
+async def test_success_response_has_no_error_member(shared_rpc, shared_users):
+    body = await shared_rpc.request("login", [shared_users["merchant"].username, shared_users["merchant"].api_key])
     assert set(body) == {"jsonrpc", "id", "result"}
 
 
-async def test_error_response_has_no_result_member(bare_rpc):
-    body = await bare_rpc.request("login", LOGIN_BAD)
+async def test_error_response_has_no_result_member(shared_rpc):
+    body = await shared_rpc.request("login", LOGIN_BAD)
     assert set(body) == {"jsonrpc", "id", "error"}
 
 
@@ -200,13 +200,13 @@ async def test_single_notification_gets_204_and_no_body(rpc, users, db):
     assert await db.fetchval("SELECT count(*) FROM sessions") == 1
 
 
-async def test_failing_notification_gets_204_too(bare_rpc):
+async def test_failing_notification_gets_204_too(shared_rpc):
     for method in ("login", "nope"):
-        status, body = await bare_rpc.post({"jsonrpc": "2.0", "method": method, "params": LOGIN_BAD})
+        status, body = await shared_rpc.post({"jsonrpc": "2.0", "method": method, "params": LOGIN_BAD})
         assert (status, body) == (204, None)
 
 
-async def test_invalid_request_without_id_is_still_answered(bare_rpc):
+async def test_invalid_request_without_id_is_still_answered(shared_rpc):
     # Not a notification: a request object that is invalid gets an error with a null id.
-    status, body = await bare_rpc.post({"jsonrpc": "1.0", "method": "login"})
+    status, body = await shared_rpc.post({"jsonrpc": "1.0", "method": "login"})
     assert status == 200 and body["error"]["code"] == -32600 and body["id"] is None
