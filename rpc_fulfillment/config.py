@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -49,34 +50,48 @@ class SettingsError(ValueError):
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _convert(name: str, kind: type, raw: Any) -> Any:
-    if raw is None or isinstance(raw, kind):
+    """``raw`` (a flag's value, already typed, or an environment string) as ``kind``, checked
+    the same way whichever it came from."""
+    if raw is None:
         return raw
     if kind is bool:
+        if isinstance(raw, bool):
+            return raw
         text = str(raw).strip().lower()
         if text not in _TRUE | _FALSE:
             raise SettingsError(f"{name} must be true or false, got {raw!r}")
         return text in _TRUE
     if kind is float:
         try:
-            number = float(raw)
+            number = float(raw) if not isinstance(raw, bool) else math.nan
         except ValueError:
             raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-        if number <= 0:
-            raise SettingsError(f"{name} must be positive, got {number}")
+        if not 0 < number < math.inf:
+            raise SettingsError(f"{name} must be a positive number, got {raw!r}")
         return number
     if kind is int:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}")
         try:
             value = int(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
         if value <= 0:
             raise SettingsError(f"{name} must be positive, got {value}")
+        if name == "port" and value > 65535:
+            raise SettingsError(f"port must be at most 65535, got {value}")
         return value
-    if kind is Path:
+    if issubclass(kind, Path):  # the default's type is PosixPath or WindowsPath
         return Path(raw)
+    if name == "log_level":
+        level = str(raw).strip().upper()
+        if level not in _LOG_LEVELS:
+            raise SettingsError(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}")
+        return level
     return str(raw)
 
 
