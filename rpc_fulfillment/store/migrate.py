@@ -26,6 +26,11 @@ def load_steps(text: str | None = None) -> list[Step]:
     if text is None:
         text = resources.files("rpc_fulfillment.store").joinpath("schema.sql").read_text("utf-8")
     headers = list(_STEP_HEADER.finditer(text))
+    if not headers:
+        raise RuntimeError("schema.sql has no steps: each starts with a line '-- step N: title'")
+    preamble = text[: headers[0].start()]
+    if any(line.strip() and not line.lstrip().startswith("--") for line in preamble.splitlines()):
+        raise RuntimeError("schema.sql has SQL before '-- step 1:', which would never be applied")
     steps = []
     for index, header in enumerate(headers):
         end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
