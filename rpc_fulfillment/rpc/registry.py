@@ -8,7 +8,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from rpc_fulfillment.services import catalog, order_changes, order_queries, orders
+from rpc_fulfillment.services import catalog, order_changes, order_queries, orders, products
 from rpc_fulfillment.services.context import REQUIRED
 
 MERCHANT, WAREHOUSE, ADMIN = "merchant", "warehouse", "admin"
@@ -55,6 +55,10 @@ METHODS: dict[str, ApiMethod] = _table(
     {
         "store.list": (catalog.store_list, EVERYONE),
         "warehouse.list": (catalog.warehouse_list, EVERYONE),
+        "product.search": (products.product_search, EVERYONE),
+        "product.info": (products.product_info, EVERYONE),
+        "product.create": (products.product_create, INTEGRATION),
+        "product.update": (products.product_update, INTEGRATION),
         "order.create": (orders.order_create, INTEGRATION),
         "order.bulk_create": (orders.order_bulk_create, INTEGRATION),
         "order.info": (order_queries.order_info, EVERYONE),
