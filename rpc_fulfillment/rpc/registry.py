@@ -8,7 +8,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from rpc_fulfillment.services import catalog, order_changes, order_queries, orders, products
+from rpc_fulfillment.services import catalog, inventory, order_changes, order_queries, orders, products
 from rpc_fulfillment.services.context import REQUIRED
 
 MERCHANT, WAREHOUSE, ADMIN = "merchant", "warehouse", "admin"
@@ -59,6 +59,9 @@ METHODS: dict[str, ApiMethod] = _table(
         "product.info": (products.product_info, EVERYONE),
         "product.create": (products.product_create, INTEGRATION),
         "product.update": (products.product_update, INTEGRATION),
+        "inventory.list": (inventory.inventory_list, EVERYONE),
+        "inventory.adjust": (inventory.inventory_adjust, OPERATIONS),
+        "stock_movement.list": (inventory.stock_movement_list, EVERYONE),
         "order.create": (orders.order_create, INTEGRATION),
         "order.bulk_create": (orders.order_bulk_create, INTEGRATION),
         "order.info": (order_queries.order_info, EVERYONE),
