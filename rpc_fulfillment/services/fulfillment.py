@@ -69,14 +69,15 @@ async def available_stock(conn: Connection, product_ids: Sequence[int]) -> Avail
     return available
 
 
-async def reserve_backorders(conn: Connection, merchant_id: int, product_ids: Sequence[int], api_user_id: int | None) -> None:
+async def reserve_backorders(conn: Connection, merchant_id: int, product_ids: Sequence[int], api_user_id: int | None) -> int:
     """Give available stock of these products to backordered items, most urgent order first
-    (lower priority number, then oldest), and move those orders' statuses."""
+    (lower priority number, then oldest), and move those orders' statuses. Returns the units
+    reserved."""
     if not product_ids:
-        return
+        return 0
     available = await available_stock(conn, product_ids)
     if not any(units > 0 for stock in available.values() for units in stock.values()):
-        return
+        return 0
     reservations: list[Reservation] = []
     for item in await store.backorder_candidates(conn, product_ids):
         line = allocate_line(item["product_id"], item["qty_backordered"], available)
@@ -85,8 +86,9 @@ async def reserve_backorders(conn: Connection, merchant_id: int, product_ids: Se
             for warehouse, units in line.by_warehouse.items()
         )
     if not reservations:
-        return
+        return 0
     await store.apply_reservations(conn, merchant_id, reservations, from_backorder=True, entity_action="allocate",
                                    api_user_id=api_user_id)
     orders = await store.orders_by_id(conn, sorted({r.order_id for r in reservations}))
     await settle(conn, merchant_id, orders, "allocate")
+    return sum(r.qty for r in reservations)

@@ -17,6 +17,7 @@ from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.inventory import StockReceipt
 from rpc_fulfillment.domain.search import paginated, parse_filters, parse_options
 from rpc_fulfillment.services.context import CallContext
+from rpc_fulfillment.services.fulfillment import reserve_backorders
 from rpc_fulfillment.store import events
 from rpc_fulfillment.store import inventory as store
 from rpc_fulfillment.store.inventory import Movement, StockChange
@@ -42,15 +43,11 @@ async def inventory_list(
 
 
 async def after_stock_received(conn: asyncpg.Connection, receipt: StockReceipt) -> int:
-    """HOOK for the order engine: called inside the receiving transaction right after units
-    arrived (the stock row and its movement are written, nothing is committed yet).
-
-    Backordered order items of ``receipt.product_id`` are to take the new units here (allocate
-    them in this warehouse, write their own movements and order events). Returns how many units
-    were allocated; when non-zero, the caller re-reads the stock for its answer and event.
-    Not implemented yet: nothing is allocated.
-    """
-    return 0
+    """Called inside the receiving transaction right after units arrived (the stock row and
+    its movement are written, nothing is committed yet): backordered order items of the
+    product take the new units, most urgent order first. Returns how many units were
+    reserved; when non-zero, the caller re-reads the stock for its answer and event."""
+    return await reserve_backorders(conn, receipt.merchant_id, [receipt.product_id], None)
 
 
 async def receive_stock(
