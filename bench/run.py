@@ -302,7 +302,7 @@ def _measure_python(run: Run, case: Case, context_file: Path, options: argparse.
         child.stop()
     if result is None or child.process.returncode != 0:
         raise RuntimeError(f"the load generator failed (exit {child.process.returncode})")
-    result["cpu_percent"] = _cpu_percent(window, result["elapsed_s"], result.pop("loadgen_cpu_s"))
+    result["cpu"] = _cpu_use(window, result["elapsed_s"], result.pop("loadgen_cpu_s"), result["requests"])
     return result
 
 
@@ -349,7 +349,7 @@ def _measure_wrk(run: Run, case: Case, context: dict[str, Any], tmp: Path, optio
         "latency_ms": {"mean": raw["mean_us"] / 1000, "p50": raw["p50_us"] / 1000, "p90": raw["p90_us"] / 1000,
                        "p99": raw["p99_us"] / 1000, "max": raw["max_us"] / 1000},
         "error_samples": [],
-        "cpu_percent": _cpu_percent(window, elapsed, loadgen_cpu),
+        "cpu": _cpu_use(window, elapsed, loadgen_cpu, raw["requests"]),
     }
 
 
@@ -360,16 +360,24 @@ def _snapshot(run: Run) -> dict[str, dict[int, float]]:
     return {"target": target, "db": _tree_cpu(run.db_pid()), "at": time.perf_counter()}
 
 
-def _cpu_percent(window: dict[str, Any], elapsed: float, loadgen_cpu: float) -> dict[str, float | None]:
-    """CPU use in the measured window, in percent of one core (the machine has os.cpu_count())."""
+def _cpu_use(window: dict[str, Any], elapsed: float, loadgen_cpu: float, requests: int) -> dict[str, Any]:
+    """CPU used in the measured window: in percent of one core (the machine has os.cpu_count()),
+    and in microseconds per completed request, which other load on the machine disturbs less
+    than req/s."""
     if "start" not in window or "end" not in window:
-        return {"loadgen": None, "target": None, "db": None}
+        return {"percent": {"loadgen": None, "target": None, "db": None},
+                "us_per_request": {"loadgen": None, "target": None, "db": None}}
     wall = window["end"]["at"] - window["start"]["at"] or elapsed
-    db = _cpu_delta(window["start"]["db"], window["end"]["db"])
+    seconds = {
+        "loadgen": loadgen_cpu,
+        "target": _cpu_delta(window["start"]["target"], window["end"]["target"]),
+        "db": _cpu_delta(window["start"]["db"], window["end"]["db"]) if window["end"]["db"] else None,
+    }
     return {
-        "loadgen": round(100 * loadgen_cpu / elapsed, 1),
-        "target": round(100 * _cpu_delta(window["start"]["target"], window["end"]["target"]) / wall, 1),
-        "db": round(100 * db / wall, 1) if window["end"]["db"] else None,
+        "percent": {k: None if v is None else round(100 * v / (elapsed if k == "loadgen" else wall), 1)
+                    for k, v in seconds.items()},
+        "us_per_request": {k: None if v is None or not requests else round(1e6 * v / requests, 1)
+                           for k, v in seconds.items()},
     }
 
 
@@ -493,14 +501,14 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def print_table(outcomes: list[dict[str, Any]], options: argparse.Namespace) -> None:
     header = ["case", "target", "clients", "requests", "req/s", "p50 ms", "p99 ms", "errors", "ratio",
-              "cpu% load", "cpu% target", "cpu% db"]
+              "cpu% load", "cpu% target", "cpu% db", "target us/req", "db us/req"]
     rows = []
     for outcome in outcomes:
         for target in ("floor", "server"):
             result = outcome[target]
             if result is None:
                 continue
-            cpu = result["cpu_percent"]
+            cpu, per = result["cpu"]["percent"], result["cpu"]["us_per_request"]
             rows.append([
                 outcome["case"] if target == "floor" or outcome["floor"] is None else "",
                 f"floor ({outcome['floor_kind']})" if target == "floor" else "rpc-fulfillment",
@@ -512,6 +520,7 @@ def print_table(outcomes: list[dict[str, Any]], options: argparse.Namespace) -> 
                 f"{result['errors']:,}",
                 _fmt(outcome["ratio"], ".2f") if target == "server" else "",
                 _fmt(cpu["loadgen"], ".0f"), _fmt(cpu["target"], ".0f"), _fmt(cpu["db"], ".0f"),
+                _fmt(per["target"], ".0f"), _fmt(per["db"], ".0f"),
             ])
     widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
     left = {0, 1}
@@ -529,8 +538,8 @@ def print_table(outcomes: list[dict[str, Any]], options: argparse.Namespace) -> 
         if len(outcome["rounds"]) > 1:
             ratios = ", ".join(_fmt(r["ratio"], ".2f") for r in outcome["rounds"])
             print(f"{outcome['case']}: ratio in each of {len(outcome['rounds'])} rounds: {ratios} (median shown)")
-    print("ratio = server req/s / floor req/s (same driver, same clients, same run); "
-          "cpu% = percent of one core in the measured window")
+    print("ratio = server req/s / floor req/s (same driver, same clients, same run); cpu% = percent of one "
+          "core in the measured window; us/req = CPU microseconds per request")
 
 
 def machine() -> dict[str, Any]:
