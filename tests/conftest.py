@@ -177,8 +177,10 @@ class Rpc:
         return body["error"]
 
 
+# ``settings`` comes before ``aiohttp_client`` in these signatures so that the database is
+# set up first and dropped last: the app and its pool close while the database still exists.
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> Any:
+async def client(settings: Settings, aiohttp_client: Any) -> Any:
     return await aiohttp_client(create_app(settings, settings.database_url))
 
 
@@ -188,7 +190,7 @@ def rpc(client: Any) -> Rpc:
 
 
 @pytest.fixture
-def make_client(aiohttp_client: Any, settings: Settings) -> Any:
+def make_client(settings: Settings, aiohttp_client: Any) -> Any:
     """A client for an app with some settings changed: ``await make_client(max_batch=3)``."""
     async def make(**changes: Any) -> Rpc:
         changed = replace(settings, **changes)
