@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     StrictBool,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -42,16 +43,24 @@ def _text_or_number(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _not_bool(value: Any) -> Any:
+    """JSON true/false are not the numbers 1 and 0 (pydantic's lax int would take them)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
 def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
 Text = Annotated[str, Field(max_length=255)]
 LongText = Annotated[str, Field(max_length=65535)]
-Identifier = Annotated[str, BeforeValidator(_text_or_number), Field(min_length=1, max_length=64)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_text_or_number)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Flag = Annotated[bool, Field(strict=False)]
+WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
 
 
 class _Model(BaseModel):
@@ -62,17 +71,17 @@ class _Model(BaseModel):
 
 
 class ItemInput(_Model):
-    sku: Annotated[str, BeforeValidator(_text_or_number), Field(min_length=1, max_length=64)] | None = None
-    barcode: Annotated[str, BeforeValidator(_text_or_number), Field(min_length=1, max_length=255)] | None = None
-    vendor_sku: Annotated[str, BeforeValidator(_text_or_number), Field(min_length=1, max_length=255)] | None = None
+    sku: Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_text_or_number)] | None = None
+    barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(_text_or_number)] | None = None
+    vendor_sku: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(_text_or_number)] | None = None
     qty: Any
-    order_item_ref: Annotated[str, BeforeValidator(_text_or_number), Field(max_length=255)] | None = None
+    order_item_ref: Annotated[str, Field(max_length=255), BeforeValidator(_text_or_number)] | None = None
     unit_declared_value: Money | None = None
     unit_declared_value_currency: Currency | None = None
     unit_customs_value: Money | None = None
     unit_customs_value_currency: Currency | None = None
-    inner_qty: Annotated[int, Field(gt=0)] | None = None
-    outer_qty: Annotated[int, Field(gt=0)] | None = None
+    inner_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
+    outer_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
 
     @field_validator("qty", mode="before")
     @classmethod
@@ -144,11 +153,11 @@ class AddressInput(_Model):
     street2: Text | None = None
     city: Text | None = None
     region: Text | None = None
-    postcode: Annotated[str, BeforeValidator(_text_or_number), Field(max_length=20)] | None = None
+    postcode: Annotated[str, Field(max_length=20), BeforeValidator(_text_or_number)] | None = None
     country: Annotated[str, AfterValidator(check_country)] | None = None
     classification: Literal["res", "com", "po", "mil", "unk"] | None = None
     is_valid: Flag | None = None
-    telephone: Annotated[str, BeforeValidator(_text_or_number), Field(max_length=64)] | None = None
+    telephone: Annotated[str, Field(max_length=64), BeforeValidator(_text_or_number)] | None = None
     email: Annotated[str, Field(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
 
     @model_validator(mode="after")
@@ -188,7 +197,9 @@ def complete_address(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_address(address: Any, *, partial: bool = False) -> dict[str, Any]:
-    if address is None and partial:
+    """The address as stored; ``partial`` (order.edit) takes some fields, null or ``[]`` (PHP's
+    empty array) meaning none, and leaves the completeness check to the caller."""
+    if partial and (address is None or address == []):
         return {}
     if not isinstance(address, dict):
         raise Fault(INVALID, "address must be an object")
@@ -227,8 +238,8 @@ class InstructionInput(_Model):
 
 def _ship_date(value: Any) -> Any:
     """delayed_ship_date: YYYY-MM-DD, YYYY-MM-DDThh:mm:ss, or with Z/offset; UTC when bare."""
-    if not isinstance(value, str):
-        return value
+    if not isinstance(value, str) or not re.match(r"\s*\d{4}-\d{2}-\d{2}(\s*$|[T ])", value):
+        raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]")
     text = value.strip()
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) > 10 else datetime.combine(
@@ -240,7 +251,7 @@ def _ship_date(value: Any) -> Any:
 
 
 def _iso_day(value: Any) -> Any:
-    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         raise ValueError("must be a date YYYY-MM-DD")
     return value
 
@@ -250,7 +261,7 @@ Day = Annotated[date, BeforeValidator(_iso_day)]
 
 class InfoInput(_Model):
     unique_id: Identifier | None = None
-    order_ref: Annotated[str, BeforeValidator(_text_or_number), Field(max_length=255)] | None = None
+    order_ref: Annotated[str, Field(max_length=255), BeforeValidator(_text_or_number)] | None = None
     shipping_method: Annotated[str, Field(max_length=128)] | None = None
     custom_greeting: LongText | None = None
     note: LongText | None = None
@@ -266,14 +277,14 @@ class InfoInput(_Model):
     customs_value_currency: Currency | None = None
     overbox: Flag | None = None
     backorder_policy: Annotated[str, AfterValidator(parse_backorder_policy)] | None = None
-    priority: Annotated[int, Field(ge=0, le=100, strict=False)] | None = None
+    priority: Annotated[WholeNumber, Field(ge=0, le=100, strict=False)] | None = None
     requested_ship_date: Day | None = None
     delayed_ship_date: Annotated[datetime, BeforeValidator(_ship_date)] | None = None
     desired_delivery_date: Day | None = None
     hold_indefinitely: Flag | None = None
-    tpb_group_id: Annotated[int, Field(ge=0)] | None = None
+    tpb_group_id: Annotated[WholeNumber, Field(ge=0)] | None = None
     duties_payor: Literal["default", "shipper", "recipient", "third_party"] | None = None
-    duties_tpb_group_id: Annotated[int, Field(ge=0)] | None = None
+    duties_tpb_group_id: Annotated[WholeNumber, Field(ge=0)] | None = None
     instructions: Annotated[list[InstructionInput], Field(max_length=50)] | None = None
     generate_sscc: list[Literal["pack", "item"]] | None = None
     custom_fields: dict[str, Any] | None = None
@@ -286,7 +297,11 @@ class InfoInput(_Model):
         return value
 
     @model_validator(mode="after")
-    def _combinations(self) -> "InfoInput":
+    def _combinations(self, validation: ValidationInfo) -> "InfoInput":
+        if validation.context and validation.context.get("partial"):
+            # order.edit: the other half of a pair may be on the order already; the service
+            # checks the merged values.
+            return self
         if self.hold_indefinitely and self.delayed_ship_date is not None:
             raise ValueError("hold_indefinitely cannot be used together with delayed_ship_date")
         if self.declared_value is not None and not self.declared_value_service:
@@ -296,13 +311,15 @@ class InfoInput(_Model):
         return self
 
 
-def parse_info(info: Any) -> InfoInput:
-    if info is None:
+def parse_info(info: Any, *, partial: bool = False) -> InfoInput:
+    """``partial`` (order.edit): some fields of an existing order, so the rules that tie two
+    fields together are left to the caller, who knows the order's other values."""
+    if info is None or info == []:  # [] is PHP's empty array
         info = {}
     if not isinstance(info, dict):
         raise Fault(INVALID, "info must be an object")
     try:
-        return InfoInput.model_validate(info)
+        return InfoInput.model_validate(info, context={"partial": partial})
     except ValidationError as error:
         raise Fault(INVALID, describe(error, "info")) from None
 

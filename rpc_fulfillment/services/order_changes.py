@@ -67,7 +67,11 @@ def _info_changes(info: InfoInput, row: Any) -> dict[str, Any]:
         raise Fault(INVALID, "info.desired_delivery_date: is required for shipping method cheapest_ON_TIME")
     if merged["declared_value"] is not None and not merged["declared_value_service"]:
         raise Fault(INVALID, "info.declared_value: requires declared_value_service: true")
-    extra = {key: value for key, value in info.model_dump(mode="json", include=set(EXTRA_INFO)).items() if key in given}
+    if changes.get("declared_value") is not None and merged["declared_value_currency"] is None:
+        changes["declared_value_currency"] = "USD"  # as order.create does
+    # stored as order.create stores them (no null members inside instructions); a key sent as null stays null
+    dumped = info.model_dump(mode="json", include=set(EXTRA_INFO), exclude_none=True)
+    extra = {key: dumped.get(key) for key in EXTRA_INFO if key in given}
     if extra:
         changes["extra"] = {**(row["extra"] or {}), **extra}
     return changes
@@ -114,13 +118,13 @@ async def order_edit(
     customFields: Any = None,  # noqa: N803
 ) -> dict[str, Any]:
     address_given = parse_address(address, partial=True)
-    info_input = parse_info(info)
+    info_input = parse_info(info, partial=True)
     merchant_id = ctx.principal.merchant_id
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
         check_allowed("edit", row["state"], row["status"], "order_not_editable", "shipments have started")
         changes = _info_changes(info_input, row)
-        if customFields is not None:
+        if customFields is not None and customFields != []:  # [] is PHP's empty array
             extra = changes.get("extra", dict(row["extra"] or {}))
             extra["custom_fields"] = _custom_fields(extra.get("custom_fields", {}), customFields)
             changes["extra"] = extra

@@ -83,3 +83,54 @@ async def check_invariants(db: asyncpg.Connection) -> None:
         """SELECT count(*) FROM orders o WHERE NOT EXISTS
              (SELECT 1 FROM events e WHERE e.topic = 'order:created' AND (e.message->>'order_id')::bigint = o.order_id)"""
     ) == 0
+
+
+# --------------------------------------------------------------------------- order tests
+
+# ShipStream's fixed order fault messages (reference §2.1); 101, 102 and 103 carry the detail
+# as their message instead.
+NOT_FOUND = "Requested order does not exist."
+EXISTS = "An order with the specified ID already exists."
+NOT_EDITABLE = "The order cannot be edited."
+NO_PRODUCT = "Product does not exist."
+
+
+def assert_fault(error: dict[str, Any], number: int, message: str | None = None) -> None:
+    """ShipStream fault ``number`` on the wire: code -(32000 + number), and the exact message."""
+    assert error["code"] == -(32000 + number), error
+    if message is not None:
+        assert error["message"] == message, error
+
+
+async def add_warehouse(db: asyncpg.Connection, name: str = "Second Warehouse", *, is_active: bool = True) -> int:
+    return await db.fetchval(
+        "INSERT INTO warehouses (name, is_active) VALUES ($1, $2) RETURNING warehouse_id", name, is_active
+    )
+
+
+async def add_store(db: asyncpg.Connection, code: str, *, merchant: str = "acme", is_active: bool = True) -> int:
+    return await db.fetchval(
+        """INSERT INTO stores (merchant_id, code, name, is_active) VALUES ($1, $2, $3, $4) RETURNING store_id""",
+        await merchant_id(db, merchant),
+        code,
+        f"Store {code}",
+        is_active,
+    )
+
+
+async def snapshot(db: asyncpg.Connection) -> dict[str, Any]:
+    """Everything an order write touches: row counts and the stock figures."""
+    counts = {
+        table: await db.fetchval(f"SELECT count(*) FROM {table}")
+        for table in ("orders", "order_items", "order_item_allocations", "order_status_history", "events", "stock_movements")
+    }
+    counts["stock"] = [
+        tuple(row) for row in await db.fetch(
+            "SELECT product_id, warehouse_id, qty_on_hand, qty_allocated FROM stock ORDER BY product_id, warehouse_id"
+        )
+    ]
+    return counts
+
+
+async def events_of(db: asyncpg.Connection, topic: str) -> list[dict[str, Any]]:
+    return [row["message"] for row in await db.fetch("SELECT message FROM events WHERE topic = $1 ORDER BY event_id", topic)]
