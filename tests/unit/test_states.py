@@ -1,0 +1,211 @@
+"""The state/status matrix as data: every (action, state, status) either resolves to a status of
+its state or is refused with the given fault naming the current status; ``resolve`` on the
+quantity edge cases; and STATUSES_BY_STATE is exactly what schema.sql's CHECK allows."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.domain.states import (
+    ACTIONS,
+    BY_ALLOCATION,
+    BY_FULFILLMENT,
+    RULES,
+    SAME,
+    STATUS_LABELS,
+    STATUSES_BY_STATE,
+    UNCHANGED,
+    OrderTotals,
+    check_allowed,
+    initial_rule,
+    resolve,
+    rule_for,
+)
+
+SCHEMA = Path(__file__).resolve().parents[2] / "rpc_fulfillment" / "store" / "schema.sql"
+PAIRS = [(state, status) for state, statuses in STATUSES_BY_STATE.items() for status in statuses]
+# Every status ShipStream names (reference §2.2), including the two it places in no state.
+KNOWN_STATUSES = sorted(set(STATUS_LABELS) | {"invalid_address", "unable_to_process"})
+# Quantities an order may have: reserved, backordered, shipped, in shipments, open and unpacked shipments.
+TOTALS = [
+    OrderTotals(processing=p, backordered=b, shipped=s, in_shipment=i, open_shipments=o, unpacked_shipments=u)
+    for p, b, s in itertools.product((0, 2), (0, 3), (0, 1))
+    for i, o, u in ((0, 0, 0), (p, 1 if p else 0, 1 if p else 0), (p, 1 if p else 0, 0))
+]
+
+
+def test_every_state_and_status_is_known():
+    assert set(STATUSES_BY_STATE) == {"new", "processing", "complete", "canceled", "holded"}
+    for state, statuses in STATUSES_BY_STATE.items():
+        assert statuses, state
+        assert set(statuses) <= set(STATUS_LABELS), state
+
+
+def test_rules_start_only_from_valid_pairs_and_lead_to_known_states():
+    for rule in RULES:
+        assert rule.from_ <= set(PAIRS), rule.action
+        assert rule.to_state in {*STATUSES_BY_STATE, SAME, UNCHANGED, BY_FULFILLMENT}, rule
+        if rule.to_state == UNCHANGED:
+            assert rule.to_status == UNCHANGED, rule
+        elif rule.to_status != BY_ALLOCATION:
+            assert rule.to_status in STATUSES_BY_STATE[rule.to_state], rule
+
+
+def test_no_two_rules_of_an_action_start_from_the_same_pair():
+    for action in ACTIONS:
+        starts = [pair for rule in RULES if rule.action == action for pair in rule.from_]
+        assert len(starts) == len(set(starts)), action
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize(("state", "status"), PAIRS)
+def test_every_action_from_every_pair_resolves_into_its_state_or_is_refused(action, state, status):
+    rule = rule_for(action, state, status)
+    if rule is None:
+        with pytest.raises(Fault) as raised:
+            check_allowed(action, state, status, "order_status_not_changed", "cannot")
+        assert raised.value.number == 103
+        assert raised.value.message.startswith("cannot: ")
+        assert f"'{status}'" in raised.value.message
+        return
+    assert check_allowed(action, state, status, "order_status_not_changed", "cannot") is rule
+    for totals in TOTALS:
+        new_state, new_status = resolve(rule, state, status, totals)
+        assert new_status in STATUSES_BY_STATE[new_state], (rule.action, state, status, totals)
+        if rule.to_state == UNCHANGED:
+            assert (new_state, new_status) == (state, status)
+
+
+def test_the_fault_given_is_the_fault_raised():
+    with pytest.raises(Fault) as raised:
+        check_allowed("comment", "unknown-state", "odd", "order_comment_not_added", "no comment")
+    assert (raised.value.number, raised.value.name) == (103, "order_comment_not_added")
+    assert raised.value.message == "no comment: the order's status is 'odd' (state 'unknown-state')"
+
+
+@pytest.mark.parametrize(
+    ("action", "allowed"),
+    [
+        ("hold", {("new", "new"), ("new", "partial_backorder"), ("new", "backordered")}),
+        ("unhold", {("holded", "holded"), ("holded", "delayed_shipment"), ("holded", "unresolved")}),
+        ("release_delayed", {("holded", "delayed_shipment")}),
+        ("cancel", set(PAIRS) - {("complete", "complete"), ("canceled", "canceled")}),
+        ("comment", set(PAIRS)),
+    ],
+)
+def test_where_the_order_actions_may_start(action, allowed):
+    assert {pair for pair in PAIRS if rule_for(action, *pair)} == allowed
+
+
+def test_initial_rules():
+    new = OrderTotals(processing=2, backordered=0)
+    assert resolve(initial_rule(False, False), "new", "new", new) == ("new", "new")
+    assert resolve(initial_rule(False, False), "new", "new", OrderTotals(1, 1)) == ("new", "partial_backorder")
+    assert resolve(initial_rule(False, False), "new", "new", OrderTotals(0, 4)) == ("new", "backordered")
+    assert resolve(initial_rule(True, False), "new", "new", new) == ("holded", "holded")
+    assert resolve(initial_rule(False, True), "new", "new", new) == ("holded", "delayed_shipment")
+
+
+# ------------------------------------------------------------------------- resolve edge cases
+
+
+def _rule(action: str, state: str, status: str):
+    rule = rule_for(action, state, status)
+    assert rule is not None
+    return rule
+
+
+@pytest.mark.parametrize(("state", "status"), [("new", "new"), ("new", "backordered"), ("processing", "partial_backorder"), ("holded", "holded")])
+def test_everything_canceled_is_canceled(state, status):
+    assert resolve(_rule("cancel", state, status), state, status, OrderTotals(0, 0)) == ("canceled", "canceled")
+
+
+def test_some_shipped_and_nothing_open_is_complete():
+    totals = OrderTotals(processing=0, backordered=0, shipped=3)
+    assert resolve(_rule("cancel", "processing", "processing"), "processing", "processing", totals) == ("complete", "complete")
+    assert resolve(_rule("cancel_items", "processing", "partial_backorder"), "processing", "partial_backorder", totals) == ("complete", "complete")
+    assert resolve(_rule("pack", "processing", "processing"), "processing", "processing", totals) == ("complete", "complete")
+
+
+def test_processing_with_backorders_is_partial_backorder():
+    totals = OrderTotals(processing=2, backordered=1, in_shipment=2, open_shipments=1, unpacked_shipments=1)
+    assert resolve(_rule("start_shipment", "new", "partial_backorder"), "new", "partial_backorder", totals) == ("processing", "partial_backorder")
+    assert resolve(_rule("allocate", "processing", "processing"), "processing", "processing", totals) == ("processing", "partial_backorder")
+    settled = OrderTotals(processing=3, backordered=0, in_shipment=2, open_shipments=1, unpacked_shipments=1)
+    assert resolve(_rule("allocate", "processing", "partial_backorder"), "processing", "partial_backorder", settled) == ("processing", "processing")
+
+
+@pytest.mark.parametrize(
+    ("totals", "status"),
+    [(OrderTotals(3, 0), "new"), (OrderTotals(2, 1), "partial_backorder"), (OrderTotals(0, 3), "backordered")],
+)
+def test_allocation_decides_the_status_of_state_new(totals, status):
+    assert resolve(_rule("allocate", "new", "backordered"), "new", "backordered", totals) == ("new", status)
+    assert resolve(_rule("unhold", "holded", "holded"), "holded", "holded", totals) == ("new", status)
+    assert resolve(_rule("cancel_items", "new", "new"), "new", "new", totals) == ("new", status)
+
+
+def test_an_order_on_hold_keeps_its_status_when_stock_arrives_or_items_are_canceled():
+    for status in STATUSES_BY_STATE["holded"]:
+        assert resolve(_rule("allocate", "holded", status), "holded", status, OrderTotals(3, 0)) == ("holded", status)
+        assert resolve(_rule("cancel_items", "holded", status), "holded", status, OrderTotals(1, 1)) == ("holded", status)
+
+
+def test_hold_keeps_reservations_out_of_the_status():
+    for status in STATUSES_BY_STATE["new"]:
+        assert resolve(_rule("hold", "new", status), "new", status, OrderTotals(1, 1)) == ("holded", "holded")
+
+
+def test_returned_shipment_without_others_goes_back_to_new():
+    totals = OrderTotals(processing=2, backordered=0)
+    assert resolve(_rule("return_shipment", "processing", "processing"), "processing", "processing", totals) == ("new", "new")
+
+
+# ------------------------------------------------------------------ the CHECK in schema.sql
+
+
+def _check_constraint_pairs() -> set[tuple[str, str]]:
+    """The (state, status) pairs of schema.sql's orders_status_in_state, parsed."""
+    text = SCHEMA.read_text()
+    body = re.search(r"CONSTRAINT orders_status_in_state CHECK \((.*?)\n    \),", text, re.S)
+    assert body, "orders_status_in_state not found in schema.sql"
+    pairs = set()
+    for state, listed, single in re.findall(r"state = '(\w+)' AND status (?:IN \(([^)]*)\)|= '(\w+)')", body.group(1)):
+        pairs.update((state, status) for status in (re.findall(r"'(\w+)'", listed) if listed else [single]))
+    return pairs
+
+
+def test_statuses_by_state_equal_the_schema_check_as_written():
+    assert _check_constraint_pairs() == set(PAIRS)
+
+
+async def test_statuses_by_state_equal_what_the_database_accepts(db):
+    """Probe the real constraint: every allowed pair inserts, every other pair of known states
+    and statuses is refused by orders_status_in_state."""
+    import asyncpg
+
+    from rpc_fulfillment.services import provisioning
+
+    merchant = await provisioning.create_merchant(db, "probe", "Probe")
+    store = await db.fetchval("SELECT store_id FROM stores WHERE merchant_id = $1", merchant)
+    accepted = set()
+    for state, status in itertools.product(STATUSES_BY_STATE, KNOWN_STATUSES):
+        tx = db.transaction()
+        await tx.start()
+        try:
+            await db.execute(
+                """INSERT INTO orders (merchant_id, store_id, unique_id, state, status, shipping_method, carrier_code, shipping_address)
+                   VALUES ($1, $2, 'probe', $3, $4, 'ups_03', 'ups', '{}')""",
+                merchant, store, state, status,
+            )
+            accepted.add((state, status))
+        except asyncpg.CheckViolationError as error:
+            assert error.constraint_name == "orders_status_in_state"
+        finally:
+            await tx.rollback()
+    assert accepted == set(PAIRS)
