@@ -7,7 +7,8 @@
 - ``cancellation_request``: unfulfilled units are canceled and units in shipments not yet
   shipped get a cancellation request the warehouse resolves. Shipped units stay shipped.
 - ``items`` (ours): ``[{"sku" or "order_item_ref", "qty"}]`` cancels part of a line, from its
-  backordered units first, then its reserved ones; never units in a shipment.
+  backordered units first, then its reserved ones; never units in a shipment. Lines add up,
+  to each other and to the units the options above cancel.
 """
 
 from __future__ import annotations
@@ -115,13 +116,19 @@ class CancelPlan:
         return sum(item.requested for item in self.items.values())
 
 
+def _planned(plan: CancelPlan, item: ItemState) -> int:
+    current = plan.items.get(item.order_item_id)
+    return current.canceled if current else 0
+
+
 def _apply_lines(plan: CancelPlan, items: Sequence[ItemState], lines: Sequence[LineRequest]) -> None:
     for index, line in enumerate(lines):
         matching = [item for item in items if getattr(item, line.key) == line.value]
         if not matching:
             raise Fault(INVALID, f"options.items[{index}]: the order has no item with {line.key} '{line.value}'")
         remaining = line.qty
-        cancelable = sum(item.backordered + item.reserved_free for item in matching)
+        # Lines add up, to each other and to what the options planned: count what is left.
+        cancelable = sum(item.backordered + item.reserved_free - _planned(plan, item) for item in matching)
         if remaining > cancelable:
             raise Fault(INVALID, f"options.items[{index}]: only {cancelable} unit(s) of {line.key} '{line.value}' can be canceled, {line.qty} asked")
         for item in matching:
