@@ -45,6 +45,9 @@ def select_fields(fields: Any, fault: str) -> Selection:
         return Selection(BASE, frozenset())
     if isinstance(fields, str):
         fields = [fields]
+    elif isinstance(fields, dict):
+        # The docs call it an "object": a PHP array, which may arrive as {"0": "status", ...}.
+        fields = list(fields.values())
     if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
         raise Fault(fault, "fields must be null, '*' or an array of property names")
     if not fields or "*" in fields:

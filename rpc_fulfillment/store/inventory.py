@@ -111,13 +111,29 @@ def _movement_args(movement: Movement) -> tuple[object, ...]:
     return (movement.entity_type, movement.entity_action, movement.entity_id, movement.comment, movement.api_user_id)
 
 
+# Every warehouse's stock row of the product, locked in primary-key order: the order the
+# order engine locks stock in (store/orders.py lock_stock).
+_LOCK_PRODUCT_STOCK = """
+SELECT st.warehouse_id FROM stock AS st
+ WHERE st.product_id = (SELECT product_id FROM products WHERE merchant_id = $1 AND sku = $2)
+ ORDER BY st.product_id, st.warehouse_id
+   FOR UPDATE OF st
+"""
+
+
 async def receive(
     conn: asyncpg.Connection, merchant_id: int, sku: str, warehouse_id: int, qty: int, movement: Movement
 ) -> StockChange | None:
     """Add ``qty`` (> 0) on hand: one upsert (the first receipt creates the stock row) and its
     movement. None when the merchant has no such SKU. An unknown warehouse raises
-    ``asyncpg.ForeignKeyViolationError``."""
+    ``asyncpg.ForeignKeyViolationError``.
+
+    The product's stock rows in every warehouse are locked first, in primary-key order: what
+    follows a receipt (backordered orders taking the units) locks them all in that order, and
+    two receipts of one product in two warehouses must not each hold one row while waiting for
+    the other's. It also makes the all-warehouse total in the answer exact."""
     assert qty > 0
+    await conn.execute(_LOCK_PRODUCT_STOCK, merchant_id, sku)
     row = await conn.fetchrow(_RECEIVE, merchant_id, sku, warehouse_id, qty, *_movement_args(movement))
     return None if row is None else _change(row)
 

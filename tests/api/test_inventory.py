@@ -262,11 +262,43 @@ async def test_concurrent_mixed_adjustments_keep_the_books(rpc, sessions, db):
     )
 
 
-async def test_adjust_answers_backorders_of_the_product(rpc, sessions, db):
+async def test_received_stock_goes_to_backorders_and_the_answer_shows_it(rpc, sessions, db):
     await create_product(rpc, sessions["merchant"], "BO")
     await add_backorder(db, "BO", 4)
+    # The order engine's hook (after_stock_received) gives the 2 new units to the backorder.
     result = await adjust(rpc, sessions["warehouse"], "BO", 1, 2)
-    assert result == {**item("BO", on_hand=2, backordered=4), "warehouse_id": 1}
+    assert result == {**item("BO", on_hand=2, allocated=2, backordered=2), "warehouse_id": 1}
+    assert await stock_row(db, "BO") == (2, 2)
+    [event] = await events_of(db, "inventory:adjusted")
+    assert event["message"]["stock_adjustments"]["BO"]["qty_adjust"] == 2
+    assert event["message"]["stock_adjustments"]["BO"]["qty_available"] == 0
+
+
+async def test_backorders_are_counted_for_the_answer(rpc, sessions, db, monkeypatch):
+    from rpc_fulfillment.services import inventory
+
+    async def keep(conn, receipt):  # stock stays available: the backorder waits
+        return 0
+
+    monkeypatch.setattr(inventory, "after_stock_received", keep)
+    await create_product(rpc, sessions["merchant"], "BO2")
+    await add_backorder(db, "BO2", 4)
+    result = await adjust(rpc, sessions["warehouse"], "BO2", 1, 2)
+    assert result == {**item("BO2", on_hand=2, backordered=4), "warehouse_id": 1}
+
+
+async def test_concurrent_receipts_with_backorders_do_not_deadlock(rpc, sessions, db, east):
+    await create_product(rpc, sessions["merchant"], "BOR")
+    await rpc.result(sessions["warehouse"], "inventory.adjust", ["BOR", east, 1])  # both rows exist
+    await rpc.result(sessions["warehouse"], "inventory.adjust", ["BOR", 1, 1])
+    for _ in range(5):
+        await add_backorder(db, "BOR", 3)
+    args = [["BOR", 1, 1], ["BOR", east, 1]] * 8
+    bodies = await call_concurrently(rpc, sessions["warehouse"], "inventory.adjust", args)
+    assert [body.get("error") for body in bodies] == [None] * 16
+    rows = [await stock_row(db, "BOR", warehouse) for warehouse in (1, east)]
+    assert sum(on_hand for on_hand, _ in rows) == 18  # 2 + 16
+    assert sum(allocated for _, allocated in rows) == 15  # every backordered unit
 
 
 # -- inventory.list -----------------------------------------------------------------------------
