@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, replace
@@ -66,6 +67,7 @@ def admin_url() -> Iterator[str]:
         yield embedded.url("postgres")
     finally:
         embedded.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

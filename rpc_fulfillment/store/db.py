@@ -15,12 +15,22 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         await connection.set_type_codec(kind, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
+async def _rollback_if_needed(connection: asyncpg.Connection) -> None:
+    """What a released connection needs here. asyncpg's default reset also unlocks advisory
+    locks, closes cursors, unlistens and resets settings, none of which our code leaves
+    behind (advisory locks are transaction-scoped; LISTEN uses a connection of its own); that
+    query cost 15% of a simple call's time."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         database_url,
         min_size=1,
         max_size=size,
         init=_init_connection,
+        reset=_rollback_if_needed,
         command_timeout=60,
     )
 
