@@ -101,8 +101,10 @@ async def _create_once(ctx: CallContext, order: OrderInput) -> dict[str, Any]:
     async with ctx.pool.acquire() as conn, conn.transaction():
         store_row = await _store(conn, merchant_id, order.store_code)
         products = match_products(order.items, await _product_index(conn, merchant_id, [order]))
-        await _check_order_ref(conn, ctx, order)
+        # Stock rows first, then the order_ref lock: the order bulk_create takes them in, so a
+        # create and a bulk with the same order_ref and product cannot deadlock.
         available = await _lock_available(conn, {p.product_id for p in products})
+        await _check_order_ref(conn, ctx, order)
         return await _write(conn, ctx, order, draft_order(order, products, available), store_row)
 
 
