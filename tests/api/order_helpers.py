@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, AsyncIterator
 
 import asyncpg
+import pytest
 
 ADDRESS = {
     "firstname": "Bill",
@@ -134,3 +135,11 @@ async def snapshot(db: asyncpg.Connection) -> dict[str, Any]:
 
 async def events_of(db: asyncpg.Connection, topic: str) -> list[dict[str, Any]]:
     return [row["message"] for row in await db.fetch("SELECT message FROM events WHERE topic = $1 ORDER BY event_id", topic)]
+
+
+@pytest.fixture
+async def invariants(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """Import into a test module and mark it autouse there (``pytestmark``) or request it: the
+    invariants are checked after the test, whatever it did."""
+    yield
+    await check_invariants(db)

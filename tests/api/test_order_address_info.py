@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.api.order_helpers import ADDRESS, INFO, add_product, assert_fault, snapshot
+from tests.api.order_helpers import ADDRESS, INFO, add_product, assert_fault, snapshot, invariants  # noqa: F401 (a fixture)
 
 PNG = "iVBORw0KGgo="  # base64
+
+pytestmark = pytest.mark.usefixtures("invariants")
 
 
 @pytest.fixture

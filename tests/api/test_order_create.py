@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.order_helpers import (
+from tests.api.order_helpers import (  # noqa: F401 (invariants is a fixture)
+    invariants,
     ADDRESS,
     EXISTS,
     INFO,
@@ -26,6 +27,8 @@ from tests.api.order_helpers import (
 )
 
 EXPANSIONS = {"shipping_address", "items", "shipments", "tracking_numbers", "packages", "status_history", "serial_number_data"}
+
+pytestmark = pytest.mark.usefixtures("invariants")
 
 
 @pytest.fixture
@@ -343,10 +346,11 @@ async def test_inactive_warehouse_stock_is_not_reserved(rpc, session, db):
 
 async def test_stock_of_allocated_units_is_not_available_again(rpc, session, db):
     product = await add_product(db, "WIDGET", stock=10)
-    await db.execute("UPDATE stock SET qty_allocated = 8 WHERE product_id = $1", product)
-    # pretend the 8 belong to an older order: the invariant check is not run here
+    assert (await created(rpc, session, {"WIDGET": 8}))["status"] == "new"
     order = await created(rpc, session, {"WIDGET": 5})
     assert order["status"] == "partial_backorder"
+    (item,) = (await rpc.result(session, "order.info", [order["unique_id"], ["items"]]))["items"]
+    assert (item["qty_processing"], item["qty_backordered"]) == ("2.0000", "3.0000")
     assert await stock_of(db, product) == (10, 10)
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.order_helpers import (
+from tests.api.order_helpers import (  # noqa: F401 (invariants is a fixture)
+    invariants,
     ADDRESS,
     INFO,
     NOT_EDITABLE,
@@ -18,6 +19,8 @@ from tests.api.order_helpers import (
     events_of,
     snapshot,
 )
+
+pytestmark = pytest.mark.usefixtures("invariants")
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.order_helpers import (
+from tests.api.order_helpers import (  # noqa: F401 (invariants is a fixture)
+    invariants,
     ADDRESS,
     INFO,
     NO_PRODUCT,
@@ -17,6 +18,8 @@ from tests.api.order_helpers import (
     snapshot,
     stock_of,
 )
+
+pytestmark = pytest.mark.usefixtures("invariants")
 
 
 @pytest.fixture
