@@ -8,7 +8,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from rpc_fulfillment.services import catalog, inventory, order_changes, order_queries, orders, products
+from rpc_fulfillment.services import catalog, inventory, order_actions, order_changes, order_queries, orders, products
 from rpc_fulfillment.services.context import REQUIRED
 
 MERCHANT, WAREHOUSE, ADMIN = "merchant", "warehouse", "admin"
@@ -68,5 +68,8 @@ METHODS: dict[str, ApiMethod] = _table(
         "order.search": (order_queries.order_search, EVERYONE),
         "order.edit": (order_changes.order_edit, INTEGRATION),
         "order.comment": (order_changes.order_comment, EVERYONE),
+        "order.hold": (order_actions.order_hold, INTEGRATION),
+        "order.unhold": (order_actions.order_unhold, INTEGRATION),
+        "order.cancel": (order_actions.order_cancel, INTEGRATION),
     }
 )
