@@ -8,9 +8,11 @@ becomes fault 1 with the request id, which is also logged.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from dataclasses import dataclass, replace
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import asyncpg
 from jsonrpcserver import Error, Success
@@ -22,6 +24,7 @@ from rpc_fulfillment.rpc.auth import basic_credentials
 from rpc_fulfillment.rpc.registry import METHODS, ApiMethod
 from rpc_fulfillment.services import auth
 from rpc_fulfillment.services.context import CallContext, Principal
+from rpc_fulfillment.store.db import CallConnection
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ ABSENT: Any = object()
 class RequestContext:
     """One HTTP request: what the top-level methods need from the transport."""
 
-    pool: asyncpg.Pool
+    pool: asyncpg.Pool | CallConnection
     settings: Settings
     request_id: str
     authorization: str | None
@@ -69,7 +72,17 @@ def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Re
             fault = _internal_fault(ctx, func.__name__)
             return _error(fault.spec.wire_code, fault.message, fault.data)
 
+    # jsonrpcserver checks the arguments against inspect.signature on every request;
+    # computing it once here saves most of that cost.
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
     return wrapper
+
+
+@asynccontextmanager
+async def _one_connection(ctx: RequestContext) -> AsyncIterator[RequestContext]:
+    """The request with one connection standing in for the pool (see CallConnection)."""
+    async with ctx.pool.acquire() as connection:
+        yield replace(ctx, pool=CallConnection(connection))
 
 
 async def _principal(ctx: RequestContext, session: object) -> Principal:
@@ -133,8 +146,9 @@ async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) 
 
 @top_level
 async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSENT) -> Any:
-    principal = await _principal(ctx, session)
-    return await _invoke(ctx, principal, method, args)
+    async with _one_connection(ctx) as ctx:
+        principal = await _principal(ctx, session)
+        return await _invoke(ctx, principal, method, args)
 
 
 def _php_truthy(value: Any) -> bool:
@@ -166,7 +180,11 @@ async def _one_of_many(ctx: RequestContext, principal: Principal, entry: Any) ->
 @top_level
 async def multiCall(ctx: RequestContext, session: Any, calls: Any, options: Any = None) -> list[Any]:  # noqa: N802
     """Magento's multiCall: each call runs on its own; ``{"break": true}`` stops at the first fault."""
-    principal = await _principal(ctx, session)
+    async with _one_connection(ctx) as ctx:
+        return await _many(ctx, await _principal(ctx, session), calls, options)
+
+
+async def _many(ctx: RequestContext, principal: Principal, calls: Any, options: Any) -> list[Any]:
     if not isinstance(calls, list):
         raise InvalidParams("calls must be an array of [\"resource.method\", args] pairs")
     if len(calls) > ctx.settings.max_batch:
