@@ -378,6 +378,8 @@ def parse_order(store_code: Any, items: Any, address: Any, info: Any, flags: Any
     """Validate order.create's arguments, reporting the first argument that is wrong."""
     if store_code is not None and not isinstance(store_code, str):
         raise Fault(INVALID, f"storeCode must be a string or null, got {store_code!r}")
+    if store_code == "":  # PHP clients send "" for "not specified": the default store
+        store_code = None
     parsed_items = parse_items(items)
     parsed_address = parse_address(address)
     parsed_info = parse_info(info)

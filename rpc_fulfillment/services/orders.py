@@ -121,7 +121,8 @@ async def order_create(
         try:
             return await _create_once(ctx, order)
         except _AutoIdTaken:
-            continue
+            async with ctx.pool.acquire() as conn:
+                await store.skip_taken_unique_ids(conn, ctx.principal.merchant_id)
     raise RuntimeError("could not find a free unique_id after several attempts")
 
 
@@ -160,6 +161,7 @@ async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index
             available.update({pid: dict(stock) for pid, stock in saved.items()})
             if isinstance(problem, Fault):
                 raise
+            await store.skip_taken_unique_ids(conn, ctx.principal.merchant_id)
     raise RuntimeError("could not find a free unique_id after several attempts")
 
 

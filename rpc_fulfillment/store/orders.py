@@ -163,6 +163,22 @@ async def order_ref_taken(conn: Connection, merchant_id: int, order_ref: str, wi
     )
 
 
+async def skip_taken_unique_ids(conn: Connection, merchant_id: int) -> None:
+    """Point the merchant's unique_id sequence at the first number, from its next one on, that no
+    order has: clients may have chosen a long run of them themselves (an import that keeps the
+    numbers ShipStream gave). Sequences are not transactional; a race only costs another try."""
+    await conn.execute(
+        """WITH start AS (SELECT seq, nextval(seq) AS n
+                            FROM (SELECT format('order_unique_id_%s', $1::bigint)::regclass AS seq) AS s)
+           SELECT setval(start.seq, free.n, false)
+             FROM start, LATERAL (SELECT g AS n FROM generate_series(start.n, start.n + 10000000) AS g
+                                   WHERE NOT EXISTS (SELECT 1 FROM orders o
+                                                      WHERE o.merchant_id = $1 AND o.unique_id = g::text)
+                                   LIMIT 1) AS free""",
+        merchant_id,
+    )
+
+
 ORDER_SELECT = """
     SELECT o.*, s.code AS store_code, s.name AS store_name, u.username AS submitted_by
       FROM orders o

@@ -118,6 +118,20 @@ async def test_auto_unique_id_skips_a_number_chosen_explicitly(rpc, session, db)
     await check_invariants(db)
 
 
+async def test_auto_unique_id_skips_a_long_run_of_numbers_chosen_explicitly(rpc, session, db):
+    """A merchant moving from ShipStream brings its orders with their numbers (100000001...)."""
+    await add_product(db, "WIDGET", stock=100)
+    imported = {str(n): [None, {"WIDGET": 1}, ADDRESS, {**INFO, "unique_id": str(100000001 + n)}] for n in range(30)}
+    assert all("error" not in value for value in (await rpc.result(session, "order.bulk_create", [imported])).values())
+    assert (await created(rpc, session, {"WIDGET": 1}))["unique_id"] == "100000031"
+    assert (await created(rpc, session, {"WIDGET": 1}))["unique_id"] == "100000032"
+    more = {str(n): [None, {"WIDGET": 1}, ADDRESS, {**INFO, "unique_id": str(100000033 + n)}] for n in range(25)}
+    more["auto"] = [None, {"WIDGET": 1}, ADDRESS, INFO]
+    result = await rpc.result(session, "order.bulk_create", [more])
+    assert result["auto"]["unique_id"] == "100000058"
+    assert await db.fetchval("SELECT count(*) FROM orders") == 58
+
+
 async def test_given_unique_id_is_kept_and_a_number_becomes_a_string(rpc, session, db):
     await add_product(db, "WIDGET", stock=10)
     assert (await created(rpc, session, {"WIDGET": 1}, info={"unique_id": "SO-77"}))["unique_id"] == "SO-77"
@@ -397,6 +411,8 @@ async def test_store_code_picks_the_store(rpc, session, db):
     assert (order["store_code"], order["store_name"]) == ("web", "Store web")
     assert (await created(rpc, session, {"WIDGET": 1}, store="default"))["store_code"] == "default"
     assert (await created(rpc, session, {"WIDGET": 1}))["store_code"] == "default"
+    # PHP clients send "" for "not specified"
+    assert (await created(rpc, session, {"WIDGET": 1}, store=""))["store_code"] == "default"
 
 
 @pytest.mark.parametrize(

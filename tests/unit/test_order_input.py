@@ -251,6 +251,11 @@ def test_parse_order():
             order.unique_order_ref) == ("web", ["A"], "Town", "R", True)
 
 
+def test_an_empty_store_code_means_the_default_store():
+    assert parse_order("", {"A": 1}, ADDRESS, INFO, None).store_code is None
+    assert parse_order(None, {"A": 1}, ADDRESS, INFO, None).store_code is None
+
+
 def test_parse_order_reports_the_first_wrong_argument():
     assert fault(parse_order, 1, {}, None, None, None).message == "storeCode must be a string or null, got 1"
     assert fault(parse_order, None, {}, None, None, None).message == "items must not be empty"
