@@ -14,6 +14,8 @@ from rpc_fulfillment.domain.order_input import INVALID, InfoInput, ItemInput, Or
 from rpc_fulfillment.domain.states import OrderTotals, initial_rule, resolve
 
 DEFAULT_PRIORITY = 50
+# Product weight units (domain/products.py WEIGHT_UNITS) in pounds, to add up mixed lines.
+POUNDS_PER_UNIT = {"lb": Decimal(1), "oz": Decimal("0.0625"), "kg": Decimal("2.20462262"), "g": Decimal("0.00220462262")}
 # info fields kept in orders.extra rather than in columns of their own
 EXTRA_INFO = ("customs_value", "customs_value_currency", "duties_payor", "duties_tpb_group_id", "instructions",
               "generate_sscc", "custom_fields")
@@ -37,22 +39,25 @@ class ProductIndex:
 
     def __init__(self, products: Sequence[Product]) -> None:
         self.by_sku = {p.sku: p for p in products}
-        self.by_barcode: dict[str, Product] = {}
+        self.by_barcode: dict[str, list[Product]] = {}
         self.by_vendor_sku: dict[str, list[Product]] = {}
         for product in products:
             for barcode in product.barcodes:
-                self.by_barcode.setdefault(barcode, product)
+                self.by_barcode.setdefault(barcode, []).append(product)
             if product.vendor_sku:
                 self.by_vendor_sku.setdefault(product.vendor_sku, []).append(product)
 
     def find(self, item: ItemInput, label: str) -> Product:
         key = item.lookup
-        product = self.by_sku.get(key) or self.by_barcode.get(key)
-        if product is None:
-            matches = self.by_vendor_sku.get(key, [])
+        product = self.by_sku.get(key)
+        # barcodes are not unique across products either: several matches are an error, not a guess
+        for kind, index in (("barcode", self.by_barcode), ("vendor_sku", self.by_vendor_sku)):
+            if product is not None:
+                break
+            matches = index.get(key, [])
             if len(matches) > 1:
                 skus = ", ".join(sorted(p.sku for p in matches))
-                raise Fault(INVALID, f"{label}: vendor_sku '{key}' matches several products ({skus}); give the sku")
+                raise Fault(INVALID, f"{label}: {kind} '{key}' matches several products ({skus}); give the sku")
             product = matches[0] if matches else None
         if product is None:
             raise Fault("order_product_not_found", data={"sku": key})
@@ -92,7 +97,12 @@ def _extra(info: InfoInput) -> dict[str, Any]:
 def order_columns(info: InfoInput, address: dict[str, Any], products: Sequence[Product], items: Sequence[ItemInput]) -> dict[str, Any]:
     """The orders columns that come from the input (state, status and store are added by the caller)."""
     method = info.shipping_method or ""
-    weighed = [(p.weight or Decimal(0)) * item.qty for p, item in zip(products, items)]
+    # The order's weight is in its first product's unit; other lines are converted to it.
+    unit = products[0].weight_unit if products else "lb"
+    weighed = [
+        (p.weight or Decimal(0)) * item.qty * POUNDS_PER_UNIT.get(p.weight_unit, Decimal(1)) / POUNDS_PER_UNIT.get(unit, Decimal(1))
+        for p, item in zip(products, items)
+    ]
     return {
         "order_ref": info.order_ref,
         "shipping_method": method,
@@ -114,8 +124,8 @@ def order_columns(info: InfoInput, address: dict[str, Any], products: Sequence[P
         "desired_delivery_date": info.desired_delivery_date,
         "tpb_group_id": info.tpb_group_id,
         "shipping_address": address,
-        "weight": sum(weighed, Decimal(0)),
-        "weight_unit": products[0].weight_unit if products else "lb",
+        "weight": round(sum(weighed, Decimal(0)), 4),
+        "weight_unit": unit,
         "total_item_count": len(items),
         "extra": _extra(info),
     }

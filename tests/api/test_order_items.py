@@ -98,6 +98,18 @@ async def test_order_weight_sums_the_lines(rpc, session, db):
     assert (body["result"]["weight"], body["result"]["total_item_count"]) == ("4.0000", 3)
 
 
+@pytest.mark.parametrize(("products", "weight", "unit"), [
+    ([("KG", 1, "kg", 2), ("G", 250, "g", 2)], "2.5000", "kg"),
+    ([("LB", 1, "lb", 1), ("OZ", 8, "oz", 1)], "1.5000", "lb"),
+    ([("OZ", 8, "oz", 3), ("LB", 1, "lb", 1)], "40.0000", "oz"),
+])
+async def test_order_weight_adds_lines_in_one_unit(rpc, session, db, products, weight, unit):
+    for sku, each, weight_unit, _ in products:
+        await add_product(db, sku, stock=10, weight=each, weight_unit=weight_unit)
+    body = await create(rpc, session, {sku: qty for sku, _, _, qty in products})
+    assert (body["result"]["weight"], body["result"]["weight_unit"]) == (weight, unit)
+
+
 async def test_same_sku_on_two_lines_shares_the_stock(rpc, session, db):
     product = await add_product(db, "A", stock=5)
     items = await items_of(rpc, session, [{"sku": "A", "qty": 3}, {"sku": "A", "qty": 3}])
@@ -152,6 +164,15 @@ async def test_vendor_sku_matching_several_products_is_an_error(rpc, session, db
     await add_product(db, "B", stock=10, vendor_sku="SHARED")
     error = await fault_of(rpc, session, db, [{"vendor_sku": "SHARED", "qty": 1}])
     assert_fault(error, 102, "items[0]: vendor_sku 'SHARED' matches several products (A, B); give the sku")
+
+
+async def test_a_barcode_of_several_products_is_an_error(rpc, session, db):
+    await add_product(db, "B", stock=10, barcodes=["0001", "SHARED"])
+    await add_product(db, "A", stock=10, barcodes=["SHARED"])
+    error = await fault_of(rpc, session, db, [{"barcode": "SHARED", "qty": 1}])
+    assert_fault(error, 102, "items[0]: barcode 'SHARED' matches several products (A, B); give the sku")
+    # a barcode of one product still finds it
+    assert [i["sku"] for i in await items_of(rpc, session, [{"barcode": "0001", "qty": 1}])] == ["B"]
 
 
 async def test_disabled_product_is_refused(rpc, session, db):

@@ -102,6 +102,14 @@ def test_a_vendor_sku_of_several_products_is_ambiguous():
     assert (caught.value.number, caught.value.message) == (102, "items[0]: vendor_sku 'V' matches several products (A, B); give the sku")
 
 
+def test_a_barcode_of_several_products_is_ambiguous_whatever_their_order():
+    for products in ([product(1, "B", barcodes=("C",)), product(2, "A", barcodes=("C",))],
+                     [product(2, "A", barcodes=("C",)), product(1, "B", barcodes=("C",))]):
+        with pytest.raises(Fault) as caught:
+            find(ProductIndex(products), {"barcode": "C", "qty": 1})
+        assert caught.value.message == "items[0]: barcode 'C' matches several products (A, B); give the sku"
+
+
 def test_a_sku_beats_an_ambiguous_vendor_sku():
     index = ProductIndex([product(1, "V"), product(2, "A", vendor_sku="V"), product(3, "B", vendor_sku="V")])
     assert find(index, {"sku": "V", "qty": 1}).product_id == 1
@@ -189,3 +197,14 @@ def test_declared_values_get_usd_by_default():
 def test_extra_info_is_kept_without_nulls():
     result = draft({"A": 1}, {}, instructions=[{"note": "n"}], duties_payor="shipper", custom_fields={"a": 1})
     assert result.columns["extra"] == {"instructions": [{"note": "n"}], "duties_payor": "shipper", "custom_fields": {"a": 1}}
+
+
+def test_order_weight_is_in_the_first_products_unit():
+    order = parse_order(None, {"K": 2, "G": 4, "L": 1}, ADDRESS, {"shipping_method": "ups_03"}, None)
+    products = [
+        Product(1, "K", "K", (), None, None, True, Decimal("1.5"), "kg"),
+        Product(2, "G", "G", (), None, None, True, Decimal("125"), "g"),
+        Product(3, "L", "L", (), None, None, True, None, "lb"),
+    ]
+    result = draft_order(order, products, {})
+    assert (result.columns["weight"], result.columns["weight_unit"]) == (Decimal("3.5"), "kg")
