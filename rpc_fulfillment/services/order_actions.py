@@ -11,6 +11,7 @@ from rpc_fulfillment.domain.projection import select_fields
 from rpc_fulfillment.domain.states import CANCELED
 from rpc_fulfillment.services.context import REQUIRED, CallContext
 from rpc_fulfillment.services.fulfillment import order_reference, reserve_backorders, settle
+from rpc_fulfillment.services.inventory import stock_adjustments
 from rpc_fulfillment.services.order_queries import order_or_fault, order_properties
 from rpc_fulfillment.store import events as event_store
 from rpc_fulfillment.store import fulfillment as store
@@ -36,9 +37,9 @@ async def order_unhold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:
     return True
 
 
-async def _release(conn: Connection, ctx: CallContext, order_id: int, plan: CancelPlan) -> list[int]:
+async def _release(conn: Connection, ctx: CallContext, order_id: int, plan: CancelPlan) -> dict[int, int]:
     """Cancel the planned units: backordered ones directly, reserved ones by releasing their
-    allocations (warehouse by warehouse). Returns the products whose stock was freed."""
+    allocations (warehouse by warehouse). Returns the units freed per product."""
     await store.cancel_backordered(conn, [(i.order_item_id, i.from_backorder) for i in plan.items.values() if i.from_backorder])
     wanted = {i.order_item_id: i.from_reserved for i in plan.items.values() if i.from_reserved}
     releases = []
@@ -49,7 +50,10 @@ async def _release(conn: Connection, ctx: CallContext, order_id: int, plan: Canc
             wanted[row["order_item_id"]] -= take
     await store.apply_reservations(conn, ctx.principal.merchant_id, releases, from_backorder=False,
                                    entity_action="release", api_user_id=ctx.principal.api_user_id)
-    return sorted({r.product_id for r in releases})
+    freed: dict[int, int] = {}
+    for release in releases:
+        freed[release.product_id] = freed.get(release.product_id, 0) - release.qty
+    return freed
 
 
 def _items_updated(order: Any, items: list[Any], plan: CancelPlan) -> dict[str, Any]:
@@ -83,10 +87,16 @@ async def order_cancel(ctx: CallContext, orderUniqueId: Any = REQUIRED, options:
         if plan.canceled:
             freed = await _release(conn, ctx, order["order_id"], plan)
             await event_store.emit(conn, merchant_id, "order:items_updated", _items_updated(order, items, plan))
+            # The freed units go to backordered orders first, so that order:canceled tells what
+            # is available once they have; then the order settles from what it is now.
+            await reserve_backorders(conn, merchant_id, sorted(freed), ctx.principal.api_user_id)
             open_left = sum(i["qty_processing"] + i["qty_backordered"] for i in items) - plan.canceled
-            await settle(conn, merchant_id, [order], "cancel" if open_left == 0 else "cancel_items",
-                         comment="Canceled by order.cancel")
-            await reserve_backorders(conn, merchant_id, freed, ctx.principal.api_user_id)
+            extra = None
+            if open_left == 0:
+                extra = {"stock_adjustments": await stock_adjustments(conn, merchant_id, freed),
+                         "shipments": [{"unique_id": s} for s in await store.shipments_of(conn, order["order_id"])]}
+            await settle(conn, merchant_id, [await order_or_fault(conn, ctx, order["unique_id"])],
+                         "cancel" if open_left == 0 else "cancel_items", comment="Canceled by order.cancel", extra=extra)
         if plan.requested:
             cancellations = await store.request_shipment_cancellations(
                 conn, [(i.order_item_id, i.requested) for i in plan.items.values() if i.requested]

@@ -126,6 +126,42 @@ async def test_options_that_cancel_everything_cancel_the_order(rpc, session, db,
     await check_invariants(db)
 
 
+async def test_order_canceled_carries_stock_adjustments_and_shipments(rpc, session, db, mixed):
+    """reference §4.1: order:canceled adds stock_adjustments (what the cancel gave back, and
+    what is available now) and shipments."""
+    await db.execute("UPDATE products SET external_id = 'EXT-A' WHERE sku = 'SKU-A'")
+    mark = await last_event_id(db)
+    await cancel(rpc, session, mixed["unique_id"], {"all_items": True})
+    canceled = [m for topic, m in await events_after(db, mark) if topic == "order:canceled"]
+    assert canceled == [{
+        "unique_id": mixed["unique_id"], "order_ref": "REF-C", "source": "shop:9", "status": "canceled", "state": "canceled",
+        "stock_adjustments": {
+            "SKU-A": {"sku": "SKU-A", "external_id": "EXT-A", "product_id": mixed["products"]["A"],
+                      "qty_adjust": 3, "qty_available": 3, "qty_advertised": 3},
+            "SKU-C": {"sku": "SKU-C", "external_id": None, "product_id": mixed["products"]["C"],
+                      "qty_adjust": 2, "qty_available": 4, "qty_advertised": 4},
+        },
+        "shipments": [],
+    }]
+
+
+async def test_order_canceled_counts_availability_after_backorders_took_the_units(rpc, session, db):
+    await add_product(db, "SKU-R", stock=3)
+    first = await create(rpc, session, {"SKU-R": 3})
+    await create(rpc, session, {"SKU-R": 2})
+    mark = await last_event_id(db)
+    await cancel(rpc, session, first["unique_id"], {"all_items": True})
+    (canceled,) = [m for topic, m in await events_after(db, mark) if topic == "order:canceled"]
+    adjustment = canceled["stock_adjustments"]["SKU-R"]
+    assert (adjustment["qty_adjust"], adjustment["qty_available"]) == (3, 1)
+
+
+async def test_partial_cancel_sends_no_order_canceled(rpc, session, db, mixed):
+    mark = await last_event_id(db)
+    await cancel(rpc, session, mixed["unique_id"], {"items": [{"sku": "SKU-C", "qty": 1}]})
+    assert "order:canceled" not in [topic for topic, _ in await events_after(db, mark)]
+
+
 async def test_backordered_items_of_an_all_backordered_order_cancels_the_order(rpc, session, db):
     await add_product(db, "SKU-B")
     order = await create(rpc, session, {"SKU-B": 3})
