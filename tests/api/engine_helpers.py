@@ -19,9 +19,11 @@ async def create(rpc: Any, session: str, items: Any, **info: Any) -> dict[str, A
 
 
 async def arrive(db: asyncpg.Connection, product_id: int, qty: int, warehouse_id: int = 1, merchant: str = "acme") -> None:
-    """Units arrive in a warehouse and backordered items take them, in one transaction."""
+    """Units arrive in a warehouse and backordered items take them, in one transaction. As
+    every receipt must, it locks the product's stock rows in primary-key order first."""
     owner = await merchant_id(db, merchant)
     async with db.transaction():
+        await db.execute("SELECT 1 FROM stock WHERE product_id = $1 ORDER BY product_id, warehouse_id FOR UPDATE", product_id)
         await add_stock(db, product_id, qty, warehouse_id)
         await reserve_backorders(db, owner, [product_id], None)
 
