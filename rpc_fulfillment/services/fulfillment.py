@@ -72,7 +72,13 @@ async def available_stock(conn: Connection, product_ids: Sequence[int]) -> Avail
 async def reserve_backorders(conn: Connection, merchant_id: int, product_ids: Sequence[int], api_user_id: int | None) -> int:
     """Give available stock of these products to backordered items, most urgent order first
     (lower priority number, then oldest), and move those orders' statuses. Returns the units
-    reserved."""
+    reserved.
+
+    It locks every warehouse's stock row of these products in primary-key order, then the
+    orders. A caller that changed one of those rows before (a receipt's upsert) must have
+    locked them all in that order first, as store/inventory.py receive() does: otherwise it
+    holds one row while waiting for another that an order.cancel or order.create holds while
+    waiting for the first (tests/stress/test_engine_races.py shows the deadlock)."""
     if not product_ids:
         return 0
     available = await available_stock(conn, product_ids)
