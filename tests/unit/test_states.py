@@ -27,7 +27,8 @@ from rpc_fulfillment.domain.states import (
     rule_for,
 )
 
-SCHEMA = Path(__file__).resolve().parents[2] / "rpc_fulfillment" / "store" / "schema.sql"
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "rpc_fulfillment" / "store" / "schema.sql"
 PAIRS = [(state, status) for state, statuses in STATUSES_BY_STATE.items() for status in statuses]
 # Every status ShipStream names (reference §2.2), including the two it places in no state.
 KNOWN_STATUSES = sorted(set(STATUS_LABELS) | {"invalid_address", "unable_to_process"})
@@ -178,6 +179,14 @@ def _check_constraint_pairs() -> set[tuple[str, str]]:
     for state, listed, single in re.findall(r"state = '(\w+)' AND status (?:IN \(([^)]*)\)|= '(\w+)')", body.group(1)):
         pairs.update((state, status) for status in (re.findall(r"'(\w+)'", listed) if listed else [single]))
     return pairs
+
+
+def test_the_readme_table_is_the_matrix():
+    """README's "Order lifecycle" table lists each state's statuses in the matrix's order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Order lifecycle", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| ((?:`\w+`(?:, )?)+) \|", section, re.M)
+    assert {state: tuple(re.findall(r"`(\w+)`", statuses)) for state, statuses in rows} == STATUSES_BY_STATE
 
 
 def test_statuses_by_state_equal_the_schema_check_as_written():
