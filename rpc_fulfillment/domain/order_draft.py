@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 from rpc_fulfillment.domain import formats
 from rpc_fulfillment.domain.allocation import Available, LineAllocation, allocate_lines, stock_deltas
 from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.domain.inventory import stock_adjustment
 from rpc_fulfillment.domain.order_input import INVALID, InfoInput, ItemInput, OrderInput
 from rpc_fulfillment.domain.states import OrderTotals, initial_rule, resolve
 
@@ -147,14 +148,7 @@ def _stock_adjustments(products: Sequence[Product], deltas: Mapping[tuple[int, i
         if taken == 0 or product.sku in adjustments:
             continue
         left = sum(available.get(product.product_id, {}).values())
-        adjustments[product.sku] = {
-            "sku": product.sku,
-            "external_id": product.external_id,
-            "product_id": product.product_id,
-            "qty_adjust": formats.quantity(-taken),
-            "qty_available": formats.quantity(left),
-            "qty_advertised": formats.quantity(left),
-        }
+        adjustments[product.sku] = stock_adjustment(product.sku, product.external_id, product.product_id, -taken, left)
     return adjustments
 
 

@@ -183,8 +183,8 @@ def test_rows_of_a_draft():
         {"sku": "B", "order_item_ref": None, "qty_ordered": "1.0000", "qty_allocated": "0.0000", "qty_backordered": "1.0000"},
     ]
     assert result.event["stock_adjustments"] == {"A": {
-        "sku": "A", "external_id": "ext-1", "product_id": 1, "qty_adjust": "-3.0000", "qty_available": "0.0000",
-        "qty_advertised": "0.0000"}}
+        "sku": "A", "external_id": "ext-1", "product_id": 1, "qty_adjust": -3, "qty_available": 0,
+        "qty_advertised": 0}}
 
 
 def test_declared_values_get_usd_by_default():
