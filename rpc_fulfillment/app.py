@@ -16,6 +16,7 @@ from rpc_fulfillment.rpc.envelope import JSON_HEADERS, handle_jsonrpc
 from rpc_fulfillment.store.db import create_pool
 from rpc_fulfillment.workers.scheduler import release_holds_forever
 from rpc_fulfillment.workers.sessions import expire_sessions_forever
+from rpc_fulfillment.workers.webhooks import WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,26 @@ def _resources(settings: Settings, database_url: str):
     return lifecycle
 
 
+def _webhook_worker(settings: Settings, database_url: str):
+    """Webhook delivery in this process (its own small pool, a LISTEN connection, one HTTP
+    session); stopped cleanly on shutdown."""
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        worker = WebhookWorker(database_url, settings)
+        await worker.start()
+        yield
+        await worker.stop()
+
+    return lifecycle
+
+
 def create_app(settings: Settings, database_url: str) -> web.Application:
     # The body limit is enforced by the envelope, which answers in JSON-RPC; aiohttp's own
     # limit sits just above it as a backstop.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources(settings, database_url))
+    if settings.webhook_delivery:
+        app.cleanup_ctx.append(_webhook_worker(settings, database_url))
     for path in ("/api/jsonrpc", "/api/jsonrpc/"):
         app.router.add_route("*", path, handle_jsonrpc)
     app.router.add_get("/health", handle_health)

@@ -29,6 +29,17 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
                         f"{ENVIRONMENT['data_dir']}, default ./rpcf-data)")
 
 
+def _webhook_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--webhook-concurrency", type=int, help="webhook delivery slots per process, each a database "
+                        "connection with up to 20 deliveries in flight (env RPCF_WEBHOOK_CONCURRENCY, default 2)")
+    parser.add_argument("--webhook-interval", type=float, help="seconds between looks for due webhook deliveries when "
+                        "no notification arrives (env RPCF_WEBHOOK_INTERVAL, default 10)")
+    parser.add_argument("--webhook-timeout", type=float, help="seconds a receiver has to answer (env RPCF_WEBHOOK_TIMEOUT, "
+                        "default 5; at most 3 of them to connect)")
+    parser.add_argument("--webhook-retry-schedule", help="comma-separated delays in seconds before each retry, or none "
+                        "(env RPCF_WEBHOOK_RETRY_SCHEDULE, default ShipStream's 60,120,240,...,86400: 14 retries)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rpc-fulfillment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -48,6 +59,15 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.add_argument("--demo", action="store_true", help="create the demo merchant and API user if the database has no merchant")
+    _webhook_flags(serve)
+    serve.add_argument("--no-webhook-delivery", dest="webhook_delivery", action="store_const", const=False,
+                       help="do not deliver webhooks in the server processes; run `rpc-fulfillment worker` instead "
+                       "(env RPCF_WEBHOOK_DELIVERY=false)")
+
+    worker = commands.add_parser("worker", help="deliver webhooks (run any number beside the servers)")
+    _database_flags(worker)
+    _webhook_flags(worker)
+    worker.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
 
     merchant = commands.add_parser("merchant", help="create and list merchants").add_subparsers(dest="action", required=True)
     create = merchant.add_parser("create", help="create a merchant and its default store")
@@ -92,6 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     names = ("host", "port", "database_url", "data_dir", "workers", "session_lifetime", "max_body_bytes",
              "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval")
+    names += ("webhook_delivery", "webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule")
     return load_settings({name: getattr(args, name, None) for name in names})
 
 
@@ -222,12 +243,29 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         embedded.stop()
 
 
+def _work(settings: Settings) -> None:
+    """``rpc-fulfillment worker``: webhook delivery only, until SIGINT or SIGTERM. With the
+    embedded database it joins the cluster of the data directory and leaves it running."""
+    from rpc_fulfillment.workers.webhooks import run_worker
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+
+    async def run() -> None:
+        database = await open_database(settings, stop_embedded_on_exit=False)
+        print(f"rpc-fulfillment: delivering webhooks with {settings.webhook_concurrency} slot(s); Ctrl+C stops", flush=True)
+        await run_worker(database.url, settings)
+
+    asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         settings = _settings(args)
         if args.command == "serve":
             _serve(args, settings)
+        elif args.command == "worker":
+            _work(settings)
         else:
             asyncio.run(_provision(args, settings))
     except (ProvisioningError, SettingsError) as exc:

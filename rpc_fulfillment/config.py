@@ -25,6 +25,15 @@ class Settings:
     log_level: str = "INFO"
     # How often (seconds) each process looks for delayed shipments whose date has come.
     scheduler_interval: float = 10.0
+    # Webhooks: run the delivery worker in each server process (off when separate
+    # `rpc-fulfillment worker` processes deliver); its slots (each a database connection and up
+    # to 20 deliveries in flight); seconds between looks for due deliveries when no NOTIFY
+    # arrives; the HTTP timeout (ShipStream: 5 s, 3 s to connect); the retry delays in seconds.
+    webhook_delivery: bool = True
+    webhook_concurrency: int = 2
+    webhook_interval: float = 10.0
+    webhook_timeout: float = 5.0
+    webhook_retry_schedule: str = "60,120,240,480,900,1800,3600,7200,14400,28800,57600,86400,86400,86400"
 
 
 # Environment variable for each setting; DATABASE_URL keeps its conventional name.
@@ -42,6 +51,11 @@ ENVIRONMENT = {
     "db_pool_size": "RPCF_DB_POOL_SIZE",
     "log_level": "RPCF_LOG_LEVEL",
     "scheduler_interval": "RPCF_SCHEDULER_INTERVAL",
+    "webhook_delivery": "RPCF_WEBHOOK_DELIVERY",
+    "webhook_concurrency": "RPCF_WEBHOOK_CONCURRENCY",
+    "webhook_interval": "RPCF_WEBHOOK_INTERVAL",
+    "webhook_timeout": "RPCF_WEBHOOK_TIMEOUT",
+    "webhook_retry_schedule": "RPCF_WEBHOOK_RETRY_SCHEDULE",
 }
 
 
@@ -92,6 +106,14 @@ def _convert(name: str, kind: type, raw: Any) -> Any:
         if level not in _LOG_LEVELS:
             raise SettingsError(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}")
         return level
+    if name == "webhook_retry_schedule":
+        from rpc_fulfillment.domain.webhooks import parse_retry_schedule
+
+        try:
+            parse_retry_schedule(str(raw))
+        except ValueError as exc:
+            raise SettingsError(f"webhook_retry_schedule: {exc}") from None
+        return str(raw).strip()
     return str(raw)
 
 

@@ -57,6 +57,17 @@ FAULTS: dict[str, FaultSpec] = {
     "inventory_invalid_data": FaultSpec(102, "Invalid data given. Details in error message."),
     "inventory_not_adjusted": FaultSpec(103, "Stock not adjusted. Details in error message."),
     "stock_movement_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),
+    # webhook resource (ShipStream webhook.md: 100 to 106; 107 is ours, for webhook.replay)
+    "webhook_status_not_changed": FaultSpec(100, "Error changing status for specified webhook. Details in error message."),
+    "webhook_invalid_data": FaultSpec(101, "Invalid data given. Details in error message."),
+    "webhook_create_error": FaultSpec(102, "An unexpected error occurred while creating the webhook."),
+    "webhook_not_found": FaultSpec(103, "Webhook not exists."),
+    "webhook_delete_error": FaultSpec(104, "An unexpected error occurred while deleting the webhook."),
+    "webhook_not_deleted": FaultSpec(105, "Webhook not deleted. Details in error message."),
+    "webhook_not_created": FaultSpec(106, "Webhook not created. Details in error message."),
+    "webhook_event_not_found": FaultSpec(107, "Event not exists."),
+    # event resource (ours: the polling feed, event.list)
+    "event_invalid_data": FaultSpec(101, "Invalid data given. Details in error message."),
 }
 
 

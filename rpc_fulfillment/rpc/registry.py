@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from rpc_fulfillment.services import catalog, inventory, order_actions, order_changes, order_queries, orders, products
+from rpc_fulfillment.services import webhooks
 from rpc_fulfillment.services.context import REQUIRED
 
 MERCHANT, WAREHOUSE, ADMIN = "merchant", "warehouse", "admin"
@@ -71,5 +72,14 @@ METHODS: dict[str, ApiMethod] = _table(
         "order.hold": (order_actions.order_hold, INTEGRATION),
         "order.unhold": (order_actions.order_unhold, INTEGRATION),
         "order.cancel": (order_actions.order_cancel, INTEGRATION),
+        # webhooks and the event feed: the merchant's integration, own webhooks only
+        "webhook.create": (webhooks.webhook_create, INTEGRATION),
+        "webhook.list": (webhooks.webhook_list, INTEGRATION),
+        "webhook.update_status": (webhooks.webhook_update_status, INTEGRATION),
+        "webhook.delete": (webhooks.webhook_delete, INTEGRATION),
+        "webhook.deliveries": (webhooks.webhook_deliveries, INTEGRATION),
+        "webhook.replay": (webhooks.webhook_replay, INTEGRATION),
+        "webhook.test": (webhooks.webhook_test, INTEGRATION),
+        "event.list": (webhooks.event_list, INTEGRATION),
     }
 )

@@ -1,0 +1,258 @@
+"""Webhook delivery: fan events out to deliveries, POST them, retry on ShipStream's schedule.
+
+Runs in every server process (app.py) and in ``rpc-fulfillment worker``; any number may run
+against one database. Each of a worker's ``concurrency`` slots loops:
+
+1. fan-out: take queued events (``event_fanout``, filled by a trigger in each event's own
+   transaction) and create one delivery per matching active webhook with that webhook's next
+   ``webhook_increment_id``; one fan-out runs at a time in the whole installation (an advisory
+   lock), in event_id order, so each webhook's ids are 1, 2, 3... with no gap;
+2. claim up to BATCH due deliveries with ``SELECT ... FOR UPDATE SKIP LOCKED`` and keep that
+   transaction open while POSTing them: the row locks are the claim. A success, a retry time or
+   ``failed`` is written with the attempt log and committed; a worker that dies mid-delivery
+   takes its locks with it and the deliveries are due again (at least once, never dropped);
+3. when there is nothing to do, wait for a NOTIFY (an event queued, a fan-out done, a replay,
+   a test) or the timer: ``webhook_interval`` seconds, or sooner when a retry comes due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from rpc_fulfillment import __version__
+from rpc_fulfillment.config import Settings
+from rpc_fulfillment.domain import webhooks as domain
+from rpc_fulfillment.store import webhooks as store
+from rpc_fulfillment.store.db import connect, create_pool
+
+log = logging.getLogger(__name__)
+
+BATCH = 20  # deliveries one slot claims and sends at once
+FANOUT_BATCH = 1000  # events one fan-out transaction takes from the queue
+EXCERPT_BYTES = 1000  # how much of a receiver's answer is kept
+CONNECT_TIMEOUT = 3.0  # ShipStream: 3 s to connect, 5 s in all
+ACQUIRE_TIMEOUT = 30.0  # a pool that cannot give a connection this long is broken
+_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+class WebhookWorker:
+    def __init__(self, database_url: str, settings: Settings, *, concurrency: int | None = None) -> None:
+        self.database_url = database_url
+        self.concurrency = concurrency or settings.webhook_concurrency
+        self.interval = settings.webhook_interval
+        self.timeout = settings.webhook_timeout
+        self.schedule = domain.parse_retry_schedule(settings.webhook_retry_schedule)
+        self.pool: asyncpg.Pool | None = None
+        self.http: aiohttp.ClientSession | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._wakes: list[asyncio.Event] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fanning_out = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.pool = await create_pool(self.database_url, self.concurrency + 1)
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout)),
+            headers={"User-Agent": f"rpc-fulfillment-webhooks/{__version__}"},
+        )
+        self._wakes = [asyncio.Event() for _ in range(self.concurrency)]
+        self._tasks = [asyncio.create_task(self._listen_forever(), name="webhooks-listen")]
+        self._tasks += [
+            asyncio.create_task(self._slot(wake), name=f"webhooks-slot-{n}") for n, wake in enumerate(self._wakes)
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the slots (a delivery in flight is rolled back, so it is due again), then
+        close the HTTP session, the listening connection and the pool."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.http is not None:
+            await self.http.close()
+        if self._listener is not None:
+            await self._close_listener()
+        if self.pool is not None:
+            try:
+                await asyncio.wait_for(self.pool.close(), 5)
+            except (asyncio.TimeoutError, *_DB_ERRORS):
+                self.pool.terminate()
+
+    def wake(self) -> None:
+        for event in self._wakes:
+            event.set()
+
+    # ------------------------------------------------------------------ waking up
+
+    def _notified(self, *_: Any) -> None:
+        self.wake()
+
+    async def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is None or listener.is_closed():
+            return
+        try:
+            await asyncio.wait_for(listener.close(), 2)
+        except (asyncio.TimeoutError, *_DB_ERRORS):
+            listener.terminate()
+
+    async def _listen_forever(self) -> None:
+        """Hold a LISTEN connection; reconnect (and look for work) when it drops."""
+        while True:
+            try:
+                self._listener = await connect(self.database_url)
+                await self._listener.add_listener(store.CHANNEL, self._notified)
+                self.wake()  # anything queued while we were not listening
+                while not self._listener.is_closed():
+                    await asyncio.sleep(min(self.interval, 5.0))
+                log.warning("webhook worker: the LISTEN connection closed; reconnecting")
+            except asyncio.CancelledError:
+                await self._close_listener()
+                raise
+            except _DB_ERRORS as exc:
+                log.warning("webhook worker: cannot LISTEN (%s); retrying", exc)
+            await self._close_listener()
+            await asyncio.sleep(1)
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _slot(self, wake: asyncio.Event) -> None:
+        while True:
+            wake.clear()
+            try:
+                busy = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except (asyncio.TimeoutError, *_DB_ERRORS) as exc:
+                log.warning("webhook worker: database error: %s", exc or type(exc).__name__)
+                busy = False
+            except Exception:
+                log.exception("webhook worker: unexpected error")
+                busy = False
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled while a rollback failed (its connection gone): the rollback's
+                # error replaced the CancelledError; stop anyway.
+                raise asyncio.CancelledError
+            if busy:
+                continue
+            await self._sleep(wake)
+
+    async def _sleep(self, wake: asyncio.Event) -> None:
+        timeout = self.interval
+        try:
+            assert self.pool is not None
+            async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+                due_in = await store.seconds_until_next_due(conn)
+            if due_in is not None:
+                timeout = max(0.0, min(timeout, due_in + 0.01))
+        except (asyncio.TimeoutError, *_DB_ERRORS):
+            timeout = min(timeout, 1.0)
+        try:
+            await asyncio.wait_for(wake.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    async def run_once(self) -> bool:
+        """One fan-out batch and one delivery batch; True when more work may be waiting."""
+        more_to_fan_out = await self.fan_out()
+        return await self.deliver_batch() > 0 or more_to_fan_out
+
+    async def fan_out(self) -> bool:
+        """Fan out one batch of queued events; True when the queue may hold more."""
+        if self._fanning_out.locked():
+            return False  # another slot of this process is at it
+        assert self.pool is not None
+        async with self._fanning_out, self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            done = await store.fan_out(conn, FANOUT_BATCH)
+        return done is not None and done[0] == FANOUT_BATCH
+
+    async def deliver_batch(self) -> int:
+        """Claim due deliveries, send them concurrently, record the outcomes; how many."""
+        assert self.pool is not None
+        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
+            rows = await store.claim_due(conn, BATCH)
+            if not rows:
+                return 0
+            attempts = await asyncio.gather(*(self._attempt(row) for row in rows))
+            await store.record_attempts(conn, attempts)
+        return len(rows)
+
+    # ------------------------------------------------------------------ one HTTP attempt
+
+    async def _attempt(self, row: asyncpg.Record) -> store.Attempt:
+        is_test = row["event_id"] is None
+        message = {"webhook_id": row["webhook_id"]} if is_test else row["message"]
+        body = domain.envelope(
+            row["merchant_id"], row["merchant_code"], row["topic"], message,
+            row["webhook_increment_id"] or 0, row["event_created_at"],
+        )
+        headers = domain.request_headers(row["secret_key"], body, row["extra_headers"])
+        attempted_at = datetime.now(timezone.utc)
+        started = time.monotonic()
+        http_status, error, excerpt = await self.post(row["url"], body, headers)
+        duration_ms = round((time.monotonic() - started) * 1000)
+        if domain.is_success(http_status):
+            status, delay = "delivered", None
+        else:
+            delay = domain.retry_delay(row["round_attempts"] + 1, self.schedule, is_test)
+            status = "failed" if delay is None else "pending"
+            log.log(
+                logging.WARNING if status == "failed" else logging.INFO,
+                "webhook %s: %s #%s to %s: %s%s", row["webhook_id"], row["topic"], row["webhook_increment_id"],
+                row["url"], error, "; giving up (failed)" if status == "failed" else f"; retry in {delay:g} s",
+            )
+        return store.Attempt(
+            row["delivery_id"], row["merchant_id"], attempted_at, http_status, duration_ms, error, excerpt, status, delay
+        )
+
+    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int | None, str | None, str | None]:
+        """POST once: (HTTP status or None, error or None, the start of the answer)."""
+        assert self.http is not None
+        started = time.monotonic()
+        try:
+            async with self.http.post(url, data=body, headers=headers, allow_redirects=False) as response:
+                answer = b""
+                while len(answer) < EXCERPT_BYTES:
+                    chunk = await response.content.read(EXCERPT_BYTES - len(answer))
+                    if not chunk:
+                        break
+                    answer += chunk
+                excerpt = answer.decode("utf-8", "replace")
+                error = None if domain.is_success(response.status) else f"HTTP {response.status}"
+                return response.status, error, excerpt
+        except asyncio.CancelledError:
+            raise
+        except asyncio.TimeoutError:
+            elapsed = time.monotonic() - started
+            return None, f"timed out after {elapsed:.1f} s", None
+        except aiohttp.ClientError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500], None
+        except Exception as exc:  # an invalid URL for aiohttp, an SSL problem...
+            return None, f"{type(exc).__name__}: {exc}"[:500], None
+
+
+async def run_worker(database_url: str, settings: Settings) -> None:
+    """``rpc-fulfillment worker``: deliver until SIGINT or SIGTERM, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    worker = WebhookWorker(database_url, settings)
+    await worker.start()
+    log.info("webhook worker: delivering with %d slot(s)", worker.concurrency)
+    try:
+        await stop.wait()
+    finally:
+        log.info("webhook worker: stopping")
+        await worker.stop()
