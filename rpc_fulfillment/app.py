@@ -12,6 +12,7 @@ from aiohttp import web
 from rpc_fulfillment import __version__
 from rpc_fulfillment.appkeys import POOL, SETTINGS
 from rpc_fulfillment.config import Settings
+from rpc_fulfillment.rpc import discovery
 from rpc_fulfillment.rpc.envelope import JSON_HEADERS, handle_jsonrpc
 from rpc_fulfillment.store.db import create_pool
 from rpc_fulfillment.workers.scheduler import release_holds_forever
@@ -74,4 +75,5 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     for path in ("/api/jsonrpc", "/api/jsonrpc/"):
         app.router.add_route("*", path, handle_jsonrpc)
     app.router.add_get("/health", handle_health)
+    discovery.add_routes(app)  # GET /openrpc.json, GET /docs
     return app

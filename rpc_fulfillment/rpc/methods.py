@@ -208,4 +208,14 @@ async def endSession(ctx: RequestContext, session: Any) -> bool:  # noqa: N802
     return await auth.end_session(ctx.pool, session)
 
 
-TOP_LEVEL = {"login": login, "call": call, "multiCall": multiCall, "endSession": endSession}
+@top_level
+async def rpc_discover(ctx: RequestContext) -> dict[str, Any]:
+    """JSON-RPC's conventional discovery method: the OpenRPC document, no session needed."""
+    from rpc_fulfillment.rpc.openrpc import document  # lazy: the document reads this module
+
+    return document()
+
+
+TOP_LEVEL = {
+    "login": login, "call": call, "multiCall": multiCall, "endSession": endSession, "rpc.discover": rpc_discover,
+}

@@ -46,6 +46,13 @@ def _parameters(handler: Handler) -> tuple[Parameter, ...]:
     )
 
 
+async def _discover(ctx: Any) -> dict[str, Any]:
+    """rpc.discover inside a session: the OpenRPC document (rpc/openrpc.py)."""
+    from rpc_fulfillment.rpc.openrpc import document  # lazy: the document reads this table
+
+    return document()
+
+
 def _table(entries: dict[str, tuple[Handler, frozenset[str]]]) -> dict[str, ApiMethod]:
     return {
         path: ApiMethod(path, handler, roles, _parameters(handler)) for path, (handler, roles) in entries.items()
@@ -81,5 +88,7 @@ METHODS: dict[str, ApiMethod] = _table(
         "webhook.replay": (webhooks.webhook_replay, INTEGRATION),
         "webhook.test": (webhooks.webhook_test, INTEGRATION),
         "event.list": (webhooks.event_list, INTEGRATION),
+        # the API description (rpc/api_description.py documents every method of this table)
+        "rpc.discover": (_discover, EVERYONE),
     }
 )
