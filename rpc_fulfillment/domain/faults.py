@@ -57,6 +57,16 @@ FAULTS: dict[str, FaultSpec] = {
     "inventory_invalid_data": FaultSpec(102, "Invalid data given. Details in error message."),
     "inventory_not_adjusted": FaultSpec(103, "Stock not adjusted. Details in error message."),
     "stock_movement_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),
+    # shipment resource (ShipStream shipment.md documents 100 and 101; the warehouse-side
+    # methods we add refuse with 102+, in ShipStream's "Details in error message" wording)
+    "shipment_not_found": FaultSpec(100, "Requested shipment does not exist."),
+    "shipment_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),
+    "shipment_invalid_data": FaultSpec(102, "Invalid data given. Details in error message."),
+    "shipment_not_created": FaultSpec(103, "Shipment not created. Details in error message."),
+    "shipment_not_packed": FaultSpec(104, "Shipment not packed. Details in error message."),
+    "shipment_not_shipped": FaultSpec(105, "Shipment not shipped. Details in error message."),
+    "shipment_not_delivered": FaultSpec(106, "Shipment not delivered. Details in error message."),
+    "shipment_not_canceled": FaultSpec(107, "Shipment not canceled. Details in error message."),
     # webhook resource (ShipStream webhook.md: 100 to 106; 107 is ours, for webhook.replay)
     "webhook_status_not_changed": FaultSpec(100, "Error changing status for specified webhook. Details in error message."),
     "webhook_invalid_data": FaultSpec(101, "Invalid data given. Details in error message."),
