@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.domain import formats
 from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.domain.shipment_projection import order_shipment_properties, package_properties, tracking_properties
 
 BASE = ("order_id", "unique_id", "order_ref")
 SCALARS = BASE + (
@@ -173,6 +174,9 @@ class Related:
 
     items: Sequence[Mapping[str, Any]] = ()
     history: Sequence[Mapping[str, Any]] = ()
+    shipments: Sequence[Mapping[str, Any]] = ()
+    packages: Sequence[Mapping[str, Any]] = ()
+    tracking_numbers: Sequence[Mapping[str, Any]] = ()
 
 
 def project(row: Mapping[str, Any], selection: Selection, related: Related | None = None) -> dict[str, Any]:
@@ -183,9 +187,9 @@ def project(row: Mapping[str, Any], selection: Selection, related: Related | Non
         "shipping_address": lambda: dict(row["shipping_address"]),
         "items": lambda: [item_properties(item) for item in related.items],
         "status_history": lambda: [history_properties(entry) for entry in related.history],
-        "shipments": list,
-        "tracking_numbers": list,
-        "packages": list,
+        "shipments": lambda: [order_shipment_properties(shipment) for shipment in related.shipments],
+        "tracking_numbers": lambda: [tracking_properties(tracking) for tracking in related.tracking_numbers],
+        "packages": lambda: [package_properties(package) for package in related.packages],
         "serial_number_data": list,
     }
     for name in EXPANDABLE:

@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable
 
 from rpc_fulfillment.services import catalog, inventory, order_actions, order_changes, order_queries, orders, products
 from rpc_fulfillment.services import webhooks
+from rpc_fulfillment.services import shipment_queries, shipments
 from rpc_fulfillment.services.context import REQUIRED
 
 MERCHANT, WAREHOUSE, ADMIN = "merchant", "warehouse", "admin"
@@ -76,6 +77,15 @@ METHODS: dict[str, ApiMethod] = _table(
         "order.search": (order_queries.order_search, EVERYONE),
         "order.edit": (order_changes.order_edit, INTEGRATION),
         "order.comment": (order_changes.order_comment, EVERYONE),
+        # the warehouse's side; merchants read their shipments and may set a shipment's source
+        "shipment.create": (shipments.shipment_create, OPERATIONS),
+        "shipment.pack": (shipments.shipment_pack, OPERATIONS),
+        "shipment.ship": (shipments.shipment_ship, OPERATIONS),
+        "shipment.deliver": (shipments.shipment_deliver, OPERATIONS),
+        "shipment.cancel": (shipments.shipment_cancel, OPERATIONS),
+        "shipment.update": (shipments.shipment_update, EVERYONE),
+        "shipment.info": (shipment_queries.shipment_info, EVERYONE),
+        "shipment.search": (shipment_queries.shipment_search, EVERYONE),
         "order.hold": (order_actions.order_hold, INTEGRATION),
         "order.unhold": (order_actions.order_unhold, INTEGRATION),
         "order.cancel": (order_actions.order_cancel, INTEGRATION),

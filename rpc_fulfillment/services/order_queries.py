@@ -10,6 +10,7 @@ from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.projection import Related, Selection, project, select_fields
 from rpc_fulfillment.domain.search import paginated, parse_filters, parse_options
 from rpc_fulfillment.services.context import REQUIRED, CallContext
+from rpc_fulfillment.services.shipment_queries import add_order_expansions
 from rpc_fulfillment.store import order_search as search_store
 from rpc_fulfillment.store import orders as store
 from rpc_fulfillment.store.orders import Connection
@@ -33,7 +34,8 @@ async def order_or_fault(conn: Connection, ctx: CallContext, unique_id: Any, *, 
 
 
 async def related_rows(conn: Connection, order_ids: list[int], selection: Selection) -> dict[int, Related]:
-    """Items and history for a whole page in one query each, and only when asked for."""
+    """Items, history, shipments, packages and tracking numbers for a whole page in one query
+    each, and only when asked for."""
     related = {order_id: Related(items=[], history=[]) for order_id in order_ids}
     if selection.wants("items"):
         for item in await store.fetch_items(conn, order_ids):
@@ -41,6 +43,7 @@ async def related_rows(conn: Connection, order_ids: list[int], selection: Select
     if selection.wants("status_history"):
         for entry in await store.fetch_history(conn, order_ids):
             related[entry["order_id"]].history.append(entry)  # type: ignore[attr-defined]
+    await add_order_expansions(conn, order_ids, selection, related)
     return related
 
 
