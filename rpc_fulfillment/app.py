@@ -15,6 +15,7 @@ from rpc_fulfillment.config import Settings
 from rpc_fulfillment.rpc import discovery
 from rpc_fulfillment.rpc.envelope import JSON_HEADERS, handle_jsonrpc
 from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.workers.auto_fulfill import auto_fulfill_context
 from rpc_fulfillment.workers.scheduler import release_holds_forever
 from rpc_fulfillment.workers.sessions import expire_sessions_forever
 from rpc_fulfillment.workers.webhooks import WebhookWorker
@@ -64,12 +65,23 @@ def _webhook_worker(settings: Settings, database_url: str):
     return lifecycle
 
 
+def _auto_fulfill(settings: Settings):
+    """The sandbox worker (``--auto-fulfill``): after the pool exists, stopped before it closes."""
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async for _ in auto_fulfill_context(app[POOL], settings.auto_fulfill_delay):
+            yield
+
+    return lifecycle
+
+
 def create_app(settings: Settings, database_url: str) -> web.Application:
     # The body limit is enforced by the envelope, which answers in JSON-RPC; aiohttp's own
     # limit sits just above it as a backstop.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources(settings, database_url))
+    if settings.auto_fulfill:
+        app.cleanup_ctx.append(_auto_fulfill(settings))
     if settings.webhook_delivery:
         app.cleanup_ctx.append(_webhook_worker(settings, database_url))
     for path in ("/api/jsonrpc", "/api/jsonrpc/"):

@@ -56,6 +56,10 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-depth", type=int, help="deepest JSON nesting (env RPCF_MAX_DEPTH, default 64)")
     serve.add_argument("--db-pool-size", type=int, help="database connections per process (env RPCF_DB_POOL_SIZE, default 10)")
     serve.add_argument("--scheduler-interval", type=float, help="seconds between looks for due scheduled holds (env RPCF_SCHEDULER_INTERVAL, default 10)")
+    serve.add_argument("--auto-fulfill", action="store_true", default=None,
+                       help="sandbox: ship and deliver orders automatically (env RPCF_AUTO_FULFILL)")
+    serve.add_argument("--auto-fulfill-delay", type=float,
+                       help="sandbox: seconds between the automatic steps (env RPCF_AUTO_FULFILL_DELAY, default 5)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.add_argument("--demo", action="store_true", help="create the demo merchant and API user if the database has no merchant")
@@ -111,7 +115,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = ("host", "port", "database_url", "data_dir", "workers", "session_lifetime", "max_body_bytes",
-             "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval")
+             "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval",
+             "auto_fulfill", "auto_fulfill_delay")
     names += ("webhook_delivery", "webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule")
     return load_settings({name: getattr(args, name, None) for name in names})
 

@@ -25,6 +25,10 @@ class Settings:
     log_level: str = "INFO"
     # How often (seconds) each process looks for delayed shipments whose date has come.
     scheduler_interval: float = 10.0
+    # Sandbox: a background worker takes orders through shipment create, pack, ship and deliver.
+    auto_fulfill: bool = False
+    # Seconds between those steps (and after an order's last change).
+    auto_fulfill_delay: float = 5.0
     # Webhooks: run the delivery worker in each server process (off when separate
     # `rpc-fulfillment worker` processes deliver); its slots (each a database connection and up
     # to 20 deliveries in flight); seconds between looks for due deliveries when no NOTIFY
@@ -51,6 +55,8 @@ ENVIRONMENT = {
     "db_pool_size": "RPCF_DB_POOL_SIZE",
     "log_level": "RPCF_LOG_LEVEL",
     "scheduler_interval": "RPCF_SCHEDULER_INTERVAL",
+    "auto_fulfill": "RPCF_AUTO_FULFILL",
+    "auto_fulfill_delay": "RPCF_AUTO_FULFILL_DELAY",
     "webhook_delivery": "RPCF_WEBHOOK_DELIVERY",
     "webhook_concurrency": "RPCF_WEBHOOK_CONCURRENCY",
     "webhook_interval": "RPCF_WEBHOOK_INTERVAL",
