@@ -110,6 +110,10 @@ def _build_parser() -> argparse.ArgumentParser:
     revoke = user.add_parser("revoke", help="revoke an API user and end its sessions")
     revoke.add_argument("name")
     _database_flags(revoke)
+
+    from rpc_fulfillment import importer  # an API client: no database flags
+
+    importer.add_parser(commands)
     return parser
 
 
@@ -265,6 +269,10 @@ def _work(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "import":
+        from rpc_fulfillment import importer
+
+        return importer.run(args)
     try:
         settings = _settings(args)
         if args.command == "serve":

@@ -24,6 +24,8 @@ from rpc_fulfillment.config import Settings
 from tests.api.conftest import USERS
 from tests.conftest import ApiUser, _execute, database_url_for
 
+# The fixtures, for ``from tests.api.live_server import *`` in a test module.
+__all__ = ["live", "live_database", "live_delay", "live_settings", "serve_in_thread"]
 TIMEOUT = 30.0
 
 
@@ -43,7 +45,7 @@ class ThreadServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -124,13 +126,33 @@ def live_database(admin_url: str, template_database: str) -> Iterator[str]:
 @pytest.fixture
 def live_settings(live_database: str) -> Settings:
     """Change it (``dataclasses.replace``) in a test's own fixture before ``live`` starts."""
-    return Settings(database_url=live_database, db_pool_size=5)
+    return Settings(database_url=live_database, db_pool_size=5, rate_limit=0, concurrency_limit=0)
 
 
 @pytest.fixture
-def live(live_database: str, live_settings: Settings) -> Iterator[Live]:
+def live_delay() -> float:
+    """Seconds the live server waits before each API request (parametrize to slow it down,
+    e.g. to interrupt a command in the middle)."""
+    return 0.0
+
+
+def _delayed(seconds: float) -> Any:
+    @web.middleware
+    async def delay(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            await asyncio.sleep(seconds)
+        return await handler(request)
+
+    return delay
+
+
+@pytest.fixture
+def live(live_database: str, live_settings: Settings, live_delay: float) -> Iterator[Live]:
     users = asyncio.run(_provision(live_database))
-    server = ThreadServer(create_app(live_settings, live_database)).start()
+    app = create_app(live_settings, live_database)
+    if live_delay:
+        app.middlewares.append(_delayed(live_delay))
+    server = ThreadServer(app).start()
     try:
         yield Live(server, live_database, users, live_settings)
     finally:

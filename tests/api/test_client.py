@@ -30,7 +30,7 @@ from rpc_fulfillment.client import (
     bulk_errors,
     fault_from_error,
 )
-from tests.api.live_server import live, live_database, live_settings, serve_in_thread  # noqa: F401 (fixtures)
+from tests.api.live_server import *  # noqa: F403 (the fixtures live, serve_in_thread...)
 from tests.api.order_helpers import ADDRESS, INFO
 
 
