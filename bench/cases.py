@@ -99,6 +99,12 @@ class Case:
     warmup: float | None = None  # seconds; None: the --warmup option
     # The body does not depend on i (apart from the id), so wrk can send body(0) over and over.
     static_body: bool = False
+    # A one-shot job that is not a stream of requests (an import): the load generator calls
+    # ``await job(url, context, concurrency, window)`` instead of its request loop. The job does
+    # its unmeasured setup, calls ``window.open()``, does the measured work, calls
+    # ``window.close()`` and returns {"requests": units done, "errors": n, "error_samples": [...]}
+    # ("requests" is whatever unit the case counts: orders for the import). Python driver only.
+    job: Callable[[str, dict[str, Any], int, Any], Awaitable[dict[str, Any]]] | None = None
 
 
 JSON = {"Content-Type": "application/json"}
@@ -126,8 +132,92 @@ STORE_LIST = Case(
     static_body=True,
 )
 
-# Later issues: order.create (own floor "order_insert"), order.bulk_create, order.search over a
-# million seeded orders (prepare seeds with COPY through env.connect()), a 50,000-order import
-# (requests=500 x order.bulk_create of 100, warmup=0).
+# --- import: 50,000 orders end to end ---------------------------------------------------
 
-CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST,)}
+IMPORT_ORDERS = 50_000
+IMPORT_SKUS = [f"IMP-{n:02d}" for n in range(20)]
+IMPORT_COLUMNS = ["order_key", "order_ref", "shipping_method", "sku", "qty", "firstname", "lastname", "street1",
+                  "city", "region", "postcode", "country", "email"]
+
+
+async def _prepare_import(env: Env) -> Prepared:
+    """20 products with plenty of stock (through the API; the stock by an admin user of the
+    merchant, as inventory.adjust is the warehouse's)."""
+    from rpc_fulfillment.services import provisioning
+
+    connection = await env.connect()
+    try:
+        admin = await provisioning.create_api_user(connection, env.merchant_code, "admin", "bench-import-admin")
+    finally:
+        await connection.close()
+    session = await env.login()
+    admin_session = await env.rpc("login", [admin.username, admin.api_key])
+    for sku in IMPORT_SKUS:
+        await env.rpc("call", [session, "product.create", [sku, {"name": f"Import product {sku}"}]])
+        await env.rpc("call", [admin_session, "inventory.adjust", [sku, 1, 10_000_000, "bench import"]])
+    return Prepared(context={"username": env.username, "api_key": env.api_key, "orders": IMPORT_ORDERS}, floor={})
+
+
+def write_import_csv(path: Any, orders: int, run: str) -> int:
+    """A CSV of ``orders`` orders of 1 to 3 lines (one row per line); returns the row count."""
+    import csv
+
+    rows = 0
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(IMPORT_COLUMNS)
+        for n in range(orders):
+            key = f"{run}-{n:06d}"
+            for line in range(1 + n % 3):
+                sku = IMPORT_SKUS[(n + 7 * line) % len(IMPORT_SKUS)]
+                writer.writerow([key, f"REF-{n}", "ups_03", sku, 1 + (n + line) % 2, "Ada", "Lovelace",
+                                 f"{n} Main St", "Boston", "MA", "02134", "US", "ada@example.com"])
+                rows += 1
+    return rows
+
+
+async def _import_job(url: str, context: dict[str, Any], concurrency: int, window: Any) -> dict[str, Any]:
+    """What ``rpc-fulfillment import FILE`` does, through its library functions: read and group
+    the CSV, send it through order.bulk_create in chunks of 100 with ``concurrency`` requests in
+    flight, count the outcomes. The file is written before the window opens."""
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    from rpc_fulfillment import importer
+    from rpc_fulfillment.client import AsyncClient
+
+    with tempfile.TemporaryDirectory(prefix="rpcf-bench-import-") as directory:
+        path = Path(directory) / "orders.csv"
+        write_import_csv(path, context["orders"], uuid.uuid4().hex[:8])  # fresh unique_ids every run
+        window.open()
+        _, orders, _ = importer.read_orders(path)
+        report = importer.ImportReport()
+        async with AsyncClient(url, context["username"], context["api_key"], timeout=300,
+                               max_connections=concurrency) as client:
+            await importer.send_orders(client, orders, report, chunk_size=100, concurrency=concurrency)
+        importer.tally(orders, report)
+        window.close()
+    samples = [f"{o.fault}: {o.message}" for o in report.outcomes.values() if o.status != "created"][:5]
+    if report.stopped:
+        samples.insert(0, report.stopped)
+    return {"requests": report.created, "errors": report.orders - report.created, "error_samples": samples}
+
+
+IMPORT = Case(
+    name="import",
+    description="rpc-fulfillment import of a 50,000-order CSV (1-3 lines each): order.bulk_create x 100, "
+                "4 in flight; 'requests' are orders",
+    prepare=_prepare_import,
+    body=lambda i, context: b"",
+    floor="",  # no floor: the figure is orders per second end to end
+    concurrency=4,
+    requests=IMPORT_ORDERS,
+    warmup=0,
+    job=_import_job,
+)
+
+# Later issues: order.create (own floor "order_insert"), order.bulk_create, order.search over a
+# million seeded orders (prepare seeds with COPY through env.connect()).
+
+CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST, IMPORT)}

@@ -126,6 +126,33 @@ async def drive(url: str, case: Case, context: dict[str, Any], concurrency: int,
     }
 
 
+class Window:
+    """The measured window of a job (``Case.job``): the job opens it after its setup."""
+
+    def __init__(self) -> None:
+        self.start = self.end = self.cpu_start = self.cpu_end = None
+
+    def open(self) -> None:
+        self.cpu_start, self.start = time.process_time(), time.perf_counter()
+        _marker("MEASURE_START")
+
+    def close(self) -> None:
+        self.cpu_end, self.end = time.process_time(), time.perf_counter()
+        _marker("MEASURE_END")
+
+
+async def drive_job(url: str, case: Case, context: dict[str, Any], concurrency: int) -> dict[str, Any]:
+    window = Window()
+    outcome = await case.job(url, context, concurrency, window)
+    if window.start is None or window.end is None:
+        raise RuntimeError(f"case {case.name}: the job did not open and close its window")
+    elapsed = window.end - window.start
+    none = {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    return {"requests": outcome["requests"], "errors": outcome["errors"], "elapsed_s": elapsed,
+            "throughput": outcome["requests"] / elapsed if elapsed > 0 else 0.0, "latency_ms": none,
+            "loadgen_cpu_s": window.cpu_end - window.cpu_start, "error_samples": outcome.get("error_samples", [])}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True)
@@ -137,8 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, help="send exactly this many requests instead")
     args = parser.parse_args(argv)
     context = orjson.loads(args.context.read_bytes())
-    result = asyncio.run(drive(args.url, CASES[args.case], context, args.concurrency,
-                               None if args.requests else args.duration, args.warmup, args.requests))
+    case = CASES[args.case]
+    if case.job is not None:
+        result = asyncio.run(drive_job(args.url, case, context, args.concurrency))
+    else:
+        result = asyncio.run(drive(args.url, CASES[args.case], context, args.concurrency,
+                                   None if args.requests else args.duration, args.warmup, args.requests))
     sys.stdout.write("RESULT " + orjson.dumps(result).decode() + "\n")
     sys.stdout.flush()
     return 0

@@ -438,7 +438,7 @@ def run_case(case: Case, env: Env, database: Database, server: Child, tmp: Path,
             output = options.profile / f"profile-{case.name}-server.txt"
             profiler = start_profiler(server.pid, warmup + options.duration, output)
         try:
-            if options.driver == "wrk":
+            if options.driver == "wrk" and case.job is None:  # a job runs in the python load generator
                 result = _measure_wrk(run, case, prepared.context, tmp, options, concurrency)
             else:
                 result = _measure_python(run, case, context_file, options, concurrency)
