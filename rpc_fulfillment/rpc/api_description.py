@@ -30,13 +30,15 @@ from typing import Any, Mapping
 
 from rpc_fulfillment.domain import inventory as inventory_domain
 from rpc_fulfillment.domain import products as product_domain
-from rpc_fulfillment.domain import projection
+from rpc_fulfillment.domain import projection, shipment_projection
 from rpc_fulfillment.domain import webhooks as webhook_domain
 from rpc_fulfillment.domain.cancellation import FLAGS as CANCEL_FLAGS
 from rpc_fulfillment.domain.order_input import MAX_ITEMS, AddressInput, InfoInput, ItemInput
 from rpc_fulfillment.domain.search import ALLOWED, DEFAULT_LIMIT, MAX_LIMIT, MAX_LIST, Kind
+from rpc_fulfillment.domain.shipments import MAX_LINES, LineInput, PackageInput
 from rpc_fulfillment.domain.states import STATUSES_BY_STATE
 from rpc_fulfillment.store import order_search as order_search_fields
+from rpc_fulfillment.store import shipments as shipment_search_fields
 
 Schema = Any  # a JSON Schema dict, a pydantic model class, or a dict containing model classes
 
@@ -74,6 +76,14 @@ WHOLE = {"type": ["integer", "string"], "description": "a whole number (a string
 
 def nullable(schema: Schema) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
+
+
+PHP_EMPTY_ARRAY = {"type": "array", "maxItems": 0, "description": "[] (PHP's empty array) means none"}
+
+
+def or_none(schema: Schema) -> dict[str, Any]:
+    """An optional object argument: also null, or [] as PHP clients send an empty array."""
+    return {"anyOf": [schema, {"type": "null"}, PHP_EMPTY_ARRAY]}
 
 
 def array_of(schema: Schema, **limits: Any) -> dict[str, Any]:
@@ -121,7 +131,7 @@ def filters(fields: Mapping[str, Kind]) -> dict[str, Any]:
         operators["datetime"] = {"description": "accepted and ignored (ShipStream compatibility)"}
         properties[name] = {"anyOf": [value, obj(operators, minProperties=1)]}
     return {
-        "anyOf": [obj(properties), {"type": "null"}, {"type": "array", "maxItems": 0}],
+        "anyOf": [obj(properties), {"type": "null"}, PHP_EMPTY_ARRAY],
         "description": "conditions combined with AND; a bare value means eq; null, {} or [] for none",
     }
 
@@ -136,7 +146,7 @@ def options(sort_fields: frozenset[str] | set[str], default_sort: str) -> dict[s
                 "limit": {"type": ["integer", "string"], "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
             }),
             {"type": "null"},
-            {"type": "array", "maxItems": 0},
+            PHP_EMPTY_ARRAY,
         ],
         "description": f"paging and sorting; {DEFAULT_LIMIT} results a page by default, at most {MAX_LIMIT}",
     }
@@ -165,9 +175,12 @@ def fields_argument(names: frozenset[str], what: str) -> Arg:
 
 ORDER_UNIQUE_ID = Arg({"type": ["string", "integer"], "minLength": 1}, "the order's unique_id (your order number)")
 SKU = Arg({"type": ["string", "integer"], "minLength": 1, "maxLength": product_domain.SKU_MAX}, "the product's SKU")
+SHIPMENT_ID = Arg({"type": ["string", "integer"], "minLength": 1, "maxLength": 64},
+                  "the shipment's id, a number written as a string such as \"100000001\"")
 WEBHOOK_ID = Arg({"type": ["integer", "string"], "minimum": 1}, "the webhook's webhook_id (see webhook.list)")
 
 ORDER_FIELDS = fields_argument(projection.ALL_FIELDS, "order")
+SHIPMENT_FIELDS = fields_argument(shipment_projection.ALL_FIELDS, "shipment")
 
 ITEMS = Arg(
     {
@@ -185,7 +198,7 @@ ADDRESS = Arg(AddressInput, "the shipping address; firstname, lastname, street1 
                             "required, and region and postcode for US, CA and AU")
 INFO = Arg(InfoInput, "order information; shipping_method is required")
 FLAGS = Arg(
-    nullable(obj({"unique_order_ref": {
+    or_none(obj({"unique_order_ref": {
         "anyOf": [BOOLEAN, {"type": "string", "description": "a window such as \"-3 days\""}, {"type": "null"}],
     }})),
     "unique_order_ref: true refuses a second order with the same order_ref, a window such as \"-3 days\" "
@@ -195,6 +208,10 @@ ORDER_CREATE_ARGS = obj({}, closed=False, description="storeCode, items, address
 ORDER_PROPERTIES = keys_only(
     projection.SCALARS + projection.EXPANDABLE,
     "the order's properties as selected by fields (the expandable ones only when asked for)",
+)
+SHIPMENT_PROPERTIES = keys_only(
+    shipment_projection.SCALARS + shipment_projection.EXPANDABLE,
+    "the shipment's properties: the top-level keys, items, packages, tracking_numbers and shipping_address",
 )
 WIRE_ERROR = obj(
     {"error": obj({"code": INTEGER, "message": STRING, "data": {}}, required=("code", "message"))},
@@ -396,8 +413,8 @@ DESCRIPTIONS: dict[str, Doc] = {
         "Change an order's address, information or custom fields while no shipment has started.",
         args={
             "orderUniqueId": ORDER_UNIQUE_ID,
-            "address": Arg(nullable(AddressInput), "the address fields to change"),
-            "info": Arg(nullable(InfoInput), "the information to change (not unique_id, hold_indefinitely or "
+            "address": Arg(or_none(AddressInput), "the address fields to change"),
+            "info": Arg(or_none(InfoInput), "the information to change (not unique_id, hold_indefinitely or "
                                              "delayed_ship_date); a note is added to the status history"),
             "customFields": Arg({}, "custom field operations: set, add or remove (the shape is checked by the server)"),
         },
@@ -444,6 +461,81 @@ DESCRIPTIONS: dict[str, Doc] = {
         faults=("order_not_found", "order_invalid_data", "order_status_not_changed"),
         description="Released units go to backordered orders at once. Nothing to cancel is success false with "
                     "a warning, not a fault.",
+    ),
+    # ----------------------------------------------------------------------- shipment
+    "shipment.create": Doc(
+        "A shipment of an order's reserved units not yet in a shipment, from one warehouse.",
+        args={
+            "order_unique_id": ORDER_UNIQUE_ID,
+            "items": Arg(
+                {"anyOf": [array_of(LineInput, minItems=1, maxItems=MAX_LINES),
+                           {"type": "object", "additionalProperties": {"type": ["integer", "string"]},
+                            "description": "{\"SKU\": qty}"},
+                           {"type": "null"}]},
+                "the units to take; null for every reserved unit",
+            ),
+            "warehouse_id": Arg(nullable(WHOLE), "the warehouse; null for the one holding the most of the units"),
+        },
+        result=SHIPMENT_PROPERTIES,
+        faults=("order_not_found", "shipment_invalid_data", "shipment_not_created"),
+        description="Within the order's backorder policy (all_or_nothing, up_to_X, as_available).",
+    ),
+    "shipment.pack": Doc(
+        "Pack a shipment into packages, each with a tracking number.",
+        args={
+            "shipment_id": SHIPMENT_ID,
+            "packages": Arg({"anyOf": [array_of(PackageInput, minItems=1), PackageInput]},
+                            "every unit of the shipment in some package; one package may leave out items"),
+        },
+        result=SHIPMENT_PROPERTIES,
+        faults=("shipment_not_found", "shipment_invalid_data", "shipment_not_packed"),
+    ),
+    "shipment.ship": Doc(
+        "Ship a packed shipment: its units leave stock.",
+        args={"shipment_id": SHIPMENT_ID},
+        result=SHIPMENT_PROPERTIES,
+        faults=("shipment_not_found", "shipment_not_shipped"),
+    ),
+    "shipment.deliver": Doc(
+        "Mark a shipped shipment delivered.",
+        args={"shipment_id": SHIPMENT_ID},
+        result=SHIPMENT_PROPERTIES,
+        faults=("shipment_not_found", "shipment_not_delivered"),
+    ),
+    "shipment.cancel": Doc(
+        "Cancel an unshipped shipment: its units go back to the order, still reserved.",
+        args={"shipment_id": SHIPMENT_ID},
+        result=SHIPMENT_PROPERTIES,
+        faults=("shipment_not_found", "shipment_not_canceled"),
+        description="Units with a cancellation request are canceled instead.",
+    ),
+    "shipment.update": Doc(
+        "Set a shipment's source (association data for integrations).",
+        args={
+            "shipment_id": SHIPMENT_ID,
+            "data": Arg(obj({"source": nullable({"type": "string", "maxLength": 255})}, required=("source",)),
+                        "only source may change"),
+            "customFields": Arg({"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}, {"type": "object", "maxProperties": 0}]},
+                                "shipments have no custom fields here: null or empty"),
+        },
+        result=TRUE_RESULT,
+        faults=("shipment_not_found", "shipment_invalid_data"),
+    ),
+    "shipment.info": Doc(
+        "One shipment.",
+        args={"shipment_id": SHIPMENT_ID},
+        result=SHIPMENT_PROPERTIES,
+        faults=("shipment_not_found",),
+    ),
+    "shipment.search": Doc(
+        "Search the merchant's shipments.",
+        args={
+            "filters": Arg(filters(shipment_search_fields.FILTERS)),
+            "options": Arg(options(shipment_search_fields.SORTS, "shipment_id")),
+            "fields": SHIPMENT_FIELDS,
+        },
+        result=paginated(SHIPMENT_PROPERTIES),
+        faults=("shipment_invalid_filters",),
     ),
     # ------------------------------------------------------------------------ webhook
     "webhook.create": Doc(
@@ -535,7 +627,7 @@ TOP_LEVEL_DESCRIPTIONS: dict[str, Doc] = {
         args={
             "session": SESSION,
             "calls": Arg(array_of(array_of({}, minItems=1, maxItems=2)), "[[\"resource.method\", args], ...]"),
-            "options": Arg(nullable(obj({"break": {}})), "{\"break\": true} stops at the first fault"),
+            "options": Arg(or_none(obj({"break": {}}, closed=False)), "{\"break\": true} stops at the first fault"),
         },
         result=array_of({}),
         result_description="one entry per call: its result, or {\"isFault\": true, \"faultCode\": N, \"faultMessage\": \"...\"}",

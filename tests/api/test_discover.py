@@ -369,3 +369,47 @@ async def test_get_openrpc_json(shared_rpc):
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("application/json")
     assert orjson.loads(await response.read()) == served(openrpc.document())
+
+
+# ------------------------------------------------- the schemas and the server agree
+
+
+async def test_what_the_schemas_accept_the_server_accepts(rpc, users, db):
+    from tests.api.order_helpers import add_product
+
+    await add_product(db, "SKU-1", stock=5)
+    document = openrpc.document()
+    params = [p["name"] for p in by_name(document)["order.create"]["params"]]
+    schemas = {p["name"]: p["schema"] for p in by_name(document)["order.create"]["params"]}
+    session = await rpc.login(users["admin"])
+    assert await rpc.result(session, "product.create", ["SKU-2", {"name": "Two", "barcode": "0123"}])
+    await rpc.result(session, "inventory.adjust", ["SKU-2", 1, 5])
+    good = copy.deepcopy(ORDER_CREATE_GOOD)
+    for name in params:
+        assert list(validator_for(schemas[name], document).iter_errors(good[name])) == [], name
+    created = await rpc.result(session, "order.create", [good[name] for name in params])
+    assert created["status"] == "new" and created["order_ref"] == "PO-1"
+    # the same arguments by name, as call's object form passes them
+    again = {**good, "info": {**good["info"], "order_ref": "PO-2"}}
+    assert (await rpc.result(session, "order.create", again))["order_ref"] == "PO-2"
+
+
+@pytest.mark.parametrize("argument, value", [
+    ("info", {"shipping_method": "ups_03", "priority": 101}),
+    ("address", {**ORDER_CREATE_GOOD["address"], "classification": "castle"}),
+    ("items", [{"sku": "SKU-1", "qty": 1, "colour": "red"}]),
+    ("flags", {"unique": True}),
+])
+async def test_what_the_schemas_refuse_the_server_refuses(rpc, users, db, argument, value):
+    from tests.api.order_helpers import add_product
+
+    await add_product(db, "SKU-1", stock=5)
+    document = openrpc.document()
+    schemas = {p["name"]: p["schema"] for p in by_name(document)["order.create"]["params"]}
+    assert list(validator_for(schemas[argument], document).iter_errors(value)) != []
+    session = await rpc.login(users["merchant"])
+    args = {**ORDER_CREATE_GOOD, "items": {"SKU-1": 1}, argument: value}
+    fault = await rpc.fault(session, "order.create", args)
+    assert fault["code"] == -32102  # listed among order.create's errors, with the detail as the message
+    assert -32102 in {e["code"] for e in by_name(document)["order.create"]["errors"]}
+    assert fault["message"].startswith(argument), fault
