@@ -416,7 +416,10 @@ DESCRIPTIONS: dict[str, Doc] = {
             "address": Arg(or_none(AddressInput), "the address fields to change"),
             "info": Arg(or_none(InfoInput), "the information to change (not unique_id, hold_indefinitely or "
                                              "delayed_ship_date); a note is added to the status history"),
-            "customFields": Arg({}, "custom field operations: set, add or remove (the shape is checked by the server)"),
+            "customFields": Arg(
+                or_none(obj({"set": {"type": "object"}, "add": {"type": "object"}, "remove": array_of(STRING)})),
+                "custom field operations: set (replace them all), add (merge) and remove (codes)",
+            ),
         },
         result=ORDER_PROPERTIES,
         result_description="the order's properties after the change (fields '*')",

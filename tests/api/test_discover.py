@@ -413,3 +413,39 @@ async def test_what_the_schemas_refuse_the_server_refuses(rpc, users, db, argume
     assert fault["code"] == -32102  # listed among order.create's errors, with the detail as the message
     assert -32102 in {e["code"] for e in by_name(document)["order.create"]["errors"]}
     assert fault["message"].startswith(argument), fault
+
+
+async def test_results_match_their_documented_schemas(rpc, users, db):
+    """Real answers of the server validate against the result schemas of the document, so a
+    field added to an answer without its description (or the reverse) shows here."""
+    document = openrpc.document()
+    results = {m["name"]: m["result"]["schema"] for m in document["methods"]}
+    admin = await rpc.login(users["admin"])
+    calls = [
+        ("store.list", None), ("warehouse.list", None),
+        ("product.create", ["RS-1", {"name": "Result schema", "barcode": "999", "weight": 1.5}]),
+        ("product.info", ["RS-1"]), ("product.search", [{"sku": {"starts": "RS-"}}]),
+        ("inventory.adjust", ["RS-1", 1, 3, "received"]), ("inventory.list", [["RS-1"]]),
+        ("stock_movement.list", [{"sku": "RS-1"}]),
+        ("order.create", {**ORDER_CREATE_GOOD, "items": {"RS-1": 2}}),
+        ("order.info", [None, ["*", "items", "status_history"]]),
+        ("order.search", [{"status": "new"}]),
+        ("order.comment", [None, "a comment"]), ("order.hold", [None]), ("order.unhold", [None]),
+        ("order.cancel", [None, {"unfulfilled_items": True}]),
+        ("webhook.create", [{"url": "http://127.0.0.1:9/hook", "topics": ["order:created"]}]),
+        ("webhook.list", None), ("event.list", [0, 10]),
+        ("rpc.discover", None),
+    ]
+    unique_id = None
+    checked = []
+    for path, args in calls:
+        if isinstance(args, list) and args and args[0] is None:
+            args = [unique_id, *args[1:]]
+        result = await rpc.result(admin, path) if args is None else await rpc.result(admin, path, args)
+        if path == "order.create":
+            unique_id = result["unique_id"]
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:150]}"
+                  for e in validator_for(results[path], document).iter_errors(result)]
+        assert errors == [], (path, errors)
+        checked.append(path)
+    assert len(checked) == len(calls)
