@@ -10,6 +10,7 @@ and ``serve_in_thread`` for any other aiohttp app (a fake endpoint).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass, replace
@@ -125,8 +126,11 @@ def live_database(admin_url: str, template_database: str) -> Iterator[str]:
 
 @pytest.fixture
 def live_settings(live_database: str) -> Settings:
-    """Change it (``dataclasses.replace``) in a test's own fixture before ``live`` starts."""
-    return Settings(database_url=live_database, db_pool_size=5, rate_limit=0, concurrency_limit=0)
+    """Change it (``dataclasses.replace``) in a test's own fixture before ``live`` starts.
+    No rate or concurrency limit (where the server has them): tests make many calls at once."""
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    no_limits = {name: 0 for name in ("rate_limit", "concurrency_limit") if name in fields}
+    return Settings(database_url=live_database, db_pool_size=5, **no_limits)
 
 
 @pytest.fixture
