@@ -136,7 +136,12 @@ async def _invoke(ctx: RequestContext, principal: Principal, path: object, args:
         raise Fault("access_denied", f"role '{principal.role}' may not call {method.path}")
     values = _bind(method, args)
     call_context = CallContext(ctx.pool, ctx.settings, principal, ctx.request_id)
-    return await method.handler(call_context, *values)
+    try:
+        return await method.handler(call_context, *values)
+    except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
+        # JSON strings may hold U+0000, PostgreSQL text and jsonb may not; the call's
+        # transaction is rolled back like any failed call's.
+        raise InvalidParams(f"{method.path}: text may not contain the NUL character (\\u0000)") from None
 
 
 @top_level
