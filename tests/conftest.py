@@ -199,3 +199,10 @@ def make_client(settings: Settings, aiohttp_client: Any) -> Any:
         return Rpc(await aiohttp_client(create_app(changed, changed.database_url)))
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures of the reliability suites (fuzz, crash, races): see tests/figures.py."""
+    from tests import figures
+
+    figures.report(terminalreporter)

@@ -1,0 +1,314 @@
+"""The fuzz harness: the real aiohttp app in-process (aiohttp's test server on 127.0.0.1), one
+database for the whole fuzz package (what the fuzz writes is garbage anyway), seeded with a few
+products, orders, a shipment, a webhook and events of merchant 'acme' and of merchant 'other'.
+
+Hypothesis drives synchronous tests; the harness owns an event loop and runs each request on it.
+Every exchange is checked here (``Harness.send``): no HTTP 5xx, a well-formed JSON-RPC answer
+(ids echoed), and never fault 1 (-32001), -32603 or a multiCall/bulk entry with fault 1: the
+failure message prints the request.
+
+Examples per run: ``RPCF_FUZZ_SCALE`` multiplies every test's ``max_examples`` (default 1, which
+runs a little over 5,000 in all); under CI (``CI`` set) the runs are derandomized, so a failure
+in CI is reproduced by running the same test again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from typing import Any, Iterator
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, settings
+
+from rpc_fulfillment.app import create_app
+from rpc_fulfillment.config import Settings
+from rpc_fulfillment.rpc.registry import METHODS
+from rpc_fulfillment.services import provisioning
+from rpc_fulfillment.store.db import connect
+from tests import figures
+from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
+from tests.conftest import _execute, database_url_for
+from tests.fuzz.strategies import GENERIC, Seeds
+
+settings.register_profile(
+    "rpcf-fuzz",
+    deadline=None,
+    database=None,  # nothing written to .hypothesis/ in the work tree
+    derandomize=bool(os.environ.get("CI")),
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+                           HealthCheck.large_base_example],
+)
+SCALE = float(os.environ.get("RPCF_FUZZ_SCALE", "1"))
+MINIMUM_EXAMPLES = 5000  # per run, all fuzz tests together
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    return settings(settings.get_profile("rpcf-fuzz"), max_examples=max(1, round(max_examples * SCALE)))
+
+
+# Codes that mean the server failed, not the client: fault 1 and JSON-RPC's internal error.
+SERVER_FAILURES = {-32001, -32603}
+REQUEST_TIMEOUT = 30.0
+
+
+def app_settings(database_url: str, **wanted: Any) -> Settings:
+    """Settings for an app under fuzz or crash test: per-user rate and concurrency limits off
+    (thousands of requests from four users), failed logins never slowed down; fields a checkout
+    does not have yet are left out."""
+    known = {f.name for f in dataclasses.fields(Settings)}
+    values = {"database_url": database_url, "db_pool_size": 5, "rate_limit": 0, "concurrency_limit": 0,
+              "login_max_failures": 10**9, **wanted}
+    return Settings(**{name: value for name, value in values.items() if name in known})
+
+
+def encode(body: Any) -> bytes:
+    """JSON as a client might send it: big integers and all, via the standard library."""
+    return json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def _shown(raw: bytes, limit: int = 3000) -> str:
+    text = raw.decode("utf-8", "replace")
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _well_formed(answer: Any, raw: bytes, expected_id: Any = ...) -> None:
+    where = f"\nrequest: {_shown(raw)}\nanswer: {str(answer)[:3000]}"
+    assert isinstance(answer, dict), f"not a response object{where}"
+    assert answer.get("jsonrpc") == "2.0", f"jsonrpc is not \"2.0\"{where}"
+    assert "id" in answer, f"no id{where}"
+    assert ("result" in answer) != ("error" in answer), f"not exactly one of result/error{where}"
+    if "error" in answer:
+        error = answer["error"]
+        assert isinstance(error, dict) and isinstance(error.get("code"), int) and not isinstance(error["code"], bool), f"bad error{where}"
+        assert isinstance(error.get("message"), str), f"bad error message{where}"
+        assert set(error) <= {"code", "message", "data"}, f"unexpected error members{where}"
+        assert error["code"] not in SERVER_FAILURES, f"server failure for bad input{where}"
+    if expected_id is not ... and answer.get("error", {}).get("code") not in (-32600, -32700):
+        assert answer["id"] == expected_id and type(answer["id"]) is type(expected_id), f"id not echoed{where}"
+
+
+def _no_nested_fault_1(value: Any, raw: bytes) -> None:
+    """multiCall entries and bulk_create results carry faults inside a result."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            if current.get("isFault") is True:
+                assert current.get("faultCode") != 1, f"fault 1 inside a result\nrequest: {_shown(raw)}\nentry: {current}"
+            error = current.get("error")
+            if isinstance(error, dict):
+                assert error.get("code") not in SERVER_FAILURES, f"fault 1 inside a result\nrequest: {_shown(raw)}\nentry: {current}"
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+
+
+def _request_id(entry: Any) -> Any:
+    """The id a response to ``entry`` must carry (as the server reads it: orjson takes integers
+    past 64 bits as floats), ... when the test cannot say."""
+    if isinstance(entry, dict) and "id" in entry and isinstance(entry["id"], (str, int, float)) and not isinstance(entry["id"], bool):
+        return orjson.loads(encode(entry["id"]))
+    return ...
+
+
+class Harness:
+    """The app under fuzz and its database, driven from synchronous hypothesis tests."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.loop = asyncio.new_event_loop()
+        self.client: TestClient | None = None
+        self.sink: TestServer | None = None
+        self.sessions: dict[str, str] = {}
+        self.seeds: Seeds | None = None
+        self.codes: Counter[Any] = Counter()
+        self.requests = 0
+        self.failed = False  # a check failed (hypothesis then shrinks; the figures say so)
+        self.started = time.monotonic()
+
+    def run(self, coroutine: Any, timeout: float = REQUEST_TIMEOUT) -> Any:
+        return self.loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
+
+    # ------------------------------------------------------------------------ exchanges
+
+    async def _post(self, raw: bytes, headers: dict[str, str] | None) -> tuple[int, bytes]:
+        assert self.client is not None
+        response = await self.client.post("/api/jsonrpc", data=raw, headers=headers or {})
+        return response.status, await response.read()
+
+    def send(self, body: Any = None, *, raw: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+        """POST a body (``body`` encoded, or ``raw`` bytes), check the answer, return it decoded."""
+        raw = raw if raw is not None else encode(body)
+        try:
+            return self._checked(body, raw, headers)
+        except AssertionError:
+            self.failed = True
+            raise
+
+    def _checked(self, body: Any, raw: bytes, headers: dict[str, str] | None) -> Any:
+        status, answer_bytes = self.run(self._post(raw, headers))
+        self.requests += 1
+        assert status < 500, f"HTTP {status}\nrequest: {_shown(raw)}\nanswer: {_shown(answer_bytes)}"
+        assert status in (200, 204, 413, 409, 429), f"HTTP {status}\nrequest: {_shown(raw)}\nanswer: {_shown(answer_bytes)}"
+        if status == 204:
+            assert answer_bytes == b"", f"a 204 with a body\nrequest: {_shown(raw)}"
+            self.codes["no content"] += 1
+            return None
+        try:
+            answer = orjson.loads(answer_bytes)
+        except orjson.JSONDecodeError:
+            raise AssertionError(f"the answer is not JSON\nrequest: {_shown(raw)}\nanswer: {_shown(answer_bytes)}") from None
+        if isinstance(answer, list):
+            assert isinstance(body, list) or raw.lstrip().startswith(b"["), f"a batch answer to a single request\nrequest: {_shown(raw)}"
+            assert answer, f"an empty batch answer (should be 204)\nrequest: {_shown(raw)}"
+            ids = [_request_id(entry) for entry in body] if isinstance(body, list) else []
+            for one in answer:
+                _well_formed(one, raw)
+                if ids and one["id"] is not None and "error" not in one:
+                    assert one["id"] in ids, f"an answer id no request had\nrequest: {_shown(raw)}"
+                self.codes[one.get("error", {}).get("code", "result")] += 1
+        else:
+            _well_formed(answer, raw, _request_id(body) if isinstance(body, dict) else ...)
+            self.codes[answer.get("error", {}).get("code", "result")] += 1
+        _no_nested_fault_1(answer, raw)
+        return answer
+
+    def call(self, session: str | None, path: str, *args: Any) -> Any:
+        """A call that must succeed (for seeding)."""
+        answer = self.send({"jsonrpc": "2.0", "id": 1, "method": "call", "params": [session, path, list(args)]})
+        assert "result" in answer, answer
+        return answer["result"]
+
+    def health(self) -> dict[str, Any]:
+        async def get() -> tuple[int, Any]:
+            assert self.client is not None
+            response = await self.client.get("/health")
+            return response.status, await response.json()
+
+        status, body = self.run(get())
+        assert status == 200 and body["status"] == "ok", body
+        return body
+
+    def check_invariants(self) -> None:
+        async def check() -> None:
+            connection = await connect(self.database_url)
+            try:
+                await check_invariants(connection)
+            finally:
+                await connection.close()
+
+        self.run(check(), 120)
+
+    # --------------------------------------------------------------------------- set-up
+
+    async def _start(self) -> None:
+        async def sink(request: web.Request) -> web.Response:
+            await request.read()
+            return web.Response(text="ok")
+
+        sink_app = web.Application()
+        sink_app.router.add_route("*", "/{tail:.*}", sink)
+        self.sink = TestServer(sink_app, host="127.0.0.1")
+        await self.sink.start_server()
+        app = create_app(app_settings(self.database_url, webhook_timeout=2.0), self.database_url)
+        self.client = TestClient(TestServer(app, host="127.0.0.1"))
+        await self.client.start_server()
+
+    async def _provision(self) -> dict[str, Any]:
+        connection = await connect(self.database_url)
+        try:
+            await provisioning.create_merchant(connection, "acme", "Acme Inc")
+            await provisioning.create_merchant(connection, "other", "Other Co")
+            users = {}
+            for label, merchant, role in (("merchant", "acme", "merchant"), ("warehouse", "acme", "warehouse"),
+                                          ("admin", "acme", "admin"), ("other", "other", "merchant"),
+                                          ("other_admin", "other", "admin")):
+                users[label] = await provisioning.create_api_user(connection, merchant, role, f"fuzz-{merchant}-{label}")
+            for sku, stock in (("FZ-A", 100_000), ("FZ-B", 5), ("FZ-C", 0)):
+                await add_product(connection, sku, stock=stock)
+            await add_product(connection, "OT-A", stock=1000, merchant="other")
+            return users
+        finally:
+            await connection.close()
+
+    def start(self) -> "Harness":
+        self.run(self._start(), 60)
+        users = self.run(self._provision(), 60)
+        for label, user in users.items():
+            answer = self.send({"jsonrpc": "2.0", "id": 1, "method": "login", "params": [user.username, user.api_key]})
+            self.sessions[label] = answer["result"]
+        self.usernames = {label: user.username for label, user in users.items()}
+        admin, other = self.sessions["admin"], self.sessions["other_admin"]
+
+        def order(session: str, sku: str) -> str:
+            info = {**INFO, "unique_id": f"FZ-{uuid.uuid4().hex[:10]}"}
+            return self.call(session, "order.create", None, {sku: 1}, ADDRESS, info)["unique_id"]
+
+        order_ids = [order(admin, "FZ-A") for _ in range(4)] + [order(admin, "FZ-B")]
+        other_order_ids = [order(other, "OT-A") for _ in range(2)]
+        assert self.sink is not None
+        seeds = Seeds(["FZ-A", "FZ-B", "FZ-C"], ["OT-A"], order_ids, other_order_ids,
+                      sink_url=f"http://127.0.0.1:{self.sink.port}/hook")
+        if "shipment.create" in METHODS:
+            for unique_id in (order_ids[0], other_order_ids[0]):
+                session = admin if unique_id in order_ids else other
+                seeds.shipment_ids.append(str(self.call(session, "shipment.create", unique_id)["shipment_id"]))
+        if "webhook.create" in METHODS:
+            for session in (admin, other):
+                self.call(session, "webhook.create", {"url": seeds.sink_url, "topics": ["order:created"], "is_active": True})
+                seeds.webhook_ids += [hook["webhook_id"] for hook in self.call(session, "webhook.list")]
+        if "event.list" in METHODS:
+            seeds.event_ids = [event["event_id"] for event in self.call(admin, "event.list", None, 5)]
+        self.seeds = seeds
+        self.started = time.monotonic()
+        return self
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self.client is not None:
+                await self.client.close()
+            if self.sink is not None:
+                await self.sink.close()
+
+        try:
+            self.run(close(), 60)
+        finally:
+            self.loop.close()
+
+
+@pytest.fixture(scope="package")
+def harness(admin_url: str, template_database: str) -> Iterator[Harness]:
+    name = f"rpcf_fuzz_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+    harness = Harness(database_url_for(admin_url, name))
+    try:
+        yield harness.start()
+    finally:
+        harness.stop()
+        examples = figures.counters[("fuzz", "examples")]
+        if examples:
+            seconds = time.monotonic() - harness.started
+            codes = ", ".join(f"{code}: {n}" for code, n in sorted(harness.codes.items(), key=lambda kv: -kv[1])[:12])
+            figures.record("fuzz", f"{examples} examples ({figures.counters[('fuzz', 'envelope')]} envelopes, "
+                                   f"{figures.counters[('fuzz', 'method')]} method calls over {len(METHODS)} methods), "
+                                   f"{harness.requests} requests in {seconds:.1f} s; "
+                                   + ("FAILURES: see the failed tests" if harness.failed else "0 HTTP 5xx, 0 fault 1, 0 malformed answers"))
+            figures.record("fuzz", f"answers by code: {codes}")
+            if GENERIC:
+                figures.record("fuzz", f"methods fuzzed without a plan (generic arguments): {', '.join(sorted(GENERIC))}")
+        asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def count(kind: str) -> None:
+    figures.counters[("fuzz", "examples")] += 1
+    figures.counters[("fuzz", kind)] += 1

@@ -1,0 +1,541 @@
+"""Hypothesis strategies for the fuzz suites: JSON values, JSON-RPC envelopes, and the arguments
+of every API method.
+
+Arguments come from three sources, mixed so that most examples reach past the first check:
+- a *valid* call per method (existing SKUs, order ids, shipment ids... from the seeded data);
+- per-parameter *shapes*: values of the right structure with arbitrary contents, built from the
+  pydantic input models (``model_json_schema()`` turned into a strategy by ``from_schema``, or
+  the model's field names where its schema says nothing) and from the search field tables;
+- plain JSON of any type.
+A drawn call is a valid call with one thing changed (a parameter's value replaced by a shaped or
+wrong-typed one, a parameter dropped, an extra key or extra argument, named instead of
+positional...), a call built entirely from shapes, or random JSON as the arguments.
+
+A method of ``METHODS`` without an entry in ``VALID`` is fuzzed with shapes by parameter name
+and plain JSON (``GENERIC`` lists them in the figures), so a newly registered method is fuzzed
+from the day it is registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import string
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hypothesis import strategies as st
+
+from rpc_fulfillment.domain import order_input, products
+from tests.api.order_helpers import ADDRESS, INFO
+
+# ------------------------------------------------------------------------------ JSON values
+
+BIG_INTS = st.sampled_from([2**31, 2**31 - 1, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), -(2**63) - 1, -1, 0])
+INTS = st.integers(-1000, 10**6) | st.integers(-(2**63), 2**64 - 1) | BIG_INTS
+FLOATS = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.5, 1.0, -0.0, 1e308, 1e-308, 2.0**64, 3.0])
+# Text: ASCII and all of Unicode (including NUL and other control characters), sometimes long.
+ALPHABET = st.characters(codec="utf-8")
+_SHORT = st.text(string.ascii_letters + string.digits + "-_ .:/", max_size=20)
+_UNICODE = st.text(ALPHABET, max_size=40)
+_SPECIAL = st.sampled_from(
+    ["", " ", "\x00", "a\x00b", "null", "true", "0", "-1", "1e5", "2024-01-31", "ä€😀", "\u202e", "*", "%", "_", "'", '"', "\\"]
+)
+# Long strings (past every column's length, up to past the request's string limit): 1 in 9.
+_LONG = st.builds(lambda n, c: c * n, st.integers(250, 70000), st.sampled_from("aZ9é"))
+TEXT = st.one_of(_SHORT, _SHORT, _SHORT, _UNICODE, _UNICODE, _UNICODE, _SPECIAL, _SPECIAL, _LONG)
+SCALARS = st.none() | st.booleans() | INTS | FLOATS | TEXT
+JSON = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(TEXT, children, max_size=5),
+    max_leaves=15,
+)
+# Values of the wrong kind for almost any parameter.
+WRONG = st.one_of(st.none(), st.booleans(), INTS, FLOATS, TEXT, st.just([]), st.just({}), JSON)
+
+
+# ------------------------------------------------------------------ JSON Schema -> strategy
+
+
+def _bounded_text(schema: dict[str, Any]) -> st.SearchStrategy[str]:
+    low = schema.get("minLength", 0)
+    high = schema.get("maxLength")
+    inside = st.text(ALPHABET, min_size=low, max_size=min(high if high is not None else 40, 40))
+    edges = [st.just("")]
+    if high is not None:
+        edges += [st.just("x" * high), st.just("x" * (high + 1))]
+    return inside | st.one_of(edges)
+
+
+def _number_bounds(schema: dict[str, Any]) -> tuple[Any, Any]:
+    low = schema.get("minimum", schema.get("ge"))
+    high = schema.get("maximum", schema.get("le"))
+    if "exclusiveMinimum" in schema or "gt" in schema:
+        low = schema.get("exclusiveMinimum", schema.get("gt"))
+    if "exclusiveMaximum" in schema or "lt" in schema:
+        high = schema.get("exclusiveMaximum", schema.get("lt"))
+    return low, high
+
+
+def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Values for a pydantic ``model_json_schema()``: mostly of the schema's shape, with values
+    around and beyond its bounds; ``{}`` (any) is plain JSON."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if depth > 6:
+        return SCALARS
+    if "$ref" in schema:
+        return from_schema(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, depth + 1)
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"]) | TEXT
+    if "const" in schema:
+        return st.just(schema["const"])
+    if "anyOf" in schema or "oneOf" in schema:
+        return st.one_of([from_schema(s, defs, depth + 1) for s in schema.get("anyOf", schema.get("oneOf"))])
+    kind = schema.get("type")
+    if kind == "string":
+        return _bounded_text(schema)
+    if kind == "integer":
+        low, high = _number_bounds(schema)
+        inside = st.integers(min_value=low, max_value=high) if (low is not None or high is not None) else st.integers(-5, 1000)
+        edges = [st.just(v) for v in (low, high) if v is not None] + [st.just(v + d) for v in (low, high) if v is not None for d in (-1, 1)]
+        return inside | st.one_of(edges or [INTS]) | st.integers(-(2**63), 2**64 - 1)
+    if kind == "number":
+        low, high = _number_bounds(schema)
+        return st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False) | st.integers(-5, 10**6) | st.sampled_from(["1.25", "-1", "1e3", "abc", "0.001"])
+    if kind == "boolean":
+        return st.booleans() | st.sampled_from([0, 1, "1", "true", "yes"])
+    if kind == "null":
+        return st.none()
+    if kind == "array":
+        item = from_schema(schema.get("items", {}), defs, depth + 1)
+        low = schema.get("minItems", 0)
+        return st.lists(item, min_size=min(low, 3), max_size=max(min(schema.get("maxItems", 3), 3), min(low, 3)))
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        required = set(schema.get("required", ()))
+        extra = schema.get("additionalProperties")
+        if properties:
+            return st.fixed_dictionaries(
+                {name: from_schema(spec, defs, depth + 1) for name, spec in properties.items() if name in required},
+                optional={name: from_schema(spec, defs, depth + 1) for name, spec in properties.items() if name not in required},
+            )
+        values = from_schema(extra, defs, depth + 1) if isinstance(extra, dict) else SCALARS
+        return st.dictionaries(TEXT, values, max_size=4)
+    return JSON
+
+
+def from_model(model: Any, hints: dict[str, st.SearchStrategy[Any]] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Objects for a pydantic model: its JSON schema, with ``hints`` for fields whose schema
+    says nothing useful (validators on ``Any``)."""
+    schema = model.model_json_schema()
+    hints = hints or {}
+    defs = schema.get("$defs", {})
+    required = set(schema.get("required", ()))
+    strategies = {}
+    for name, spec in schema.get("properties", {}).items():
+        strategy = from_schema(spec, defs)
+        if name in hints:
+            strategy = hints[name] | strategy
+        strategies[name] = strategy
+    return st.fixed_dictionaries(
+        {n: s for n, s in strategies.items() if n in required},
+        optional={n: s for n, s in strategies.items() if n not in required},
+    )
+
+
+# ------------------------------------------------------------------------- mutations
+
+
+@st.composite
+def mutated(draw: Any, base: Any, values: st.SearchStrategy[Any] = WRONG) -> Any:
+    """``base`` (a dict or a list) with one change: a value replaced, a key or entry dropped, an
+    unknown key or entry added; anything else as it is."""
+    if isinstance(base, dict) and base:
+        choice = draw(st.sampled_from(["replace", "drop", "extra"]))
+        copy = dict(base)
+        key = draw(st.sampled_from(sorted(copy)))
+        if choice == "replace":
+            copy[key] = draw(values)
+        elif choice == "drop":
+            del copy[key]
+        else:
+            copy[draw(TEXT)] = draw(values)
+        return copy
+    if isinstance(base, list) and base:
+        copy = list(base)
+        index = draw(st.integers(0, len(copy) - 1))
+        choice = draw(st.sampled_from(["replace", "drop", "extra"]))
+        if choice == "replace":
+            copy[index] = draw(values)
+        elif choice == "drop":
+            del copy[index]
+        else:
+            copy.append(draw(values))
+        return copy
+    return draw(values)
+
+
+# ---------------------------------------------------------------------------- seeds
+
+
+@dataclass
+class Seeds:
+    """Ids of objects the fuzz database holds, so that generated calls find real things."""
+
+    skus: list[str]
+    other_skus: list[str]
+    order_ids: list[str]
+    other_order_ids: list[str]
+    shipment_ids: list[str] = field(default_factory=list)
+    webhook_ids: list[int] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+    sink_url: str = "http://127.0.0.1:9/"
+
+
+def _optional(module: str, name: str, default: Any) -> Any:
+    """An attribute of a module that may not exist in every checkout (shipments, webhooks)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return default
+
+
+def _names(table: Any) -> list[str]:
+    return sorted(table) if table else ["sku"]
+
+
+SEARCH_FIELDS = {
+    "product": _names(products.SEARCH_FIELDS),
+    "stock_movement": _names(_optional("rpc_fulfillment.domain.inventory", "MOVEMENT_FIELDS", None)),
+    "order": _names(_optional("rpc_fulfillment.store.order_search", "_FIELDS", None)),
+    "shipment": _names(_optional("rpc_fulfillment.store.shipments", "_FIELDS", None)),
+    "delivery": _names(_optional("rpc_fulfillment.domain.webhooks", "DELIVERY_FIELDS", None)),
+}
+ORDER_FIELDS = sorted(_optional("rpc_fulfillment.domain.projection", "ALL_FIELDS", ["state", "status", "items"]))
+SHIPMENT_FIELDS = sorted(_optional("rpc_fulfillment.domain.shipment_projection", "ALL_FIELDS", ["status", "items"]))
+TOPICS = sorted(_optional("rpc_fulfillment.domain.webhooks", "TOPICS", ["order:created"]))
+OPERATORS = ["eq", "neq", "starts", "gt", "lt", "gteq", "lteq", "from", "to", "in", "nin", "null", "notnull", "datetime", "like"]
+FILTER_VALUES = SCALARS | st.lists(SCALARS, max_size=4) | st.sampled_from(["2024-01-31", "2024-01-31T12:00:00Z", "new", "1", 1, "acme"])
+
+
+def filters(resource: str) -> st.SearchStrategy[Any]:
+    names = st.sampled_from(SEARCH_FIELDS[resource]) | TEXT
+    condition = st.dictionaries(st.sampled_from(OPERATORS) | TEXT, FILTER_VALUES, min_size=1, max_size=3) | FILTER_VALUES
+    return st.dictionaries(names, condition, max_size=3) | st.sampled_from([None, [], {}])
+
+
+def options(resource: str) -> st.SearchStrategy[Any]:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "sort_field": st.sampled_from(SEARCH_FIELDS[resource]) | TEXT,
+            "sort_dir": st.sampled_from(["asc", "desc", "ASC", "up"]) | TEXT,
+            "page": st.integers(-2, 5) | INTS | TEXT,
+            "limit": st.integers(-2, 150) | INTS | TEXT,
+        },
+    ) | st.sampled_from([None, [], {}])
+
+
+def projection(names: list[str]) -> st.SearchStrategy[Any]:
+    return st.lists(st.sampled_from(names + ["*"]) | TEXT, max_size=5) | st.sampled_from(["*", [], None]) | TEXT
+
+
+# ----------------------------------------------------------------- per-method arguments
+
+PRODUCT_HINTS = {
+    "name": TEXT,
+    "status": st.sampled_from([1, 2, "1", 3]),
+    "weight": st.sampled_from([1, 0.5, "2.25", -1, 0]),
+    "weight_unit": st.sampled_from(["lb", "kg", "oz", "g", "stone"]),
+    "length": st.sampled_from([1, 10.5, "3", -2]),
+    "dimension_unit": st.sampled_from(["in", "cm", "ft"]),
+    "barcode": st.lists(TEXT, max_size=3) | TEXT,
+    "goods_type": st.sampled_from(["NORMAL", "normal", "ORMD", "X"]),
+    "availability": st.sampled_from([1, 2, 3]),
+    "visibility": st.sampled_from([1, 2, 0]),
+    "customs_value_currency": st.sampled_from(["USD", "usd", "XXX"]),
+    "country_of_manufacture": st.sampled_from(["US", "CN", "ZZ"]),
+    "hts_country_code": st.sampled_from(["US:1234", [{"country_id": "US", "extension": "12"}], "BH:1000|ZW:1001"]),
+    "valid_containers": st.lists(TEXT, max_size=3),
+    "unit_qty": st.sampled_from([1, 0, -1, "2"]),
+}
+ITEM = from_model(order_input.ItemInput, {"qty": st.integers(-1, 5) | st.sampled_from(["1", "1.0", 1.5, 10**7])})
+ADDRESS_SHAPE = from_model(order_input.AddressInput, {"country": st.sampled_from(["US", "us", "CA", "DE", "XX"])})
+INFO_SHAPE = from_model(order_input.InfoInput, {"shipping_method": st.sampled_from(["ups_03", "fedex_GROUND", "bad"])})
+PRODUCT_DATA = from_model(products.ProductData, PRODUCT_HINTS)
+
+_line_model = _optional("rpc_fulfillment.domain.shipments", "LineInput", None)
+_package_model = _optional("rpc_fulfillment.domain.shipments", "PackageInput", None)
+LINE = from_model(_line_model, {"qty": st.integers(-1, 5)}) if _line_model else JSON
+PACKAGE = from_model(_package_model) if _package_model else JSON
+
+
+def _unique() -> st.SearchStrategy[str]:
+    return st.uuids().map(lambda u: f"FZ{u.hex[:12]}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to call one method: valid positional arguments, and per parameter a shape."""
+
+    valid: Callable[[Seeds], st.SearchStrategy[list[Any]]]
+    shapes: dict[str, Callable[[Seeds], st.SearchStrategy[Any]]]
+
+
+def _sku(seeds: Seeds) -> st.SearchStrategy[Any]:
+    return st.sampled_from(seeds.skus + seeds.other_skus) | TEXT | INTS
+
+
+def _order_id(seeds: Seeds) -> st.SearchStrategy[Any]:
+    return st.sampled_from(seeds.order_ids + seeds.other_order_ids) | TEXT | INTS
+
+
+def _shipment_id(seeds: Seeds) -> st.SearchStrategy[Any]:
+    if not seeds.shipment_ids:
+        return TEXT | INTS
+    known = st.sampled_from(seeds.shipment_ids)
+    return known | TEXT | INTS | known.map(int)
+
+
+def _webhook_id(seeds: Seeds) -> st.SearchStrategy[Any]:
+    known = st.sampled_from(seeds.webhook_ids) if seeds.webhook_ids else INTS
+    return known | known.map(str) | INTS | TEXT
+
+
+def _event_id(seeds: Seeds) -> st.SearchStrategy[Any]:
+    known = st.sampled_from(seeds.event_ids) if seeds.event_ids else INTS
+    return known | INTS | TEXT
+
+
+def _items(seeds: Seeds) -> st.SearchStrategy[Any]:
+    by_sku = st.dictionaries(st.sampled_from(seeds.skus + seeds.other_skus) | TEXT, st.integers(-1, 3) | WRONG, min_size=1, max_size=3)
+    return by_sku | st.lists(ITEM, min_size=1, max_size=3) | st.lists(ITEM.map(lambda i: {**i, "sku": seeds.skus[0]}), min_size=1, max_size=2)
+
+
+# A valid info with most fields given, for changing one of them.
+FULL_INFO = {
+    **INFO, "order_ref": "PO-1", "note": "a note", "gift_message": "hi", "source": "fuzz", "signature_required": "any",
+    "priority": 50, "requested_ship_date": "2030-01-01", "custom_fields": {"color": "red", "n": 1},
+    "instructions": [{"note": "fragile", "presentation": "once_per_order"}],
+}
+
+
+def _address(_: Seeds) -> st.SearchStrategy[Any]:
+    return ADDRESS_SHAPE | mutated(ADDRESS) | mutated(ADDRESS, SCALARS)
+
+
+def _info(_: Seeds) -> st.SearchStrategy[Any]:
+    return INFO_SHAPE | mutated(INFO) | mutated(FULL_INFO) | mutated(FULL_INFO, JSON) | INFO_SHAPE.map(lambda info: {**INFO, **info})
+
+
+def _order_args(seeds: Seeds) -> st.SearchStrategy[list[Any]]:
+    return st.tuples(
+        st.sampled_from([None, "default", ""]),
+        st.dictionaries(st.sampled_from(seeds.skus[:2]), st.integers(1, 2), min_size=1, max_size=2),
+        st.just(ADDRESS),
+        _unique().map(lambda unique: {**INFO, "unique_id": unique}),
+    ).map(list)
+
+
+def _webhook_data(seeds: Seeds) -> st.SearchStrategy[Any]:
+    # Only the sink on 127.0.0.1 or URLs that cannot be reached: the fuzz sends no traffic off
+    # this machine (random text never makes a valid http URL with a host).
+    urls = st.just(seeds.sink_url) | st.sampled_from(["ftp://127.0.0.1/", "http://", "127.0.0.1", "https:///x", "http://127.0.0.1:0/"]) | TEXT.filter(lambda t: "://" not in t)
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "url": urls,
+            "topics": st.lists(st.sampled_from(TOPICS) | TEXT, max_size=4) | st.sampled_from(TOPICS) | TEXT,
+            "is_active": st.booleans() | st.sampled_from([0, 1, "1", "maybe"]),
+            "extra_headers": st.sampled_from(["X-A: 1", "bad header", "X-A: 1\nX-B: 2"]) | TEXT,
+            "secret_key": TEXT,
+        },
+    )
+
+
+def _webhook_valid(seeds: Seeds) -> st.SearchStrategy[list[Any]]:
+    return st.just([{"url": seeds.sink_url, "topics": ["order:created"], "is_active": False}])
+
+
+def _lines(seeds: Seeds) -> st.SearchStrategy[Any]:
+    return st.lists(LINE, min_size=1, max_size=3) | st.dictionaries(st.sampled_from(seeds.skus) | TEXT, st.integers(-1, 3), max_size=2) | st.none()
+
+
+def _packages(seeds: Seeds) -> st.SearchStrategy[Any]:
+    return st.lists(PACKAGE, min_size=1, max_size=2) | PACKAGE | st.just([{"weight": 1, "tracking_numbers": ["1Z999"]}])
+
+
+def _cancel_options(_: Seeds) -> st.SearchStrategy[Any]:
+    flags = st.sampled_from(["backordered_items", "unfulfilled_items", "all_items", "cancellation_request"]) | TEXT
+    return st.dictionaries(flags, st.booleans() | WRONG, max_size=3) | st.fixed_dictionaries(
+        {"items": st.lists(LINE | ITEM | JSON, max_size=3)}
+    )
+
+
+def _bulk_orders(seeds: Seeds) -> st.SearchStrategy[Any]:
+    one = _order_args(seeds) | _order_args(seeds).flatmap(mutated) | st.fixed_dictionaries(
+        {"items": _items(seeds), "address": _address(seeds), "info": _info(seeds)}
+    ) | JSON
+    return st.lists(one, min_size=1, max_size=3) | st.dictionaries(TEXT, one, min_size=1, max_size=3)
+
+
+def _just(*values: Any) -> Callable[[Seeds], st.SearchStrategy[list[Any]]]:
+    return lambda seeds: st.just(list(values))
+
+
+def _k(strategy: st.SearchStrategy[Any]) -> Callable[[Seeds], st.SearchStrategy[Any]]:
+    return lambda seeds: strategy
+
+
+PLANS: dict[str, Plan] = {
+    "store.list": Plan(_just(), {}),
+    "warehouse.list": Plan(_just(), {}),
+    "rpc.discover": Plan(_just(), {}),
+    "webhook.list": Plan(_just(), {}),
+    "product.search": Plan(
+        lambda s: st.tuples(st.sampled_from(s.skus).map(lambda sku: {"sku": {"eq": sku}}), st.just({"page": 1, "limit": 5})).map(list),
+        {"filters": _k(filters("product")), "options": _k(options("product"))},
+    ),
+    "product.info": Plan(lambda s: st.sampled_from(s.skus).map(lambda sku: [sku]), {"sku": _sku}),
+    "product.create": Plan(
+        lambda s: st.tuples(_unique(), st.just({"name": "Fuzz product", "weight": 1})).map(list),
+        {"sku": _sku, "data": _k(PRODUCT_DATA)},
+    ),
+    "product.update": Plan(
+        lambda s: st.tuples(st.sampled_from(s.skus), st.just({"name": "Renamed"})).map(list),
+        {"sku": _sku, "data": _k(PRODUCT_DATA)},
+    ),
+    "inventory.list": Plan(
+        lambda s: st.just([s.skus[:2], 1, "2024-01-01"]),
+        {"skus": lambda s: st.lists(_sku(s), max_size=3) | _sku(s), "warehouseId": _k(INTS | TEXT),
+         "updatedSince": _k(st.sampled_from(["2024-01-01", "2024-01-01T00:00:00Z", "yesterday", "2024-13-45"]) | TEXT)},
+    ),
+    "inventory.adjust": Plan(
+        lambda s: st.tuples(st.sampled_from(s.skus), st.just(1), st.integers(1, 3), st.just("fuzz")).map(list),
+        {"sku": _sku, "warehouse_id": _k(st.sampled_from([1, 2, 0, -1, "1"]) | INTS), "qty_delta": _k(st.integers(-5, 5) | INTS | TEXT),
+         "reason": _k(TEXT)},
+    ),
+    "stock_movement.list": Plan(
+        _just({"sku": {"eq": "FZ-A"}}, {"limit": 5}),
+        {"filters": _k(filters("stock_movement")), "options": _k(options("stock_movement"))},
+    ),
+    "order.create": Plan(
+        _order_args,
+        {"storeCode": _k(st.sampled_from([None, "default", "nope", ""]) | TEXT), "items": _items, "address": _address,
+         "info": _info, "flags": _k(st.fixed_dictionaries({}, optional={"unique_order_ref": st.sampled_from([True, False, "-3 days", "soon"]) | WRONG}))},
+    ),
+    "order.bulk_create": Plan(lambda s: _order_args(s).map(lambda args: [[args]]), {"orders": _bulk_orders}),
+    "order.info": Plan(
+        lambda s: st.tuples(st.sampled_from(s.order_ids), st.sampled_from([["state", "status"], "*", []])).map(list),
+        {"orderUniqueId": _order_id, "fields": _k(projection(ORDER_FIELDS))},
+    ),
+    "order.search": Plan(
+        _just({"state": {"eq": "new"}}, {"limit": 3}, ["unique_id", "status"]),
+        {"filters": _k(filters("order")), "options": _k(options("order")), "fields": _k(projection(ORDER_FIELDS))},
+    ),
+    "order.edit": Plan(
+        lambda s: st.tuples(st.sampled_from(s.order_ids), st.just({"city": "Boston"}), st.just({"note": "edited"})).map(list),
+        {"orderUniqueId": _order_id, "address": _address, "info": _info, "customFields": _k(st.dictionaries(TEXT, SCALARS, max_size=3))},
+    ),
+    "order.comment": Plan(
+        lambda s: st.tuples(st.sampled_from(s.order_ids), st.just("a comment")).map(list),
+        {"orderUniqueId": _order_id, "comment": _k(TEXT)},
+    ),
+    "order.hold": Plan(lambda s: st.sampled_from(s.order_ids).map(lambda o: [o]), {"orderUniqueId": _order_id}),
+    "order.unhold": Plan(lambda s: st.sampled_from(s.order_ids).map(lambda o: [o]), {"orderUniqueId": _order_id}),
+    "order.cancel": Plan(
+        lambda s: st.tuples(st.sampled_from(s.order_ids), st.sampled_from([{"unfulfilled_items": True}, {"cancellation_request": True}])).map(list),
+        {"orderUniqueId": _order_id, "options": _cancel_options, "fields": _k(projection(ORDER_FIELDS))},
+    ),
+    "shipment.create": Plan(
+        lambda s: st.tuples(st.sampled_from(s.order_ids)).map(list),
+        {"order_unique_id": _order_id, "items": _lines, "warehouse_id": _k(st.sampled_from([1, None, 0, "1"]) | INTS)},
+    ),
+    "shipment.pack": Plan(
+        lambda s: st.tuples(_shipment_id(s), st.just([{"weight": 1, "tracking_numbers": ["1Z999"]}])).map(list),
+        {"shipment_id": _shipment_id, "packages": _packages},
+    ),
+    "shipment.ship": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
+    "shipment.deliver": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
+    "shipment.cancel": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
+    "shipment.info": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
+    "shipment.update": Plan(
+        lambda s: st.tuples(_shipment_id(s), st.just({"source": "magento:1"})).map(list),
+        {"shipment_id": _shipment_id, "data": _k(st.fixed_dictionaries({}, optional={"source": SCALARS, "status": SCALARS})),
+         "customFields": _k(JSON)},
+    ),
+    "shipment.search": Plan(
+        _just({}, {"limit": 3}, ["status"]),
+        {"filters": _k(filters("shipment")), "options": _k(options("shipment")), "fields": _k(projection(SHIPMENT_FIELDS))},
+    ),
+    "webhook.create": Plan(_webhook_valid, {"data": _webhook_data}),
+    "webhook.update_status": Plan(
+        lambda s: st.tuples(_webhook_id(s), st.sampled_from([0, 1, True, "1"])).map(list),
+        {"webhook_id": _webhook_id, "status": _k(st.sampled_from([0, 1, True, False, "active", 2]) | WRONG)},
+    ),
+    "webhook.delete": Plan(lambda s: _webhook_id(s).map(lambda i: [i]), {"webhook_id": _webhook_id}),
+    "webhook.deliveries": Plan(
+        lambda s: _webhook_id(s).map(lambda i: [i, None, {"limit": 5}]),
+        {"webhook_id": _webhook_id, "filters": _k(filters("delivery")), "options": _k(options("delivery"))},
+    ),
+    "webhook.replay": Plan(
+        lambda s: st.tuples(_event_id(s), _webhook_id(s)).map(list),
+        {"event_id": _event_id, "webhook_id": _webhook_id},
+    ),
+    "webhook.test": Plan(lambda s: _webhook_id(s).map(lambda i: [i]), {"webhook_id": _webhook_id}),
+    "event.list": Plan(
+        lambda s: st.tuples(_event_id(s), st.integers(1, 20)).map(list),
+        {"after_id": _event_id, "limit": _k(st.integers(-1, 2000) | INTS | TEXT)},
+    ),
+}
+
+# Shapes by parameter name, for methods without a plan (and parameters a plan leaves out).
+BY_NAME: dict[str, Callable[[Seeds], st.SearchStrategy[Any]]] = {
+    "sku": _sku, "skus": lambda s: st.lists(_sku(s), max_size=3), "orderUniqueId": _order_id, "order_unique_id": _order_id,
+    "shipment_id": _shipment_id, "webhook_id": _webhook_id, "event_id": _event_id, "items": _items,
+    "address": _address, "info": _info, "data": _k(JSON), "fields": _k(projection(ORDER_FIELDS)),
+}
+GENERIC: set[str] = set()  # methods fuzzed without a plan (reported in the figures)
+
+
+def call_arguments(path: str, parameters: list[str], seeds: Seeds) -> st.SearchStrategy[Any]:
+    """The ``args`` of ``call(session, path, args)``: absent (``ABSENT``), a list, an object or a
+    scalar, mostly a valid call with one change."""
+    plan = PLANS.get(path)
+    if plan is None:
+        GENERIC.add(path)
+        plan = Plan(_just(), {})
+    shapes = {name: plan.shapes.get(name, BY_NAME.get(name, _k(JSON)))(seeds) for name in parameters}
+    valid = plan.valid(seeds)
+    shaped = st.tuples(*(shapes[name] for name in parameters)).map(list) if parameters else st.just([])
+
+    @st.composite
+    def one_value_changed(draw: Any) -> list[Any]:
+        args = draw(valid)
+        if not parameters:
+            return args
+        args = args + [None] * (len(parameters) - len(args))
+        index = draw(st.integers(0, len(parameters) - 1))
+        args[index] = draw(shapes[parameters[index]] | WRONG) if draw(st.booleans()) else draw(shapes[parameters[index]])
+        return args
+
+    @st.composite
+    def named(draw: Any) -> dict[str, Any]:
+        args = draw(valid | shaped)
+        values = dict(zip(parameters, args))
+        return draw(mutated(values)) if values and draw(st.booleans()) else values
+
+    return st.one_of(
+        valid,
+        valid.flatmap(lambda args: mutated(args)),
+        one_value_changed(),
+        one_value_changed(),
+        one_value_changed(),
+        shaped,
+        named(),
+        valid.map(lambda args: args + [None, "surplus"]),
+        st.just(ABSENT),
+        WRONG,
+    )
+
+
+ABSENT: Any = object()
