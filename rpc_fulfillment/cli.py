@@ -40,6 +40,41 @@ def _webhook_flags(parser: argparse.ArgumentParser) -> None:
                         "(env RPCF_WEBHOOK_RETRY_SCHEDULE, default ShipStream's 60,120,240,...,86400: 14 retries)")
 
 
+def _limit_flags(serve: argparse.ArgumentParser) -> None:
+    """Limits, login throttling and shutdown (README: Configuration)."""
+    serve.add_argument("--rate-limit", help="requests per second per API user, in every process together; 0 or off: "
+                       "none (env RPCF_RATE_LIMIT, default 10)")
+    serve.add_argument("--rate-burst", type=int, help="requests an API user may make at once before the rate applies "
+                       "(env RPCF_RATE_BURST, default 60)")
+    serve.add_argument("--concurrency-limit", help="requests of one API user running at once; 0 or off: none "
+                       "(env RPCF_CONCURRENCY_LIMIT, default 5)")
+    serve.add_argument("--login-max-failures", type=int, help="failed logins per username before each attempt waits "
+                       "(env RPCF_LOGIN_MAX_FAILURES, default 5)")
+    serve.add_argument("--login-failure-window", type=float, help="seconds failed logins are counted for "
+                       "(env RPCF_LOGIN_FAILURE_WINDOW, default 900)")
+    serve.add_argument("--login-max-delay", type=float, help="longest wait of a login attempt after failures "
+                       "(env RPCF_LOGIN_MAX_DELAY, default 10)")
+    serve.add_argument("--max-string-length", type=int, help="longest string in a request, in characters "
+                       "(env RPCF_MAX_STRING_LENGTH, default 65536)")
+    serve.add_argument("--max-file-content-length", type=int, help="longest file_content (base64) of an order "
+                       "instruction (env RPCF_MAX_FILE_CONTENT_LENGTH, default 10485760)")
+    serve.add_argument("--max-order-items", type=int, help="most item lines in one order "
+                       "(env RPCF_MAX_ORDER_ITEMS, default 1000)")
+    serve.add_argument("--shutdown-timeout", type=float, help="seconds a stopping server gives requests in flight "
+                       "(env RPCF_SHUTDOWN_TIMEOUT, default 30)")
+
+
+def _user_limit_flags(parser: argparse.ArgumentParser) -> None:
+    for flag, what in (("--rate-limit", "requests per second"), ("--rate-burst", "burst"),
+                       ("--concurrency-limit", "requests at once")):
+        parser.add_argument(flag, help=f"this user's {what}; 0: none; default: the server's setting")
+
+
+LIMIT_SETTINGS = ("rate_limit", "rate_burst", "concurrency_limit", "max_api_keys", "login_max_failures",
+                  "login_failure_window", "login_max_delay", "max_string_length", "max_file_content_length",
+                  "max_order_items", "shutdown_timeout")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rpc-fulfillment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -54,6 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-batch", type=int, help="largest JSON-RPC batch or multiCall (env RPCF_MAX_BATCH, default 100)")
     serve.add_argument("--max-bulk-orders", type=int, help="most orders in one order.bulk_create (env RPCF_MAX_BULK_ORDERS, default 1000)")
     serve.add_argument("--max-depth", type=int, help="deepest JSON nesting (env RPCF_MAX_DEPTH, default 64)")
+    _limit_flags(serve)
     serve.add_argument("--db-pool-size", type=int, help="database connections per process (env RPCF_DB_POOL_SIZE, default 10)")
     serve.add_argument("--scheduler-interval", type=float, help="seconds between looks for due scheduled holds (env RPCF_SCHEDULER_INTERVAL, default 10)")
     serve.add_argument("--auto-fulfill", action="store_true", default=None,
@@ -107,6 +143,12 @@ def _build_parser() -> argparse.ArgumentParser:
     listing = user.add_parser("list", help="list API users")
     listing.add_argument("--merchant", help="only this merchant's users")
     _database_flags(listing)
+    create.add_argument("--max-api-keys", type=int, help="active API keys a merchant may have "
+                        "(env RPCF_MAX_API_KEYS, default 6)")
+    limits = user.add_parser("limits", help="set an API user's own rate and concurrency limits")
+    limits.add_argument("name")
+    _user_limit_flags(limits)
+    _database_flags(limits)
     revoke = user.add_parser("revoke", help="revoke an API user and end its sessions")
     revoke.add_argument("name")
     _database_flags(revoke)
@@ -122,6 +164,7 @@ def _settings(args: argparse.Namespace) -> Settings:
              "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval",
              "auto_fulfill", "auto_fulfill_delay")
     names += ("webhook_delivery", "webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule")
+    names += LIMIT_SETTINGS if args.command == "serve" else ("max_api_keys",)
     return load_settings({name: getattr(args, name, None) for name in names})
 
 
@@ -177,7 +220,13 @@ async def _provision(args: argparse.Namespace, settings: Settings) -> None:
         elif key == ("warehouse", "list"):
             _print_table([dict(r) for r in await admin.list_warehouses(conn)])
         elif key == ("user", "create"):
-            _print_new_user(await provisioning.create_api_user(conn, args.merchant, args.role, args.name))
+            _print_new_user(await provisioning.create_api_user(
+                conn, args.merchant, args.role, args.name, max_keys=settings.max_api_keys))
+        elif key == ("user", "limits"):
+            values = _user_limits(args)
+            await provisioning.set_api_user_limits(conn, args.name, values)
+            changed = ", ".join(f"{k} {'(server default)' if v is None else v}" for k, v in values.items()) or "nothing"
+            print(f"API user {args.name!r}: {changed}")
         elif key == ("user", "list"):
             _print_table([dict(r) for r in await provisioning.list_api_users(conn, args.merchant)])
         elif key == ("user", "revoke"):
@@ -185,6 +234,30 @@ async def _provision(args: argparse.Namespace, settings: Settings) -> None:
             print(f"revoked API user {args.name!r}; its sessions are ended")
 
     await _with_connection(settings, work)
+
+
+def _user_limits(args: argparse.Namespace) -> dict[str, float | int | None]:
+    """The limits given to `user limits`: a number, 0 or off (none), or default (the server's)."""
+    values: dict[str, float | int | None] = {}
+    for name in provisioning.LIMIT_COLUMNS:
+        raw = getattr(args, name, None)
+        if raw is None:
+            continue
+        text = str(raw).strip().lower()
+        if text == "default":
+            values[name] = None
+            continue
+        try:
+            number = 0.0 if text in ("off", "none") else float(text)
+        except ValueError:
+            raise ProvisioningError(f"{name} must be a number, 0 or off (none), or default, got {raw!r}") from None
+        if name != "rate_limit":
+            if not number.is_integer():
+                raise ProvisioningError(f"{name} must be a whole number, got {raw!r}")
+            values[name] = int(number)
+        else:
+            values[name] = number
+    return values
 
 
 async def _prepare_to_serve(settings: Settings, demo: bool) -> tuple[str, Any]:

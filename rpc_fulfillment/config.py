@@ -21,6 +21,24 @@ class Settings:
     max_batch: int = 100
     max_bulk_orders: int = 1000
     max_depth: int = 64
+    # Limits per API user, shared by all processes (ShipStream's: 10 requests/s in bursts of
+    # 60, 5 at once); 0 turns a limit off. A user's own limits (`user limits`) win.
+    rate_limit: float = 10.0
+    rate_burst: int = 60
+    concurrency_limit: int = 5
+    # Active API keys (API users) per merchant, checked by `user create`.
+    max_api_keys: int = 6
+    # Failed logins: free ones per username within the window (seconds), then a wait of 1, 2,
+    # 4... seconds, at most login_max_delay, before each attempt's key is checked.
+    login_max_failures: int = 5
+    login_failure_window: float = 900.0
+    login_max_delay: float = 10.0
+    # Longest string anywhere in a request (characters), and in a `file_content` (base64).
+    max_string_length: int = 65536
+    max_file_content_length: int = 10 * 1024 * 1024
+    max_order_items: int = 1000
+    # Seconds a stopping server waits for requests in flight before it cancels them.
+    shutdown_timeout: float = 30.0
     db_pool_size: int = 10
     log_level: str = "INFO"
     # How often (seconds) each process looks for delayed shipments whose date has come.
@@ -52,6 +70,17 @@ ENVIRONMENT = {
     "max_batch": "RPCF_MAX_BATCH",
     "max_bulk_orders": "RPCF_MAX_BULK_ORDERS",
     "max_depth": "RPCF_MAX_DEPTH",
+    "rate_limit": "RPCF_RATE_LIMIT",
+    "rate_burst": "RPCF_RATE_BURST",
+    "concurrency_limit": "RPCF_CONCURRENCY_LIMIT",
+    "max_api_keys": "RPCF_MAX_API_KEYS",
+    "login_max_failures": "RPCF_LOGIN_MAX_FAILURES",
+    "login_failure_window": "RPCF_LOGIN_FAILURE_WINDOW",
+    "login_max_delay": "RPCF_LOGIN_MAX_DELAY",
+    "max_string_length": "RPCF_MAX_STRING_LENGTH",
+    "max_file_content_length": "RPCF_MAX_FILE_CONTENT_LENGTH",
+    "max_order_items": "RPCF_MAX_ORDER_ITEMS",
+    "shutdown_timeout": "RPCF_SHUTDOWN_TIMEOUT",
     "db_pool_size": "RPCF_DB_POOL_SIZE",
     "log_level": "RPCF_LOG_LEVEL",
     "scheduler_interval": "RPCF_SCHEDULER_INTERVAL",
@@ -73,11 +102,32 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+# Limits that 0 (or "off") turns off.
+ZERO_MEANS_OFF = frozenset({"rate_limit", "concurrency_limit"})
+
+
+def _limit(name: str, kind: type, raw: Any) -> Any:
+    if isinstance(raw, str) and raw.strip().lower() in ("off", "none", "0"):
+        return kind(0)
+    if isinstance(raw, bool):
+        raise SettingsError(f"{name} must be a number (0 or off: no limit), got {raw!r}")
+    try:
+        number = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number (0 or off: no limit), got {raw!r}") from None
+    if not 0 <= number < math.inf or (kind is int and not number.is_integer()):
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name} must be {what} >= 0 (0 or off: no limit), got {raw!r}")
+    return kind(number)
+
+
 def _convert(name: str, kind: type, raw: Any) -> Any:
     """``raw`` (a flag's value, already typed, or an environment string) as ``kind``, checked
     the same way whichever it came from."""
     if raw is None:
         return raw
+    if name in ZERO_MEANS_OFF:
+        return _limit(name, kind, raw)
     if kind is bool:
         if isinstance(raw, bool):
             return raw

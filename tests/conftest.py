@@ -107,7 +107,9 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, db_pool_size=5)
+    # Tests run many calls of one user at once: no rate or concurrency limit unless a test
+    # asks for one (make_client(rate_limit=..., concurrency_limit=...)).
+    return Settings(database_url=database_url, db_pool_size=5, rate_limit=0, concurrency_limit=0)
 
 
 @dataclass

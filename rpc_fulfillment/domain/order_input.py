@@ -114,8 +114,9 @@ def whole_quantity(value: Any) -> int:
     return value
 
 
-def parse_items(items: Any) -> list[ItemInput]:
-    """The three shapes: {"SKU": qty}, [{"sku", "qty"}], [{"sku", "qty", "unit_declared_value"}]."""
+def parse_items(items: Any, max_items: int = MAX_ITEMS) -> list[ItemInput]:
+    """The three shapes: {"SKU": qty}, [{"sku", "qty"}], [{"sku", "qty", "unit_declared_value"}];
+    at most ``max_items`` lines (the server's max_order_items)."""
     if isinstance(items, dict):
         entries = [{"sku": sku, "qty": qty} for sku, qty in items.items()]
         labels = [f"items.{sku}" for sku in items]
@@ -125,8 +126,8 @@ def parse_items(items: Any) -> list[ItemInput]:
         raise Fault(INVALID, "items must be an object {\"SKU\": qty} or an array of {\"sku\", \"qty\"}")
     if not entries:
         raise Fault(INVALID, "items must not be empty")
-    if len(entries) > MAX_ITEMS:
-        raise Fault(INVALID, f"items: at most {MAX_ITEMS} items per order, got {len(entries)}")
+    if len(entries) > max_items:
+        raise Fault(INVALID, f"items: at most {max_items} items per order, got {len(entries)}")
     parsed, problems = [], []
     for label, entry in zip(labels, entries):
         if not isinstance(entry, dict):
@@ -374,13 +375,15 @@ class OrderInput:
     unique_order_ref: timedelta | None | Literal[True]
 
 
-def parse_order(store_code: Any, items: Any, address: Any, info: Any, flags: Any) -> OrderInput:
+def parse_order(
+    store_code: Any, items: Any, address: Any, info: Any, flags: Any, *, max_items: int = MAX_ITEMS
+) -> OrderInput:
     """Validate order.create's arguments, reporting the first argument that is wrong."""
     if store_code is not None and not isinstance(store_code, str):
         raise Fault(INVALID, f"storeCode must be a string or null, got {store_code!r}")
     if store_code == "":  # PHP clients send "" for "not specified": the default store
         store_code = None
-    parsed_items = parse_items(items)
+    parsed_items = parse_items(items, max_items)
     parsed_address = parse_address(address)
     parsed_info = parse_info(info)
     if parsed_info.shipping_method is None:

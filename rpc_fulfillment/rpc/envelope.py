@@ -19,6 +19,7 @@ from jsonrpcserver.response import to_serializable
 
 from rpc_fulfillment.appkeys import POOL, SETTINGS
 from rpc_fulfillment.domain.faults import FAULTS
+from rpc_fulfillment.rpc import limits
 from rpc_fulfillment.rpc.methods import TOP_LEVEL, RequestContext
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ def _identity(value: Any) -> Any:
 
 async def _answer(entry: Any, ctx: RequestContext) -> dict[str, Any] | None:
     """The response object for one entry, or None for a notification."""
+    if isinstance(entry, limits.Refused):
+        return entry.answer
     problem = request_problem(entry)
     if problem is not None:
         return _invalid(problem)
@@ -144,6 +147,18 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 
 
 async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
+    """Answer a POST; every response carries the rate-limit headers, and a request whose
+    calls were all refused by the user's limits is answered 429 or 409 (see rpc/limits.py)."""
+    granted = limits.RequestLimits(limits.server_limits(request.app[SETTINGS]))
+    response = await _handle_jsonrpc(request, granted)
+    response.headers.update(granted.headers())
+    status = granted.status()
+    if status is not None:
+        response.set_status(status)
+    return response
+
+
+async def _handle_jsonrpc(request: web.Request, granted: limits.RequestLimits) -> web.StreamResponse:
     request_id = uuid.uuid4().hex[:16]
     if request.method != "POST":
         body = _error_body(INVALID_REQUEST, "Invalid Request", "use HTTP POST with a JSON-RPC body")
@@ -159,9 +174,15 @@ async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return _json(_error_body(PARSE_ERROR, "Parse error", str(exc)), 200, request_id)
-    if isinstance(parsed, (dict, list)) and _too_deep(parsed, settings.max_depth):
-        return _json(_invalid(f"JSON nesting exceeds the limit of {settings.max_depth} levels"), 200, request_id)
-    ctx = RequestContext(request.app[POOL], settings, request_id, request.headers.get("Authorization"))
+    if isinstance(parsed, (dict, list)):
+        problem = limits.scan(parsed, settings.max_depth, settings.max_string_length, settings.max_file_content_length)
+        if problem == limits.TOO_DEEP:
+            return _json(_invalid(f"JSON nesting exceeds the limit of {settings.max_depth} levels"), 200, request_id)
+        if problem == limits.TOO_LONG:
+            parsed = limits.refuse_long_strings(parsed, settings)
+    ctx = RequestContext(
+        request.app[POOL], settings, request_id, request.headers.get("Authorization"), request.remote, granted
+    )
     answer = await (_answer_batch(parsed, ctx) if isinstance(parsed, list) else _answer(parsed, ctx))
     if answer is None:
         return web.Response(status=204, headers={"X-Request-Id": request_id})

@@ -7,6 +7,7 @@ becomes fault 1 with the request id, which is also logged.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -20,10 +21,13 @@ from jsonrpcserver.result import Result
 
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.domain.limits import Admission, LoginPolicy, effective_limits
 from rpc_fulfillment.rpc.auth import basic_credentials
+from rpc_fulfillment.rpc.limits import RequestLimits, server_limits
 from rpc_fulfillment.rpc.registry import METHODS, ApiMethod
 from rpc_fulfillment.services import auth
 from rpc_fulfillment.services.context import CallContext, Principal
+from rpc_fulfillment.store import limits as limits_store
 from rpc_fulfillment.store.db import CallConnection
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ class RequestContext:
     settings: Settings
     request_id: str
     authorization: str | None
+    remote: str | None = None  # the peer's address, for the log of failed logins
+    limits: RequestLimits | None = None  # what the calls of this HTTP request were granted
 
 
 class InvalidParams(Exception):
@@ -68,6 +74,8 @@ def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Re
             return _error(fault.spec.wire_code, fault.message, fault.data)
         except InvalidParams as exc:
             return _error(INVALID_PARAMS, "Invalid params", exc.detail)
+        except auth.LimitRefused as exc:
+            return _error(*exc.admission.refusal())
         except Exception:
             fault = _internal_fault(ctx, func.__name__)
             return _error(fault.spec.wire_code, fault.message, fault.data)
@@ -92,6 +100,62 @@ async def _principal(ctx: RequestContext, session: object) -> Principal:
             raise Fault("session_expired", "no session and no HTTP Basic credentials")
         return await auth.authenticate(ctx.pool, *credentials)
     return await auth.principal_for_session(ctx.pool, session)
+
+
+def _login_policy(settings: Settings) -> LoginPolicy:
+    return LoginPolicy(settings.login_max_failures, settings.login_failure_window, settings.login_max_delay)
+
+
+def _record(ctx: RequestContext, admission: Admission) -> None:
+    if ctx.limits is not None:
+        ctx.limits.record(admission)
+
+
+@asynccontextmanager
+async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> AsyncIterator[tuple[RequestContext, Principal]]:
+    """The call's one connection (see _one_connection), its principal, and its admission by
+    the user's rate and concurrency limits, decided in the session lookup's own statement.
+    A refusal raises LimitRefused; the concurrency slot is given back when the call ends.
+
+    HTTP Basic credentials are checked on the pool before the connection is taken: after
+    repeated failures an attempt waits, and must not hold a connection meanwhile.
+    """
+    limits = server_limits(ctx.settings)
+    basic = None
+    if session is None:
+        credentials = basic_credentials(ctx.authorization)
+        if credentials is None:
+            raise Fault("session_expired", "no session and no HTTP Basic credentials")
+        basic = await auth.authenticate_with_limits(ctx.pool, *credentials, _login_policy(ctx.settings), ctx.remote)
+    async with ctx.pool.acquire() as connection:
+        if basic is None:
+            principal, admission = await auth.admitted_principal_for_session(connection, session, limits, cost)
+        else:
+            principal = basic[0]
+            user = effective_limits(limits, *basic[1])
+            admission = await limits_store.admit(connection, principal.api_user_id, user, cost)
+        _record(ctx, admission)
+        if admission.refused is not None:
+            raise auth.LimitRefused(admission)
+        try:
+            yield replace(ctx, pool=CallConnection(connection)), principal
+        finally:
+            if admission.slot is not None:
+                await _release_slot(connection, principal.api_user_id, admission.slot)
+
+
+async def _release_slot(connection: asyncpg.Connection, api_user_id: int, slot: int) -> None:
+    """Give the concurrency slot back. If that fails the connection is ended: the slot is
+    recorded under its backend's pid, which the next admission at the limit prunes once the
+    backend is gone. A failure here never changes the answer of a call that has run."""
+    try:
+        await limits_store.release(connection, api_user_id, slot)
+    except asyncio.CancelledError:
+        connection.terminate()
+        raise
+    except Exception as exc:  # the call's answer stands; the slot is recovered as above
+        log.warning("could not release a concurrency slot of API user %s: %s", api_user_id, exc)
+        connection.terminate()
 
 
 def _resolve(path: object) -> ApiMethod:
@@ -146,13 +210,20 @@ async def _invoke(ctx: RequestContext, principal: Principal, path: object, args:
 
 @top_level
 async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) -> str:
-    return await auth.login(ctx.pool, username, api_key, ctx.settings.session_lifetime)
+    admitted: list[Admission] = []
+    try:
+        return await auth.login(
+            ctx.pool, username, api_key, ctx.settings.session_lifetime,
+            _login_policy(ctx.settings), ctx.remote, server_limits(ctx.settings), admitted,
+        )
+    finally:
+        for admission in admitted:
+            _record(ctx, admission)
 
 
 @top_level
 async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSENT) -> Any:
-    async with _one_connection(ctx) as ctx:
-        principal = await _principal(ctx, session)
+    async with _admitted(ctx, session) as (ctx, principal):
         return await _invoke(ctx, principal, method, args)
 
 
@@ -185,8 +256,10 @@ async def _one_of_many(ctx: RequestContext, principal: Principal, entry: Any) ->
 @top_level
 async def multiCall(ctx: RequestContext, session: Any, calls: Any, options: Any = None) -> list[Any]:  # noqa: N802
     """Magento's multiCall: each call runs on its own; ``{"break": true}`` stops at the first fault."""
-    async with _one_connection(ctx) as ctx:
-        return await _many(ctx, await _principal(ctx, session), calls, options)
+    # Each call of a multiCall takes a token; they run one after another in one slot.
+    cost = len(calls) if isinstance(calls, list) and 0 < len(calls) <= ctx.settings.max_batch else 1
+    async with _admitted(ctx, session, cost) as (ctx, principal):
+        return await _many(ctx, principal, calls, options)
 
 
 async def _many(ctx: RequestContext, principal: Principal, calls: Any, options: Any) -> list[Any]:

@@ -116,7 +116,7 @@ async def order_create(
     info: Any = REQUIRED,
     flags: Any = None,
 ) -> dict[str, Any]:
-    order = parse_order(storeCode, items, address, info, flags)
+    order = parse_order(storeCode, items, address, info, flags, max_items=ctx.settings.max_order_items)
     for _ in range(AUTO_ID_ATTEMPTS):
         try:
             return await _create_once(ctx, order)
@@ -136,12 +136,12 @@ def _wire_error(fault: Fault) -> dict[str, Any]:
     return {"error": error}
 
 
-def _parse_bulk_entry(args: Any) -> OrderInput:
+def _parse_bulk_entry(args: Any, max_items: int) -> OrderInput:
     if isinstance(args, dict):
         args = [args.get(name) for name in ("storeCode", "items", "address", "info", "flags")]
     if not isinstance(args, list) or not 4 <= len(args) <= 5:
         raise Fault("order_invalid_data", "each order must be [storeCode, items, address, info] or [..., flags]")
-    return parse_order(*args, *([None] * (5 - len(args))))
+    return parse_order(*args, *([None] * (5 - len(args))), max_items=max_items)
 
 
 async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index: ProductIndex,
@@ -188,7 +188,7 @@ async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> dict[st
     parsed: dict[str, OrderInput] = {}
     for key, args in orders.items():
         try:
-            parsed[key] = _parse_bulk_entry(args)
+            parsed[key] = _parse_bulk_entry(args, ctx.settings.max_order_items)
         except Fault as fault:
             results[key] = _wire_error(fault)
     if parsed:

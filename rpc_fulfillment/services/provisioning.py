@@ -14,8 +14,13 @@ import asyncpg
 
 from rpc_fulfillment.services.auth import hash_secret, new_api_key
 from rpc_fulfillment.store import accounts
+from rpc_fulfillment.store import limits as limits_store
 
 ROLES = ("merchant", "warehouse", "admin")
+# ShipStream's limit and message (reference §5); the number follows --max-api-keys.
+DEFAULT_MAX_API_KEYS = 6
+API_KEY_LIMIT_MESSAGE = "You've reached your limit of {limit} API keys. Please delete any unused API keys and try again."
+LIMIT_COLUMNS = ("rate_limit", "rate_burst", "concurrency_limit")
 DEFAULT_STORE_CODE = "default"
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
@@ -89,8 +94,11 @@ async def create_warehouse(conn: asyncpg.Connection, name: str, address: dict[st
         raise ProvisioningError(f"a warehouse named {name!r} already exists") from None
 
 
-async def create_api_user(conn: asyncpg.Connection, merchant_code: str, role: str, username: str) -> NewApiUser:
-    """Create an API user; the key is returned once and only its hash is stored."""
+async def create_api_user(
+    conn: asyncpg.Connection, merchant_code: str, role: str, username: str, *, max_keys: int = DEFAULT_MAX_API_KEYS
+) -> NewApiUser:
+    """Create an API user; the key is returned once and only its hash is stored. A merchant
+    has at most ``max_keys`` active keys (revoked users do not count)."""
     if role not in ROLES:
         raise ProvisioningError(f"role {role!r} is invalid: use one of {', '.join(ROLES)}")
     if not _USERNAME.match(username):
@@ -100,6 +108,8 @@ async def create_api_user(conn: asyncpg.Connection, merchant_code: str, role: st
     api_key = new_api_key()
     async with conn.transaction():
         merchant_id = await _merchant_id(conn, merchant_code)
+        if await accounts.count_active_api_users(conn, merchant_id) >= max_keys:
+            raise ProvisioningError(API_KEY_LIMIT_MESSAGE.format(limit=max_keys))
         try:
             api_user_id = await accounts.insert_api_user(conn, merchant_id, username, role, hash_secret(api_key))
         except asyncpg.UniqueViolationError:
@@ -116,6 +126,18 @@ async def revoke_api_user(conn: asyncpg.Connection, username: str) -> None:
     async with conn.transaction():
         if not await accounts.revoke_api_user(conn, username):
             raise ProvisioningError(f"no active API user named {username!r}")
+
+
+async def set_api_user_limits(conn: asyncpg.Connection, username: str, values: dict[str, float | int | None]) -> None:
+    """Set a user's own rate_limit (requests/s), rate_burst, concurrency_limit; None returns
+    one to the server's setting, 0 turns it off for this user."""
+    for name, value in values.items():
+        if name not in LIMIT_COLUMNS:
+            raise ProvisioningError(f"unknown limit {name!r}: use {', '.join(LIMIT_COLUMNS)}")
+        if value is not None and (value < 0 or (name == "rate_burst" and value < 1)):
+            raise ProvisioningError(f"{name} must be {'at least 1' if name == 'rate_burst' else '0 (off) or more'}, got {value}")
+    if not await limits_store.set_user_limits(conn, username, values):
+        raise ProvisioningError(f"no API user named {username!r}")
 
 
 async def create_demo(conn: asyncpg.Connection) -> NewApiUser | None:

@@ -18,6 +18,21 @@ async def find_user_for_login(conn: asyncpg.Connection | asyncpg.Pool, username:
     )
 
 
+async def find_login_attempt(conn: asyncpg.Connection | asyncpg.Pool, username: str) -> asyncpg.Record:
+    """One row for any username: the active user's principal, key hash and own limits (all
+    NULL when there is no such user), and the failed logins recorded for the name (``failures``
+    and ``failing_for`` seconds since the first, NULL when none)."""
+    return await conn.fetchrow(
+        f"""SELECT {_PRINCIPAL_COLUMNS}, u.key_hash, u.rate_limit, u.rate_burst, u.concurrency_limit,
+                   f.failures, extract(epoch FROM now() - f.first_failed_at)::float8 AS failing_for
+              FROM (SELECT $1::text AS username) q
+              LEFT JOIN login_failures f ON f.username = q.username
+              LEFT JOIN (api_users u JOIN merchants m USING (merchant_id))
+                     ON u.username = q.username AND u.revoked_at IS NULL""",
+        username,
+    )
+
+
 async def insert_session(
     conn: asyncpg.Connection | asyncpg.Pool, session_hash: bytes, api_user_id: int, lifetime_seconds: int
 ) -> None:
@@ -38,6 +53,37 @@ async def find_session_principal(conn: asyncpg.Connection | asyncpg.Pool, sessio
               JOIN merchants m USING (merchant_id)
              WHERE s.session_hash = $1 AND s.expires_at > now() AND u.revoked_at IS NULL""",
         session_hash,
+    )
+
+
+async def find_session_principal_admitted(
+    conn: asyncpg.Connection | asyncpg.Pool, session_hash: bytes, rate: float, burst: int, concurrency: int, cost: int
+) -> asyncpg.Record | None:
+    """The session's principal, and in the same statement the admission of one call by the
+    user's bucket (rpcf_admit with the user's own limits, else the server's given here)."""
+    return await conn.fetchrow(
+        f"""SELECT {_PRINCIPAL_COLUMNS}, u.rate_limit, u.rate_burst, u.concurrency_limit,
+                   a.refused, a.tokens, a.in_flight, a.slot
+              FROM sessions s
+              JOIN api_users u USING (api_user_id)
+              JOIN merchants m USING (merchant_id)
+             CROSS JOIN LATERAL rpcf_admit(u.api_user_id, coalesce(u.rate_limit, $2), coalesce(u.rate_burst, $3),
+                                           coalesce(u.concurrency_limit, $4), $5) a
+             WHERE s.session_hash = $1 AND s.expires_at > now() AND u.revoked_at IS NULL""",
+        session_hash,
+        float(rate),
+        int(burst),
+        int(concurrency),
+        float(cost),
+    )
+
+
+async def count_active_api_users(conn: asyncpg.Connection, merchant_id: int) -> int:
+    """Active (not revoked) API users, that is API keys, of a merchant; locks the merchant's
+    row first so that two concurrent creations cannot both pass the cap."""
+    await conn.execute("SELECT 1 FROM merchants WHERE merchant_id = $1 FOR UPDATE", merchant_id)
+    return await conn.fetchval(
+        "SELECT count(*) FROM api_users WHERE merchant_id = $1 AND revoked_at IS NULL", merchant_id
     )
 
 
@@ -119,7 +165,8 @@ async def insert_api_user(conn: asyncpg.Connection, merchant_id: int, username: 
 
 async def list_api_users(conn: asyncpg.Connection, merchant_id: int | None) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT u.api_user_id, u.username, u.role, m.code AS merchant_code, u.created_at, u.revoked_at
+        """SELECT u.api_user_id, u.username, u.role, m.code AS merchant_code, u.created_at, u.revoked_at,
+                  u.rate_limit, u.rate_burst, u.concurrency_limit
              FROM api_users u JOIN merchants m USING (merchant_id)
             WHERE $1::bigint IS NULL OR u.merchant_id = $1
             ORDER BY u.api_user_id""",
