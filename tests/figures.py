@@ -12,16 +12,33 @@ from typing import Any
 _lines: dict[str, list[str]] = defaultdict(list)
 # counters any suite may bump: ("fuzz", "examples"), ...
 counters: Counter[tuple[str, str]] = Counter()
+# the stress tests' runs (tests/stress/conftest.py): file -> outcomes, and their time
+race_runs: dict[str, Counter[str]] = defaultdict(Counter)
+race_seconds = [0.0]
 
 
 def record(section: str, line: str) -> None:
     _lines[section].append(line)
 
 
+def _race_summary() -> str | None:
+    if not race_runs:
+        return None
+    outcomes: Counter[str] = Counter()
+    for counts in race_runs.values():
+        outcomes.update(counts)
+    files = ", ".join(f"{name} {sum(counts.values())}" for name, counts in sorted(race_runs.items()))
+    result = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    return f"{sum(outcomes.values())} stress tests run ({result}) in {race_seconds[0]:.1f} s: {files}"
+
+
 def report(terminalreporter: Any) -> None:
-    if not _lines:
+    races = _race_summary()
+    if not _lines and races is None:
         return
     terminalreporter.write_sep("=", "reliability figures")
+    if races is not None:
+        terminalreporter.write_line(f"stress: {races}")
     for section, lines in _lines.items():
         for line in lines:
             terminalreporter.write_line(f"{section}: {line}")
