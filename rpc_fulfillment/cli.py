@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -275,54 +278,84 @@ async def _prepare_to_serve(settings: Settings, demo: bool) -> tuple[str, Any]:
     return database.url, database.embedded
 
 
-def _run_server(settings: Settings, database_url: str, access_log: bool, reuse_port: bool) -> None:
-    from aiohttp import web
-
+def _run_server(settings: Settings, database_url: str, access_log: bool, reuse_port: bool) -> int:
+    """Serve until SIGTERM or SIGINT, then stop gracefully (rpc_fulfillment/serving.py)."""
     from rpc_fulfillment.app import create_app
+    from rpc_fulfillment.serving import serve
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    web.run_app(
+    return asyncio.run(serve(
         create_app(settings, database_url),
         host=settings.host,
         port=settings.port,
-        reuse_port=reuse_port or None,
+        reuse_port=reuse_port,
+        shutdown_timeout=settings.shutdown_timeout,
         access_log=logging.getLogger("aiohttp.access") if access_log else None,
-        print=None,
-    )
+    ))
 
 
-def _serve_workers(settings: Settings, database_url: str, access_log: bool) -> None:
-    """N processes on one port with SO_REUSEPORT; the kernel spreads connections."""
+def _worker_process(settings: Settings, database_url: str, access_log: bool) -> None:
+    sys.exit(_run_server(settings, database_url, access_log, True))
+
+
+def _serve_workers(settings: Settings, database_url: str, access_log: bool) -> int:
+    """N processes on one port with SO_REUSEPORT; the kernel spreads connections. SIGTERM or
+    SIGINT is passed on to every worker, which stops gracefully; the exit status is 0 when
+    every worker exited 0 (or was stopped before it could serve), 1 otherwise. A worker still
+    running shutdown_timeout + 15 s after the signal is killed."""
+    from multiprocessing.connection import wait
+
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_run_server, args=(settings, database_url, access_log, True), daemon=False)
+        context.Process(target=_worker_process, args=(settings, database_url, access_log), daemon=False)
         for _ in range(settings.workers)
     ]
-    for process in processes:
-        process.start()
+    deadline: list[float] = []
 
     def stop(signum: int, _frame: Any) -> None:
+        if not deadline:
+            log.info("%s: stopping %d worker(s)", signal.Signals(signum).name, len(processes))
+            deadline.append(time.monotonic() + settings.shutdown_timeout + 15)
         for process in processes:
-            if process.is_alive():
-                process.terminate()
+            if process.pid is not None and process.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for process in processes:
-        process.join()
+        process.start()
+    reported: set[int] = set()
+    while any(process.exitcode is None for process in processes):
+        wait([process.sentinel for process in processes if process.exitcode is None], timeout=1.0)
+        for process in processes:
+            if process.exitcode is not None and not deadline and process.pid not in reported:
+                log.error("worker %d exited with status %s while serving", process.pid, process.exitcode)
+                reported.add(process.pid)
+        if deadline and time.monotonic() > deadline[0]:
+            for process in processes:
+                if process.exitcode is None:
+                    log.error("worker %d did not stop in time; killing it", process.pid)
+                    process.kill()
+                    process.join(5)
+            return 1
+    # A worker killed by the SIGTERM we sent before it had set up its own handler served nothing.
+    clean = (0, -signal.SIGTERM) if deadline else (0,)
+    return 0 if all(process.exitcode in clean for process in processes) else 1
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> None:
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     database_url, embedded = asyncio.run(_prepare_to_serve(settings, args.demo))
     print(f"rpc-fulfillment: serving http://{settings.host}:{settings.port}/api/jsonrpc "
           f"with {settings.workers} worker(s); Ctrl+C stops", flush=True)
     if settings.workers == 1:
-        _run_server(settings, database_url, args.access_log, False)
+        status = _run_server(settings, database_url, args.access_log, False)
     else:
-        _serve_workers(settings, database_url, args.access_log)
+        status = _serve_workers(settings, database_url, args.access_log)
     if embedded is not None:
         embedded.stop()
+    return status
 
 
 def _work(settings: Settings) -> None:
@@ -349,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
         if args.command == "serve":
-            _serve(args, settings)
+            return _serve(args, settings)
         elif args.command == "worker":
             _work(settings)
         else:
