@@ -564,7 +564,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     if args.dry_run:
         bad = validate(orders)
         duplicates = sum(1 for order in orders if order.duplicate_of is not None and order.problem is None)
-        print(f"dry run: {args.file}: {len(orders)} orders in {rows} rows; nothing was sent", file=out)
+        print(f"dry run: {args.file}: {_plural(len(orders), 'order')} in {_plural(rows, 'row')}; nothing was sent", file=out)
         if duplicates:
             print(f"  {duplicates} order(s) repeat an earlier identical order and would count as already present", file=out)
         if bad:
@@ -610,9 +610,13 @@ async def _import(args: argparse.Namespace, orders: Sequence[SourceOrder], err: 
     return report
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _print_summary(path: Path, report: ImportReport, out: Any) -> None:
     rate = report.orders / report.elapsed if report.elapsed else 0.0
-    print(f"import {path}: {report.orders} orders in {report.rows} rows, {report.elapsed:.1f} s "
+    print(f"import {path}: {_plural(report.orders, 'order')} in {_plural(report.rows, 'row')}, {report.elapsed:.1f} s "
           f"({rate:,.0f} orders/s)", file=out)
     print(f"  created:          {report.created}", file=out)
     print(f"  already present:  {report.present}", file=out)
