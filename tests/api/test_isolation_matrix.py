@@ -20,6 +20,7 @@ import pytest
 
 from rpc_fulfillment.rpc.registry import ADMIN, MERCHANT, METHODS
 from rpc_fulfillment.services import provisioning
+from tests import figures
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
 from tests.conftest import ApiUser
 
@@ -247,12 +248,16 @@ async def test_foreign_ids_get_the_answer_of_missing_ids(world):
                 problems.append(f"{path} {case.kind}: the answer shows A's data: {foreign['error']}")
     assert not problems, "\n".join(problems)
     assert compared >= len(FOREIGN_ID)
+    methods = sum(1 for path in FOREIGN_ID if path in METHODS)
+    figures.record("isolation", f"{compared} calls with another merchant's id over {methods} methods answered as for a "
+                                f"missing id; {len(METHODS)} methods classified")
     assert await _a_state(rpc, world.a, world.acme) == before, "B's calls changed A's objects"
 
 
 async def test_lists_show_none_of_a_s_rows(world, db):
     rpc = world.rpc
     problems = []
+    checked = 0
     for path, argument_lists in LISTS.items():
         if path not in METHODS:
             continue
@@ -260,6 +265,7 @@ async def test_lists_show_none_of_a_s_rows(world, db):
             for args in argument_lists:
                 body = await rpc.call(world.b[role], path, args(world.acme))
                 assert "error" not in body, (path, body)
+                checked += 1
                 text = orjson.dumps(body["result"]).decode()
                 if MARK in text:
                     problems.append(f"{path} {args(world.acme)} as B's {role}: shows A's text: {text[:300]}")
@@ -268,6 +274,8 @@ async def test_lists_show_none_of_a_s_rows(world, db):
                 if leaked:
                     problems.append(f"{path} {args(world.acme)} as B's {role}: A's ids {leaked}")
     assert not problems, "\n".join(problems)
+    figures.record("isolation", f"{checked} list and search calls over {len([p for p in LISTS if p in METHODS])} methods "
+                                "showed none of another merchant's rows")
     await check_invariants(db)
 
 
