@@ -242,8 +242,8 @@ class _Core:
             answer = None
         error = answer.get("error") if isinstance(answer, dict) else None
         if response.status_code != 200:
-            if isinstance(error, dict):  # e.g. HTTP 413 with a JSON-RPC -32600
-                raise fault_from_error(error, method)
+            if isinstance(error, dict) and response.status_code not in RETRY_STATUSES:
+                raise fault_from_error(error, method)  # e.g. HTTP 413 with a JSON-RPC -32600
             raise HttpError(response.status_code, content, _retry_after(response.headers))
         if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0":
             raise ProtocolError(0, f"not a JSON-RPC 2.0 answer: {content[:200]!r}")
@@ -429,12 +429,16 @@ class Client:
         return _multicall_results(payload, results)
 
     def end_session(self) -> bool:
-        """End the session on the server (a later call logs in again)."""
+        """End the session on the server (a later call logs in again); False when there was
+        none, or it had expired already."""
         with self._lock:
             session, self._core.session = self._core.session, None
         if session is None:
             return False
-        return bool(self._post("endSession", [session], None))
+        try:
+            return bool(self._post("endSession", [session], None))
+        except SessionExpired:  # gone already (expired, or ended elsewhere)
+            return False
 
     def close(self) -> None:
         """Close the connections (the session stays valid until it expires; see end_session)."""
@@ -533,7 +537,10 @@ class AsyncClient:
         session, self._core.session = self._core.session, None
         if session is None:
             return False
-        return bool(await self._post("endSession", [session], None))
+        try:
+            return bool(await self._post("endSession", [session], None))
+        except SessionExpired:
+            return False
 
     async def close(self) -> None:
         if self._own_http:

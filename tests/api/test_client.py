@@ -95,6 +95,9 @@ def test_end_session_then_a_call_logs_in_again(live):
         assert sessions(live) == 1
         assert client.end_session() is True
         assert client.end_session() is False  # no session left to end
+        client.call("store.list")
+        live.query("DELETE FROM sessions")
+        assert client.end_session() is False  # expired already
 
 
 def test_logs_in_again_only_once(live, monkeypatch):
@@ -295,10 +298,11 @@ def test_retry_after_as_http_date(serve_in_thread):
     from email.utils import formatdate
 
     seen: list[float] = []
-    server = serve_in_thread(fake_endpoint([(429, {"Retry-After": formatdate(time.time() + 1, usegmt=True)})], seen))
+    # A date has whole seconds: now + 2 s written as a date is between 1 and 2 s away.
+    server = serve_in_thread(fake_endpoint([(429, {"Retry-After": formatdate(time.time() + 2, usegmt=True)})], seen))
     with Client(server.url, "u", "k", basic=True) as client:
         assert client.call("x.y") == ["ok"]
-    assert len(seen) == 2 and seen[1] - seen[0] >= 0.1
+    assert len(seen) == 2 and 0.9 <= seen[1] - seen[0] < 5
 
 
 def test_retries_are_bounded(serve_in_thread):
@@ -308,6 +312,20 @@ def test_retries_are_bounded(serve_in_thread):
         with pytest.raises(HttpError) as caught:
             client.call("store.list")
     assert caught.value.status == 429 and len(seen) == 3
+
+
+def test_a_json_rpc_body_on_the_last_429_is_still_an_http_error(serve_in_thread):
+    async def handle(request: web.Request) -> web.Response:
+        body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": "Too many requests"}}
+        return web.json_response(body, status=429, headers={"Retry-After": "0"})
+
+    app = web.Application()
+    app.router.add_post("/api/jsonrpc", handle)
+    server = serve_in_thread(app)
+    with Client(server.url, "u", "k", basic=True, max_attempts=2) as client:
+        with pytest.raises(HttpError) as caught:
+            client.call("store.list")
+    assert (caught.value.status, caught.value.retry_after) == (429, 0)
 
 
 def test_a_retry_after_beyond_the_limit_is_not_waited_for(serve_in_thread):
