@@ -52,8 +52,9 @@ def effective_limits(server: Limits, rate: float | None, burst: int | None, conc
 class Admission:
     """What admitting one call gave: ``refused`` is None (admitted), RATE_LIMITED or
     CONCURRENCY_LIMITED; ``tokens`` are left in the bucket (None without a rate limit);
-    ``in_flight`` counts the user's calls now running (this one included when admitted);
-    ``slot`` is what releases the concurrency slot (None when none was taken)."""
+    ``in_flight`` counts the user's calls running as the slot search saw them (slots are
+    taken lowest first: this call's slot + 1; the limit when refused);
+    ``slot`` is the advisory lock key of the concurrency slot taken (None when none was)."""
 
     limits: Limits
     refused: str | None = None

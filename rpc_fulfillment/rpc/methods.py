@@ -86,22 +86,6 @@ def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Re
     return wrapper
 
 
-@asynccontextmanager
-async def _one_connection(ctx: RequestContext) -> AsyncIterator[RequestContext]:
-    """The request with one connection standing in for the pool (see CallConnection)."""
-    async with ctx.pool.acquire() as connection:
-        yield replace(ctx, pool=CallConnection(connection))
-
-
-async def _principal(ctx: RequestContext, session: object) -> Principal:
-    if session is None:
-        credentials = basic_credentials(ctx.authorization)
-        if credentials is None:
-            raise Fault("session_expired", "no session and no HTTP Basic credentials")
-        return await auth.authenticate(ctx.pool, *credentials)
-    return await auth.principal_for_session(ctx.pool, session)
-
-
 def _login_policy(settings: Settings) -> LoginPolicy:
     return LoginPolicy(settings.login_max_failures, settings.login_failure_window, settings.login_max_delay)
 
@@ -113,7 +97,8 @@ def _record(ctx: RequestContext, admission: Admission) -> None:
 
 @asynccontextmanager
 async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> AsyncIterator[tuple[RequestContext, Principal]]:
-    """The call's one connection (see _one_connection), its principal, and its admission by
+    """The call's one connection (a CallConnection standing in for the pool, so that the
+    session check and the service share it), its principal, and its admission by
     the user's rate and concurrency limits, decided in the session lookup's own statement.
     A refusal raises LimitRefused; the concurrency slot is given back when the call ends.
 
@@ -145,9 +130,9 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> Asyn
 
 
 async def _release_slot(connection: asyncpg.Connection, api_user_id: int, slot: int) -> None:
-    """Give the concurrency slot back. If that fails the connection is ended: the slot is
-    recorded under its backend's pid, which the next admission at the limit prunes once the
-    backend is gone. A failure here never changes the answer of a call that has run."""
+    """Give the concurrency slot back (an advisory lock of this connection). If that fails the
+    connection is ended, which makes PostgreSQL release the lock. A failure here never changes
+    the answer of a call that has run."""
     try:
         await limits_store.release(connection, api_user_id, slot)
     except asyncio.CancelledError:

@@ -141,10 +141,18 @@ async def admitted_principal_for_session(
     conn: asyncpg.Connection, session_id: object, limits: Limits, cost: int = 1
 ) -> tuple[Principal, Admission]:
     """The user behind a live session, and one call of theirs admitted in the same statement
-    (fault 5 as principal_for_session; a refusal is returned, not raised, so that the caller
+    (fault 5 for anything unknown, expired or revoked; a refusal is returned, not raised, so that the caller
     knows the limits either way)."""
     if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
         raise Fault("session_expired")
+    if not limits.any:
+        # The server's limits are off: the plain lookup, and a statement of its own only for
+        # a user who has limits of their own.
+        row = await accounts.find_session_principal(conn, hash_secret(session_id))
+        if row is None:
+            raise Fault("session_expired")
+        user = effective_limits(limits, row["rate_limit"], row["rate_burst"], row["concurrency_limit"])
+        return _principal(row), await limits_store.admit(conn, row["api_user_id"], user, cost)
     row = await accounts.find_session_principal_admitted(
         conn, hash_secret(session_id), limits.rate, limits.burst, limits.concurrency, cost
     )
@@ -152,16 +160,6 @@ async def admitted_principal_for_session(
         raise Fault("session_expired")
     user = effective_limits(limits, row["rate_limit"], row["rate_burst"], row["concurrency_limit"])
     return _principal(row), limits_store.admission(user, row, cost)
-
-
-async def principal_for_session(pool: asyncpg.Pool, session_id: object) -> Principal:
-    """The user behind a live session; fault 5 for anything unknown, expired or revoked."""
-    if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
-        raise Fault("session_expired")
-    row = await accounts.find_session_principal(pool, hash_secret(session_id))
-    if row is None:
-        raise Fault("session_expired")
-    return _principal(row)
 
 
 async def end_session(pool: asyncpg.Pool, session_id: object) -> bool:

@@ -9,15 +9,6 @@ import asyncpg
 _PRINCIPAL_COLUMNS = "u.api_user_id, u.username, u.role, u.merchant_id, m.code AS merchant_code"
 
 
-async def find_user_for_login(conn: asyncpg.Connection | asyncpg.Pool, username: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"""SELECT {_PRINCIPAL_COLUMNS}, u.key_hash
-              FROM api_users u JOIN merchants m USING (merchant_id)
-             WHERE u.username = $1 AND u.revoked_at IS NULL""",
-        username,
-    )
-
-
 async def find_login_attempt(conn: asyncpg.Connection | asyncpg.Pool, username: str) -> asyncpg.Record:
     """One row for any username: the active user's principal, key hash and own limits (all
     NULL when there is no such user), and the failed logins recorded for the name (``failures``
@@ -46,8 +37,9 @@ async def insert_session(
 
 
 async def find_session_principal(conn: asyncpg.Connection | asyncpg.Pool, session_hash: bytes) -> asyncpg.Record | None:
+    """The session's principal and the user's own limits (None: the server's)."""
     return await conn.fetchrow(
-        f"""SELECT {_PRINCIPAL_COLUMNS}
+        f"""SELECT {_PRINCIPAL_COLUMNS}, u.rate_limit, u.rate_burst, u.concurrency_limit
               FROM sessions s
               JOIN api_users u USING (api_user_id)
               JOIN merchants m USING (merchant_id)
@@ -67,8 +59,10 @@ async def find_session_principal_admitted(
               FROM sessions s
               JOIN api_users u USING (api_user_id)
               JOIN merchants m USING (merchant_id)
-             CROSS JOIN LATERAL rpcf_admit(u.api_user_id, coalesce(u.rate_limit, $2), coalesce(u.rate_burst, $3),
-                                           coalesce(u.concurrency_limit, $4), $5) a
+              LEFT JOIN LATERAL (  -- not called at all when the user has no limit
+                   SELECT * FROM rpcf_admit(u.api_user_id, coalesce(u.rate_limit, $2), coalesce(u.rate_burst, $3),
+                                            coalesce(u.concurrency_limit, $4), $5)
+                    WHERE coalesce(u.rate_limit, $2) > 0 OR coalesce(u.concurrency_limit, $4) > 0) a ON true
              WHERE s.session_hash = $1 AND s.expires_at > now() AND u.revoked_at IS NULL""",
         session_hash,
         float(rate),

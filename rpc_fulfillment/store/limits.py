@@ -1,5 +1,8 @@
 """SQL for the rate limits (rate_buckets, rpcf_admit in schema.sql) and the login throttle.
 
+A concurrency slot is a session-level advisory lock of the connection that runs the call, so
+the slot must be given back on that same connection (and is, by PostgreSQL, if it dies).
+
 Admitting a call is folded into the session lookup (accounts.find_session_principal_admitted);
 the statements here serve the other paths: a call with HTTP Basic credentials, login, and
 releasing a concurrency slot when a call ends.
@@ -30,11 +33,10 @@ async def admit(conn: Connection, api_user_id: int, limits: Limits, cost: int = 
     return admission(limits, row, cost)
 
 
-async def release(conn: Connection, api_user_id: int, slot: int) -> None:
-    """Give back the concurrency slot a call took (by the pid admission recorded)."""
-    await conn.execute(
-        "UPDATE rate_buckets SET in_flight = array_remove(in_flight, $2) WHERE api_user_id = $1", api_user_id, slot
-    )
+async def release(conn: asyncpg.Connection, api_user_id: int, slot: int) -> None:
+    """Give back the concurrency slot a call took: the advisory lock ``slot`` (a key from
+    rpcf_slot_key), on the connection that took it. ``api_user_id`` is for the reader."""
+    await conn.execute("SELECT pg_advisory_unlock($1)", slot)
 
 
 async def record_login_failure(conn: Connection, username: str, window: float) -> int:

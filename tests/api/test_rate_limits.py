@@ -12,6 +12,7 @@ import asyncio
 import re
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 
@@ -34,6 +35,14 @@ async def post(rpc: Any, body: Any, headers: dict[str, str] | None = None) -> tu
 def call_body(session: str | None, path: str = "store.list", args: Any = None, request_id: Any = 1) -> dict[str, Any]:
     params = [session, path] if args is None else [session, path, args]
     return {"jsonrpc": "2.0", "id": request_id, "method": "call", "params": params}
+
+
+async def slots_held(db: Any) -> int:
+    """Concurrency slots (session-level advisory locks) held in the test's database."""
+    return await db.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
 
 
 async def slow(ctx: Any, seconds: float = 0.5) -> str:
@@ -229,7 +238,7 @@ async def test_a_refused_call_leaves_the_slots_alone(make_client, users, add_met
     for _ in range(5):
         assert (await post(rpc, call_body(session)))[0] == 409
     assert (await running)[0] == 200
-    assert await db.fetchval("SELECT cardinality(in_flight) FROM rate_buckets") == 0
+    assert await slots_held(db) == 0
 
 
 async def test_slots_are_given_back_when_a_call_fails(make_client, users, add_method, db):
@@ -242,22 +251,25 @@ async def test_slots_are_given_back_when_a_call_fails(make_client, users, add_me
     for _ in range(3):
         assert (await rpc.fault(session, "test.broken"))["code"] == -32001
         assert (await rpc.fault(session, "order.info", ["no-such-order"]))["code"] == -32100
-    assert await db.fetchval("SELECT cardinality(in_flight) FROM rate_buckets") == 0
+    assert await slots_held(db) == 0
     assert (await post(rpc, call_body(session)))[0] == 200
 
 
-async def test_a_slot_left_by_a_dead_connection_is_recovered(make_client, users, db):
-    """A server process killed mid-call leaves its connection's pid in in_flight; the next
-    admission at the limit prunes pids that no longer exist."""
-    rpc = await make_client(rate_limit=0, concurrency_limit=2)
+async def test_a_slot_held_by_a_connection_that_dies_is_freed(make_client, users, db, database_url):
+    """A slot is an advisory lock of the connection running the call: when a server process
+    dies mid-call its connections close and PostgreSQL frees the slots."""
+    rpc = await make_client(rate_limit=0, concurrency_limit=1)
     session = await rpc.login(users["merchant"])
-    assert (await post(rpc, call_body(session)))[0] == 200
-    dead = [pid for pid in range(4_000_000, 4_000_100)
-            if not await db.fetchval("SELECT true FROM pg_stat_activity WHERE pid = $1", pid)][:2]
-    await db.execute("UPDATE rate_buckets SET in_flight = $1", dead)
+    user_id = await db.fetchval("SELECT api_user_id FROM api_users WHERE username = $1", users["merchant"].username)
+    stranger = await asyncpg.connect(database_url)  # stands for a server process's connection
+    assert await stranger.fetchval("SELECT pg_try_advisory_lock(rpcf_slot_key($1, 0))", user_id)
+    status, body, headers = await post(rpc, call_body(session))
+    assert status == 409 and headers["X-Concurrency-Current"] == "1"
+    stranger.terminate()  # the process dies: no release ever runs
+    await asyncio.sleep(0.2)
     status, _, headers = await post(rpc, call_body(session))
     assert status == 200 and headers["X-Concurrency-Current"] == "1"
-    assert await db.fetchval("SELECT in_flight FROM rate_buckets") == []
+    assert await slots_held(db) == 0
 
 
 async def test_batch_entries_each_take_a_slot(make_client, users, add_method):
