@@ -96,6 +96,7 @@ async def webhook_replay(ctx: CallContext, event_id: Any, webhook_id: Any = None
         event = await store.find_event(conn, merchant_id, event_number)
         if event is None:
             raise Fault("webhook_event_not_found", f"no event {event_number}")
+        await store.pause_fan_out(conn)
         webhooks = await store.lock_webhooks(conn, merchant_id, only)
         if only is not None:
             if not webhooks:
@@ -104,8 +105,8 @@ async def webhook_replay(ctx: CallContext, event_id: Any, webhook_id: Any = None
                 raise domain.invalid(f"webhook {only} does not subscribe to {event['topic']}")
             if not webhooks[0]["is_active"]:
                 raise domain.invalid(f"webhook {only} is inactive; activate it with webhook.update_status first")
-        # Checked after the lock: the fan-out that takes the event off its queue also creates
-        # its deliveries in the same transaction, so this sees either the one or the other.
+        # No fan-out runs now, and one that ran took the event off its queue and created its
+        # deliveries in one transaction: the event is either still queued or fanned out.
         if await store.awaiting_fan_out(conn, event_number):
             raise domain.invalid(f"event {event_number} is still waiting for its first delivery; nothing to replay yet")
         for webhook in webhooks:

@@ -274,6 +274,13 @@ async def find_event(conn: asyncpg.Connection, merchant_id: int, event_id: int) 
     )
 
 
+async def pause_fan_out(conn: asyncpg.Connection) -> None:
+    """Wait for a running fan-out and keep others out until this transaction ends. Replay
+    takes this first: it then sees each event either still queued or fanned out, and the
+    webhook rows it locks cannot deadlock with a fan-out's."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", FANOUT_LOCK)
+
+
 async def awaiting_fan_out(conn: asyncpg.Connection, event_id: int) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM event_fanout WHERE event_id = $1", event_id))
 

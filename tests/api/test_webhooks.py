@@ -312,3 +312,16 @@ async def test_event_list_pages_through_the_merchants_events_in_order(rpc, users
 )
 async def test_event_list_bad_arguments(rpc, session, args, detail):
     assert_fault(await rpc.fault(session, "event.list", args), 101, f"Invalid data given: {detail}")
+
+
+async def test_replay_of_an_event_not_yet_fanned_out_says_so(make_client, users, db):
+    rpc = await make_client(webhook_delivery=False)  # nobody fans the queue out
+    session = await rpc.login(users["merchant"])
+    await create_webhook(rpc, session, URL, "order:created")
+    event_id = await db.fetchval(
+        "INSERT INTO events (merchant_id, topic, message) VALUES ($1, 'order:created', '{}') RETURNING event_id",
+        await merchant_id(db),
+    )
+    error = await rpc.fault(session, "webhook.replay", [event_id])
+    assert_fault(error, 101, f"Invalid data given: event {event_id} is still waiting for its first delivery; nothing to replay yet")
+    assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 0
