@@ -361,3 +361,35 @@ async def test_other_topics_are_delivered_too(make_client, users, db, aiohttp_se
         assert {r.topic for r in got} == {"order:holded", "order:status_changed"}
         assert sorted(r.increment_id for r in got) == [1, 2]
         assert all(r.json["message"]["unique_id"] == "H-1" for r in got)
+
+
+async def test_a_whole_order_lifecycle_delivers_every_event_once_in_order(make_client, users, db, aiohttp_server):
+    """Order, shipment, pack, ship, deliver, then a second order canceled: every event the
+    changes wrote reaches a webhook subscribed to every emitted topic, once, with the message
+    as written, and (the calls being one after the other) in the order they were committed."""
+    from rpc_fulfillment.domain.webhooks import EMITTED
+    from tests.api.shipment_helpers import through
+
+    receiver = await start_receiver(aiohttp_server)
+    rpc = await make_client(**FAST)
+    merchant = await rpc.login(users["merchant"])
+    warehouse = await rpc.login(users["warehouse"])
+    await add_product(db, "SKU-A", stock=10)
+    await create_webhook(rpc, merchant, receiver.url, list(EMITTED))
+    await rpc.result(merchant, "order.create", [None, {"SKU-A": 2}, ADDRESS, {**INFO, "unique_id": "L-1"}])
+    await through(rpc, warehouse, "L-1", "pack", "ship", "deliver")
+    await rpc.result(merchant, "order.create", [None, {"SKU-A": 1}, ADDRESS, {**INFO, "unique_id": "L-2"}])
+    await rpc.result(merchant, "order.cancel", ["L-2", {"all_items": True}])
+    await rpc.result(warehouse, "inventory.adjust", ["SKU-A", 1, 3, "found"])
+    events = await db.fetch("SELECT topic, message FROM events WHERE merchant_id = $1 ORDER BY event_id", await merchant_id(db))
+    topics = {e["topic"] for e in events}
+    assert {"order:created", "shipment:packed", "shipment:shipped", "shipment:delivered", "order:canceled",
+            "inventory:adjusted"} <= topics
+    got = await receiver.wait_count(len(events))
+    await asyncio.sleep(0.3)
+    assert len(receiver.requests) == len(events)
+    by_increment = sorted(got, key=lambda r: r.increment_id)
+    assert [r.increment_id for r in by_increment] == list(range(1, len(events) + 1))
+    delivered = [(r.topic, {k: v for k, v in r.json["message"].items() if k not in ("webhook_increment_id", "event_timestamp")})
+                 for r in by_increment]
+    assert delivered == [(e["topic"], e["message"]) for e in events]
