@@ -26,8 +26,9 @@ class MerchantApiFault extends Exception {}
 function rpc($url, $method, $params)
 {
     static $id = 0;
-    // "2.0" as a string: PHP's json_encode writes the float 2.0 as 2 (unless given
-    // JSON_PRESERVE_ZERO_FRACTION), and 2 is not a JSON-RPC version.
+    // "2.0" as a string, as the JSON-RPC 2.0 specification has it. The float 2.0 works too:
+    // json_encode writes it as 2 (unless given JSON_PRESERVE_ZERO_FRACTION), which the
+    // server accepts as ShipStream does.
     $body = json_encode(array('jsonrpc' => '2.0', 'id' => ++$id, 'method' => $method, 'params' => $params));
     $curl = curl_init($url);
     curl_setopt_array($curl, array(

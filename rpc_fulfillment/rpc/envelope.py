@@ -57,12 +57,23 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+def _is_version_2(version: Any) -> bool:
+    """The string "2.0", or the number 2 (``2.0`` or ``2``: PHP's json_encode writes the float
+    2.0 as ``2``, and ShipStream's Zend server compares loosely, so existing clients send it).
+    Never a boolean: bool is an int subclass in Python, so it is refused by name, not by the
+    accident that ``True == 1``."""
+    if isinstance(version, str):
+        return version == "2.0"
+    if isinstance(version, bool):
+        return False
+    return isinstance(version, (int, float)) and version == 2
+
+
 def request_problem(entry: Any) -> str | None:
     """Why ``entry`` is not a valid JSON-RPC 2.0 request object, or None when it is."""
     if not isinstance(entry, dict):
         return "a request must be a JSON object"
-    version = entry.get("jsonrpc")
-    if not (version == "2.0" and isinstance(version, str)) and not (isinstance(version, float) and version == 2.0):
+    if not _is_version_2(entry.get("jsonrpc")):
         return 'jsonrpc must be "2.0"'
     if not isinstance(entry.get("method"), str):
         return "method must be a string"

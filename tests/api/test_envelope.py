@@ -41,7 +41,7 @@ async def test_every_response_carries_a_request_id_header(shared_rpc):
     assert first and response.headers["X-Request-Id"] and first != response.headers["X-Request-Id"]
 
 
-@pytest.mark.parametrize("version", ["2.0", 2.0])
+@pytest.mark.parametrize("version", ["2.0", 2.0, 2])
 async def test_jsonrpc_version_string_or_number(shared_rpc, version):
     status, body = await shared_rpc.post({"jsonrpc": version, "id": 1, "method": "login", "params": LOGIN_BAD})
     assert status == 200
@@ -57,7 +57,39 @@ async def test_jsonrpc_number_as_sent_by_the_official_docs(shared_rpc):
     assert status == 200 and body["id"] == 1234 and body["error"]["code"] == -32002
 
 
-@pytest.mark.parametrize("version", ["1.0", 2, "2", 2.1, None, True, [], {}], ids=repr)
+@pytest.mark.parametrize("literal", [b"2", b"2.0"])
+async def test_login_and_call_with_a_numeric_jsonrpc_as_php_sends_it(shared_rpc, shared_users, literal):
+    # PHP's json_encode writes the float 2.0 as 2; ShipStream's Zend server compares loosely
+    # and accepts it, so an existing client sending it must work unchanged.
+    user = shared_users["merchant"]
+    raw = b'{"jsonrpc": %s, "id": 1, "method": "login", "params": ["%s", "%s"]}' % (
+        literal, user.username.encode(), user.api_key.encode())
+    status, body = await shared_rpc.post(None, raw=raw)
+    assert status == 200
+    assert_response_shape(body)
+    assert body["jsonrpc"] == "2.0"  # answered as the string whatever was sent
+    session = body["result"]
+    assert isinstance(session, str) and len(session) == 32
+    raw = b'{"jsonrpc": %s, "id": 2, "method": "call", "params": ["%s", "store.list"]}' % (literal, session.encode())
+    status, body = await shared_rpc.post(None, raw=raw)
+    assert status == 200
+    assert_response_shape(body)
+    assert body["jsonrpc"] == "2.0" and body["id"] == 2
+    assert isinstance(body["result"], list)
+
+
+@pytest.mark.parametrize("literal", [b"true", b"false", b"3", b"\"1.0\"", b"\"2\"", b"null", b"2.5"])
+async def test_login_with_another_jsonrpc_is_refused(shared_rpc, shared_users, literal):
+    user = shared_users["merchant"]
+    raw = b'{"jsonrpc": %s, "id": 1, "method": "login", "params": ["%s", "%s"]}' % (
+        literal, user.username.encode(), user.api_key.encode())
+    status, body = await shared_rpc.post(None, raw=raw)
+    assert status == 200
+    assert body == {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request",
+                                               "data": 'jsonrpc must be "2.0"'}, "id": None}
+
+
+@pytest.mark.parametrize("version", ["1.0", "2", 2.1, 3, None, True, False, [], {}], ids=repr)
 async def test_bad_jsonrpc_version_is_invalid_request(shared_rpc, version):
     status, body = await shared_rpc.post({"jsonrpc": version, "id": 1, "method": "login", "params": LOGIN_BAD})
     assert status == 200

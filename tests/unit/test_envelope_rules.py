@@ -19,7 +19,7 @@ def request(**changes):
 
 @pytest.mark.parametrize(
     "entry",
-    [request(), request(jsonrpc=2.0), request(id="x"), request(id=None), request(id=1.5), request(id=...),
+    [request(), request(jsonrpc=2.0), request(jsonrpc=2), request(id="x"), request(id=None), request(id=1.5), request(id=...),
      request(params=...), request(params={"a": 1})],
     ids=repr,
 )
@@ -33,8 +33,12 @@ def test_valid_requests(entry):
         ([], "a request must be a JSON object"),
         ("x", "a request must be a JSON object"),
         (request(jsonrpc="1.0"), 'jsonrpc must be "2.0"'),
-        (request(jsonrpc=2), 'jsonrpc must be "2.0"'),
         (request(jsonrpc=True), 'jsonrpc must be "2.0"'),
+        (request(jsonrpc=False), 'jsonrpc must be "2.0"'),
+        (request(jsonrpc=3), 'jsonrpc must be "2.0"'),
+        (request(jsonrpc=2.5), 'jsonrpc must be "2.0"'),
+        (request(jsonrpc="2"), 'jsonrpc must be "2.0"'),
+        (request(jsonrpc=None), 'jsonrpc must be "2.0"'),
         (request(jsonrpc=...), 'jsonrpc must be "2.0"'),
         (request(method=...), "method must be a string"),
         (request(method=1), "method must be a string"),
