@@ -22,6 +22,7 @@ Adding a case (order.create, order.bulk_create, order.search, a 50,000-order imp
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -105,6 +106,10 @@ class Case:
     # ``window.close()`` and returns {"requests": units done, "errors": n, "error_samples": [...]}
     # ("requests" is whatever unit the case counts: orders for the import). Python driver only.
     job: Callable[[str, dict[str, Any], int, Any], Awaitable[dict[str, Any]]] | None = None
+    # Units of work per request (orders per order.bulk_create call), and another case whose
+    # server throughput (in units) this one's is compared with in the same run.
+    units_per_request: int = 1
+    compare_with: str | None = None
 
 
 JSON = {"Content-Type": "application/json"}
@@ -140,21 +145,31 @@ IMPORT_COLUMNS = ["order_key", "order_ref", "shipping_method", "sku", "qty", "fi
                   "city", "region", "postcode", "country", "email"]
 
 
-async def _prepare_import(env: Env) -> Prepared:
-    """20 products with plenty of stock (through the API; the stock by an admin user of the
-    merchant, as inventory.adjust is the warehouse's)."""
+async def _stock_products(env: Env, skus: list[str], qty: int) -> str:
+    """Create the products through the API (those that do not exist yet: several cases share
+    them) and receive ``qty`` of each into warehouse 1 (by an admin user of the merchant:
+    inventory.adjust is the warehouse's); returns a session."""
     from rpc_fulfillment.services import provisioning
 
     connection = await env.connect()
     try:
-        admin = await provisioning.create_api_user(connection, env.merchant_code, "admin", "bench-import-admin")
+        admin = await provisioning.create_api_user(connection, env.merchant_code, "admin",
+                                                   f"bench-admin-{uuid.uuid4().hex[:8]}")
+        existing = {row["sku"] for row in await connection.fetch("SELECT sku FROM products WHERE sku = ANY($1)", skus)}
     finally:
         await connection.close()
     session = await env.login()
     admin_session = await env.rpc("login", [admin.username, admin.api_key])
-    for sku in IMPORT_SKUS:
-        await env.rpc("call", [session, "product.create", [sku, {"name": f"Import product {sku}"}]])
-        await env.rpc("call", [admin_session, "inventory.adjust", [sku, 1, 10_000_000, "bench import"]])
+    for sku in skus:
+        if sku not in existing:
+            await env.rpc("call", [session, "product.create", [sku, {"name": f"Bench product {sku}", "weight": 1.25}]])
+        await env.rpc("call", [admin_session, "inventory.adjust", [sku, 1, qty, "bench stock"]])
+    return session
+
+
+async def _prepare_import(env: Env) -> Prepared:
+    """20 products with plenty of stock."""
+    await _stock_products(env, IMPORT_SKUS, 10_000_000)
     return Prepared(context={"username": env.username, "api_key": env.api_key, "orders": IMPORT_ORDERS}, floor={})
 
 
@@ -217,7 +232,91 @@ IMPORT = Case(
     job=_import_job,
 )
 
-# Later issues: order.create (own floor "order_insert"), order.bulk_create, order.search over a
-# million seeded orders (prepare seeds with COPY through env.connect()).
+# --- order.create and order.bulk_create ----------------------------------------------------
 
-CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST, IMPORT)}
+ORDER_SKUS = [f"ORD-{n:02d}" for n in range(20)]
+ORDER_VARIANTS = 20  # request i sends order i % 20: 1 to 3 lines over 20 products
+ADDRESS = {"firstname": "Ada", "lastname": "Lovelace", "street": "12 Main St\nSuite 4", "city": "Boston",
+           "region": "MA", "postcode": "02134", "country": "US", "email": "ada@example.com"}
+
+
+def order_arguments(n: int) -> list[Any]:
+    """order.create's arguments for order variant n (no unique_id: the server numbers it)."""
+    lines = 1 + n % 3
+    items = [{"sku": ORDER_SKUS[(n + 7 * line) % len(ORDER_SKUS)], "qty": 1 + (n + line) % 2} for line in range(lines)]
+    return [None, items, ADDRESS, {"order_ref": f"REF-{n}", "shipping_method": "ups_03", "note": "bench order"}]
+
+
+async def _prepare_orders(env: Env) -> tuple[str, dict[str, Any]]:
+    """The products with stock for a billion units; returns a session and a real order.create
+    answer (for the floor)."""
+    from rpc_fulfillment.store.db import connect
+
+    session = await _stock_products(env, ORDER_SKUS, 1_000_000_000)
+    result = await env.rpc("call", [session, "order.create", order_arguments(0)])
+    connection = await connect(env.database_url)
+    try:
+        ids = await connection.fetchrow(
+            """SELECT m.merchant_id, u.api_user_id FROM merchants m JOIN api_users u USING (merchant_id)
+                WHERE m.code = $1 AND u.username = $2""", env.merchant_code, env.username)
+    finally:
+        await connection.close()
+    return session, {"result": result, "merchant_id": ids["merchant_id"], "api_user_id": ids["api_user_id"]}
+
+
+async def _prepare_order_create(env: Env) -> Prepared:
+    session, floor = await _prepare_orders(env)
+    floor["orders"] = [order_arguments(n) for n in range(ORDER_VARIANTS)]
+    return Prepared(context={"session": session}, floor=floor)
+
+
+def _order_create_body(i: int, context: dict[str, Any]) -> bytes:
+    params = [context["session"], "order.create", order_arguments(i % ORDER_VARIANTS)]
+    return orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "call", "params": params})
+
+
+ORDER_CREATE = Case(
+    name="order.create",
+    description="call(session, 'order.create'): 1-3 lines over 20 products in stock, no unique_id; "
+                "floor: the same rows written by one SQL statement",
+    prepare=_prepare_order_create,
+    body=_order_create_body,
+    floor="order_insert",
+)
+
+BULK_SIZE = 100
+
+
+async def _prepare_bulk(env: Env) -> Prepared:
+    session, _ = await _prepare_orders(env)
+    return Prepared(context={"session": session}, floor={})
+
+
+def _bulk_body(i: int, context: dict[str, Any]) -> bytes:
+    orders = {f"k{n}": order_arguments(i * BULK_SIZE + n) for n in range(BULK_SIZE)}
+    return orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "call",
+                         "params": [context["session"], "order.bulk_create", [orders]]})
+
+
+def _all_created(status: int, data: bytes) -> bool:
+    """A result, and every one of its orders created (none answered with an error)."""
+    if not jsonrpc_result(status, data):
+        return False
+    results = orjson.loads(data)["result"]
+    return len(results) == BULK_SIZE and all("error" not in order for order in results.values())
+
+
+ORDER_BULK_CREATE = Case(
+    name="order.bulk_create",
+    description=f"call(session, 'order.bulk_create') with {BULK_SIZE} orders like order.create's, "
+                "4 clients; figures per call, orders/s = req/s x 100, compared with order.create",
+    prepare=_prepare_bulk,
+    body=_bulk_body,
+    floor="",
+    check=_all_created,
+    concurrency=4,
+    units_per_request=BULK_SIZE,
+    compare_with="order.create",
+)
+
+CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST, ORDER_CREATE, ORDER_BULK_CREATE, IMPORT)}

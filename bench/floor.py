@@ -12,9 +12,22 @@ Kinds:
          where R is the fixed ``result`` from the config (the case captures a real answer, so
          the floor sends back the same bytes as the server).
 
-A kind that needs the database (later: "order_insert", the same rows as order.create written by
-one SQL statement) sets ``needs_db`` and gets ``app[POOL]``, an asyncpg pool on
-``config["database_url"]``.
+  order_insert
+         the least a server can do for order.create: read and parse the body, then write the
+         same rows the server writes for that order (the order, its items, allocations, the
+         stock update, stock movements, status history and the order:created event) with ONE
+         SQL statement, the server's own ``INSERT_ORDER``, and answer with the order's
+         properties as captured from the server (``result``), its new order_id and unique_id
+         put in. The statement's arguments are built once at startup, by the same domain code
+         the server uses (parse_order, draft_order), for each of ``orders`` (order.create
+         arguments; request id i writes order i % len(orders), as the server gets it), with
+         ``merchant_id`` and ``api_user_id`` from the config. What the
+         floor leaves out is what the server adds: the session and rate-limit check,
+         validation per request, the store and product lookups, locking the stock rows and
+         deciding the allocation, BEGIN/COMMIT and the projection of the answer.
+
+A kind that needs the database sets ``needs_db`` and gets ``app[POOL]``, an asyncpg pool on
+``config["database_url"]`` (with the server's JSON codecs), and may ``setup`` once on it.
 """
 
 from __future__ import annotations
@@ -40,6 +53,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Floor:
     make_handler: Callable[[dict[str, Any]], Handler]
     needs_db: bool = False
+    # Runs once with the pool before the first request: (app, config) -> None.
+    setup: Callable[[web.Application, dict[str, Any]], Awaitable[None]] | None = None
 
 
 def _echo(config: dict[str, Any]) -> Handler:
@@ -53,8 +68,60 @@ def _echo(config: dict[str, Any]) -> Handler:
     return handle
 
 
+ORDER_ARGUMENTS: web.AppKey[list[list[Any]]] = web.AppKey("order_arguments", list)
+
+
+async def _draft_order_arguments(app: web.Application, config: dict[str, Any]) -> None:
+    """INSERT_ORDER's arguments for each of the case's orders, built once by the server's own
+    code; request id i writes order i % len(orders), as the server gets it."""
+    app[ORDER_ARGUMENTS] = [await _draft_one(app, config, args) for args in config["orders"]]
+
+
+async def _draft_one(app: web.Application, config: dict[str, Any], args: list[Any]) -> list[Any]:
+    from rpc_fulfillment.domain.order_draft import ProductIndex, draft_order, match_products
+    from rpc_fulfillment.domain.order_input import parse_order
+    from rpc_fulfillment.services.orders import order_write, product_from_row
+    from rpc_fulfillment.store import orders as store
+
+    merchant_id = config["merchant_id"]
+    order = parse_order(*args, *([None] * (5 - len(args))))
+    async with app[POOL].acquire() as conn:
+        rows = await store.find_products(conn, merchant_id, [item.lookup for item in order.items])
+        products = match_products(order.items, ProductIndex([product_from_row(row) for row in rows]))
+        available: dict[int, dict[int, int]] = {}
+        for row in await store.lock_stock(conn, sorted({p.product_id for p in products})):  # no transaction: no lock kept
+            available.setdefault(row["product_id"], {})[row["warehouse_id"]] = row["available"]
+        store_row = await store.find_store(conn, merchant_id, None)
+    draft = draft_order(order, products, available)
+    return order_write(merchant_id, config["api_user_id"], order, draft, store_row).arguments()
+
+
+def _order_insert(config: dict[str, Any]) -> Handler:
+    import asyncpg
+
+    from rpc_fulfillment.store.orders import INSERT_ORDER
+
+    result = config["result"]
+
+    async def handle(request: web.Request) -> web.Response:
+        parsed = orjson.loads(await request.read())
+        variants = request.app[ORDER_ARGUMENTS]
+        try:
+            async with request.app[POOL].acquire() as conn:
+                row = await conn.fetchrow(INSERT_ORDER, *variants[parsed["id"] % len(variants)])
+        except asyncpg.PostgresError as error:  # shown by the harness as an error sample
+            answer = {"jsonrpc": "2.0", "id": parsed.get("id"), "error": {"code": 1, "message": repr(error)}}
+        else:
+            answer = {"jsonrpc": "2.0", "id": parsed.get("id"),
+                      "result": {**result, "order_id": row["order_id"], "unique_id": row["unique_id"]}}
+        return web.Response(body=orjson.dumps(answer), headers=JSON_HEADERS)
+
+    return handle
+
+
 FLOORS: dict[str, Floor] = {
     "echo": Floor(_echo),
+    "order_insert": Floor(_order_insert, needs_db=True, setup=_draft_order_arguments),
 }
 
 
@@ -62,11 +129,14 @@ async def _health(_request: web.Request) -> web.Response:
     return web.Response(body=b'{"status":"ok"}', headers=JSON_HEADERS)
 
 
-def _pool_context(database_url: str):
+def _pool_context(floor: Floor, config: dict[str, Any]):
     async def lifecycle(app: web.Application):
-        import asyncpg
+        from rpc_fulfillment.store.db import create_pool
 
-        app[POOL] = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
+        # The server's pool settings (codecs, reset) and size (serve's default of 10).
+        app[POOL] = await create_pool(config["database_url"], 10)
+        if floor.setup is not None:
+            await floor.setup(app, config)
         yield
         await app[POOL].close()
 
@@ -77,7 +147,7 @@ def create_app(kind: str, config: dict[str, Any]) -> web.Application:
     floor = FLOORS[kind]
     app = web.Application()
     if floor.needs_db:
-        app.cleanup_ctx.append(_pool_context(config["database_url"]))
+        app.cleanup_ctx.append(_pool_context(floor, config))
     handler = floor.make_handler(config)
     for path in ("/api/jsonrpc", "/api/jsonrpc/"):
         app.router.add_post(path, handler)

@@ -495,7 +495,21 @@ def run_case(case: Case, env: Env, database: Database, server: Child, tmp: Path,
     ordered = sorted(rounds, key=lambda r: (r["ratio"] is None, r["ratio"] or 0.0, r["server"]["throughput"]))
     shown = ordered[(len(ordered) - 1) // 2]
     return {"case": case.name, "description": case.description, "concurrency": concurrency,
-            "floor_kind": case.floor, **shown, "rounds": rounds}
+            "floor_kind": case.floor, "units_per_request": case.units_per_request, **shown, "rounds": rounds}
+
+
+def compare_cases(outcomes: list[dict[str, Any]]) -> None:
+    """For a case with ``compare_with`` (order.bulk_create), its server throughput in units
+    (orders/s) against the other case's server throughput in the same run."""
+    by_name = {outcome["case"]: outcome for outcome in outcomes}
+    for outcome in outcomes:
+        other = by_name.get(CASES[outcome["case"]].compare_with or "")
+        if other is None:
+            continue
+        units = outcome["server"]["throughput"] * outcome["units_per_request"]
+        baseline = other["server"]["throughput"] * other["units_per_request"]
+        outcome["versus"] = {"case": other["case"], "units_per_s": units, "baseline_units_per_s": baseline,
+                             "ratio": units / baseline if baseline else None}
 
 
 # --- report -------------------------------------------------------------------------------
@@ -540,6 +554,12 @@ def print_table(outcomes: list[dict[str, Any]], options: argparse.Namespace) -> 
     print(line(["-" * w for w in widths]))
     for row in rows:
         print(line(row))
+    for outcome in outcomes:
+        if "versus" in outcome:
+            versus = outcome["versus"]
+            print(f"{outcome['case']}: {versus['units_per_s']:,.0f} orders/s ({outcome['units_per_request']} per call) = "
+                  f"{_fmt(versus['ratio'], '.1f')} x {versus['case']}'s {versus['baseline_units_per_s']:,.0f} orders/s "
+                  "in this run")
     for outcome in outcomes:
         if len(outcome["rounds"]) > 1:
             ratios = ", ".join(_fmt(r["ratio"], ".2f") for r in outcome["rounds"])
@@ -681,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log("cleaned up: processes stopped, database and temp directory removed")
     if outcomes:
+        compare_cases(outcomes)
         print_table(outcomes, options)
         if options.json:
             document = {"date": started.isoformat(timespec="seconds"), "commit": git_commit(), "machine": {**machine(), "load_average_at_start": options.load_before},

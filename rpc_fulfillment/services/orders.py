@@ -30,7 +30,7 @@ class _AutoIdTaken(Exception):
     pass
 
 
-def _product(row: Mapping[str, Any]) -> Product:
+def product_from_row(row: Mapping[str, Any]) -> Product:
     return Product(
         product_id=row["product_id"],
         sku=row["sku"],
@@ -46,7 +46,7 @@ def _product(row: Mapping[str, Any]) -> Product:
 
 async def _product_index(conn: Connection, merchant_id: int, orders: Sequence[OrderInput]) -> ProductIndex:
     keys = {item.lookup for order in orders for item in order.items}
-    return ProductIndex([_product(row) for row in await store.find_products(conn, merchant_id, sorted(keys))])
+    return ProductIndex([product_from_row(row) for row in await store.find_products(conn, merchant_id, sorted(keys))])
 
 
 async def _lock_available(conn: Connection, product_ids: set[int]) -> Available:
@@ -72,18 +72,24 @@ async def _check_order_ref(conn: Connection, ctx: CallContext, order: OrderInput
         raise Fault("order_exists", data={"order_ref": order_ref})
 
 
-async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: asyncpg.Record) -> dict[str, Any]:
-    write = OrderWrite(
-        merchant_id=ctx.principal.merchant_id,
+def order_write(merchant_id: int, api_user_id: int, order: OrderInput, draft: Draft,
+                store_row: Mapping[str, Any]) -> OrderWrite:
+    """Everything the one INSERT_ORDER statement writes for this order."""
+    return OrderWrite(
+        merchant_id=merchant_id,
         unique_id=order.info.unique_id,
-        order={**draft.columns, "store_id": store_row["store_id"], "submitted_by_id": ctx.principal.api_user_id, "remote_ip": None},
+        order={**draft.columns, "store_id": store_row["store_id"], "submitted_by_id": api_user_id, "remote_ip": None},
         items=draft.items,
         allocations=draft.allocations,
         stock_deltas=draft.stock_deltas,
         note=order.info.note,
-        api_user_id=ctx.principal.api_user_id,
+        api_user_id=api_user_id,
         event={**draft.event, "store_code": store_row["code"]},
     )
+
+
+async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: asyncpg.Record) -> dict[str, Any]:
+    write = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
     try:
         row = await store.insert_order(conn, write)
     except asyncpg.UniqueViolationError as error:
