@@ -3,6 +3,10 @@
 jsonrpcserver dispatches to these. Each turns its outcome into a jsonrpcserver Result: a
 ShipStream fault becomes code -(32000 + N) with the exact message, and anything unexpected
 becomes fault 1 with the request id, which is also logged.
+
+A call (and each entry of a multiCall) whose transaction PostgreSQL aborts as a deadlock
+victim or a serialization failure is run again, up to CALL_ATTEMPTS times in all: one service
+function is one transaction, so the failed attempt left nothing behind.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import random
 from dataclasses import dataclass, replace
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -24,7 +29,7 @@ from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.limits import Admission, LoginPolicy, effective_limits
 from rpc_fulfillment.rpc.auth import basic_credentials
 from rpc_fulfillment.rpc.limits import RequestLimits, server_limits
-from rpc_fulfillment.rpc.registry import METHODS, ApiMethod
+from rpc_fulfillment.rpc.registry import METHODS, NOT_RETRIED, ApiMethod
 from rpc_fulfillment.services import auth
 from rpc_fulfillment.services.context import CallContext, Principal
 from rpc_fulfillment.store import limits as limits_store
@@ -34,6 +39,11 @@ log = logging.getLogger(__name__)
 
 INVALID_PARAMS = -32602
 ABSENT: Any = object()
+# PostgreSQL's "try the transaction again" errors (SQLSTATE 40P01 and 40001): the whole
+# transaction was rolled back, and running it again may well succeed.
+TRANSIENT_ERRORS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+CALL_ATTEMPTS = 3  # in all, the first included
+RETRY_BACKOFF = 0.004  # seconds: the n-th retry waits a random 50-100% of RETRY_BACKOFF * 2**(n-1)
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,35 @@ def _bind(method: ApiMethod, args: Any) -> list[Any]:
     return values
 
 
+def _retryable(ctx: RequestContext, method: ApiMethod) -> bool:
+    """Whether the call may be run again: a method that commits once, and its transaction over
+    (rolled back by its ``async with`` when the error went through it), so that the next
+    attempt starts on a fresh transaction."""
+    if method.path in NOT_RETRIED:
+        return False
+    return not (isinstance(ctx.pool, CallConnection) and ctx.pool.is_in_transaction())
+
+
+async def _run(ctx: RequestContext, method: ApiMethod, call_context: CallContext, values: list[Any]) -> Any:
+    """The service function, run again after a deadlock or a serialization failure; the last
+    attempt's error goes on (fault 1 for the client)."""
+    attempt = 1
+    while True:
+        try:
+            return await method.handler(call_context, *values)
+        except TRANSIENT_ERRORS as error:
+            if attempt >= CALL_ATTEMPTS or not _retryable(ctx, method):
+                raise
+            delay = RETRY_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+            log.warning(
+                "request %s: %s attempt %d of %d failed (%s %s: %s); retrying in %.1f ms",
+                ctx.request_id, method.path, attempt, CALL_ATTEMPTS, type(error).__name__, error.sqlstate,
+                error, delay * 1000,
+            )
+            await asyncio.sleep(delay)
+            attempt += 1
+
+
 async def _invoke(ctx: RequestContext, principal: Principal, path: object, args: Any) -> Any:
     method = _resolve(path)
     if principal.role not in method.roles:
@@ -186,7 +225,7 @@ async def _invoke(ctx: RequestContext, principal: Principal, path: object, args:
     values = _bind(method, args)
     call_context = CallContext(ctx.pool, ctx.settings, principal, ctx.request_id)
     try:
-        return await method.handler(call_context, *values)
+        return await _run(ctx, method, call_context, values)
     except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
         # JSON strings may hold U+0000, PostgreSQL text and jsonb may not; the call's
         # transaction is rolled back like any failed call's.

@@ -37,6 +37,12 @@ class ApiMethod:
     parameters: tuple[Parameter, ...]
 
 
+# Methods whose call is not re-run after a deadlock or serialization failure (rpc/methods.py
+# retries every other one): they commit more than once, so a failure after the first commit
+# cannot be undone by a retry. webhook.test commits its ping, then waits for the worker.
+NOT_RETRIED = frozenset({"webhook.test"})
+
+
 def _parameters(handler: Handler) -> tuple[Parameter, ...]:
     """The API arguments of a service function: everything after its CallContext."""
     listed = list(inspect.signature(handler).parameters.values())[1:]

@@ -55,6 +55,11 @@ class CallConnection:
     def acquire(self) -> "_Borrowed":
         return _Borrowed(self._connection)
 
+    def is_in_transaction(self) -> bool:
+        """Whether a transaction is still open on the call's connection (none is between the
+        call's statements: a service's transaction ends, committed or rolled back, with it)."""
+        return self._connection.is_in_transaction()
+
     async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         return await self._connection.fetch(query, *args)
 
