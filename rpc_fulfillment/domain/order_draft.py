@@ -13,10 +13,9 @@ from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.inventory import stock_adjustment
 from rpc_fulfillment.domain.order_input import INVALID, InfoInput, ItemInput, OrderInput
 from rpc_fulfillment.domain.states import OrderTotals, initial_rule, resolve
+from rpc_fulfillment.domain.units import convert_weight
 
 DEFAULT_PRIORITY = 50
-# Product weight units (domain/products.py WEIGHT_UNITS) in pounds, to add up mixed lines.
-POUNDS_PER_UNIT = {"lb": Decimal(1), "oz": Decimal("0.0625"), "kg": Decimal("2.20462262"), "g": Decimal("0.00220462262")}
 # info fields kept in orders.extra rather than in columns of their own
 EXTRA_INFO = ("customs_value", "customs_value_currency", "duties_payor", "duties_tpb_group_id", "instructions",
               "generate_sscc", "custom_fields")
@@ -101,7 +100,7 @@ def order_columns(info: InfoInput, address: dict[str, Any], products: Sequence[P
     # The order's weight is in its first product's unit; other lines are converted to it.
     unit = products[0].weight_unit if products else "lb"
     weighed = [
-        (p.weight or Decimal(0)) * item.qty * POUNDS_PER_UNIT.get(p.weight_unit, Decimal(1)) / POUNDS_PER_UNIT.get(unit, Decimal(1))
+        convert_weight((p.weight or Decimal(0)) * item.qty, p.weight_unit, unit)
         for p, item in zip(products, items)
     ]
     return {

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from rpc_fulfillment.domain import formats
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.search import Kind
+from rpc_fulfillment.domain.units import WEIGHT_UNITS
 from rpc_fulfillment.domain.validation import COUNTRIES, CURRENCIES
 
 SKU_MAX = 64
@@ -31,7 +32,6 @@ LIST_MAX = 100
 MEASURE_MAX = Decimal("99999999.9999")  # numeric(12, 4)
 FOUR_PLACES = Decimal("0.0001")
 
-WEIGHT_UNITS = ("lb", "oz", "kg", "g")
 DIMENSION_UNITS = ("in", "cm", "mm")
 GOODS_TYPES = ("NORMAL", "ORM_D", "HAZMAT", "LIMITED_QUANTITIES_COMMODITIES")
 FREIGHT_CLASSES = (

@@ -8,13 +8,13 @@ serial_number_data; a list gives the base three plus the ones named (and may con
 gives everything.
 
 Weights are summed in pounds (``total_weight`` from the packages, ``total_item_weight`` from
-the items); ``shipment_id`` is the public increment id ("100000001") everywhere.
+the items), in SQL, with domain/units.py's factors; ``shipment_id`` is the public increment id
+("100000001") everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.domain import formats
@@ -31,9 +31,6 @@ EXPANDABLE = ("shipping_address", "items", "packages", "tracking_numbers", "seri
 ALL_FIELDS = frozenset(SCALARS + EXPANDABLE)
 # What shipment.info answers: every documented top-level key.
 INFO_EXPANSIONS = frozenset({"shipping_address", "items", "packages", "tracking_numbers"})
-
-# SQL and Python agree on these factors (store/shipments.py converts to pounds the same way).
-POUNDS_PER = {"lb": Decimal(1), "oz": Decimal("0.0625"), "kg": Decimal("2.20462262"), "g": Decimal("0.00220462262")}
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,15 @@ from typing import Sequence
 import asyncpg
 
 from rpc_fulfillment.domain.search import Condition, Kind, Page
-from rpc_fulfillment.domain.shipment_projection import POUNDS_PER
 from rpc_fulfillment.domain.shipments import PackagePlan
+from rpc_fulfillment.domain.units import POUNDS_PER
 from rpc_fulfillment.store.orders import ORDER_SELECT, Connection
 from rpc_fulfillment.store.search import Column, WhereBuilder, fetch_page
 
 
 def _pounds(weight: str, unit: str) -> str:
+    """SQL for ``weight`` (an expression in ``unit``, a column) in pounds: domain/units.py's
+    factors, as convert_weight applies them."""
     cases = " ".join(f"WHEN '{name}' THEN {factor}" for name, factor in POUNDS_PER.items() if name != "lb")
     return f"({weight} * CASE {unit} {cases} ELSE 1 END)"
 
