@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from rpc_fulfillment.domain.projection import SCALARS
+from rpc_fulfillment.store import order_search
 from tests.api.order_helpers import ADDRESS, INFO, NOT_FOUND, add_product, add_store, assert_fault, invariants  # noqa: F401 (a fixture)
 
 BASE = {"order_id", "unique_id", "order_ref"}
@@ -301,8 +302,28 @@ async def test_date_filters(rpc, session, orders, filters, expected):
         ({}, ["one", "two", "three", "four"]),
     ],
 )
-async def test_sort_and_page(rpc, session, orders, options, expected):
+@pytest.mark.parametrize("sort_matches_up_to", [order_search.SORT_MATCHES_UP_TO, 0], ids=["sorted matches", "index order"])
+async def test_sort_and_page(rpc, session, orders, options, expected, sort_matches_up_to, monkeypatch):
+    monkeypatch.setattr(order_search, "SORT_MATCHES_UP_TO", sort_matches_up_to)
     assert await names(rpc, session, orders, None, options) == expected
+
+
+async def test_both_ways_of_cutting_a_page_agree(rpc, session, orders, monkeypatch):
+    """A page cut from the sorted matches (few matches) equals the page of an ordered scan."""
+    searches = [
+        ({"sku": "A"}, {"sort_field": "created_at", "sort_dir": "desc", "limit": 2}),
+        ({"sku": "A"}, {"sort_field": "created_at", "sort_dir": "desc", "limit": 2, "page": 2}),
+        ({"status": {"in": ["new", "holded", "backordered"]}}, {"sort_field": "priority", "limit": 2, "page": 2}),
+        ({"order_ref": {"starts": "PO-"}}, {"sort_field": "order_ref", "sort_dir": "desc"}),
+        ({"priority": {"gteq": 10}}, {"sort_field": "requested_ship_date", "limit": 3}),
+        ({"store_code": "default"}, {"sort_field": "status", "sort_dir": "desc"}),
+    ]
+    answers = {}
+    for up_to in (order_search.SORT_MATCHES_UP_TO, 0):
+        monkeypatch.setattr(order_search, "SORT_MATCHES_UP_TO", up_to)
+        answers[up_to] = [await rpc.result(session, "order.search", [f, o, "*"]) for f, o in searches]
+    assert answers[0] == answers[order_search.SORT_MATCHES_UP_TO]
+    assert all(answer["results"] for answer in answers[0])
 
 
 @pytest.mark.parametrize(("limit", "pages"), [(1, 4), (2, 2), (3, 2), (4, 1), (100, 1)])
