@@ -16,7 +16,7 @@ Kinds:
          the least a server can do for order.create: read and parse the body, then write the
          same rows the server writes for that order (the order, its items, allocations, the
          stock update, stock movements, status history and the order:created event) with ONE
-         SQL statement, the server's own ``INSERT_ORDER``, and answer with the order's
+         SQL statement, the server's own ``INSERT_ORDERS``, and answer with the order's
          properties as captured from the server (``result``), its new order_id and unique_id
          put in. The statement's arguments are built once at startup, by the same domain code
          the server uses (parse_order, draft_order), for each of ``orders`` (order.create
@@ -72,7 +72,7 @@ ORDER_ARGUMENTS: web.AppKey[list[list[Any]]] = web.AppKey("order_arguments", lis
 
 
 async def _draft_order_arguments(app: web.Application, config: dict[str, Any]) -> None:
-    """INSERT_ORDER's arguments for each of the case's orders, built once by the server's own
+    """INSERT_ORDERS' arguments for each of the case's orders, built once by the server's own
     code; request id i writes order i % len(orders), as the server gets it."""
     app[ORDER_ARGUMENTS] = [await _draft_one(app, config, args) for args in config["orders"]]
 
@@ -82,6 +82,7 @@ async def _draft_one(app: web.Application, config: dict[str, Any], args: list[An
     from rpc_fulfillment.domain.order_input import parse_order
     from rpc_fulfillment.services.orders import order_write, product_from_row
     from rpc_fulfillment.store import orders as store
+    from rpc_fulfillment.store.orders import orders_arguments
 
     merchant_id = config["merchant_id"]
     order = parse_order(*args, *([None] * (5 - len(args))))
@@ -93,13 +94,13 @@ async def _draft_one(app: web.Application, config: dict[str, Any], args: list[An
             available.setdefault(row["product_id"], {})[row["warehouse_id"]] = row["available"]
         store_row = await store.find_store(conn, merchant_id, None)
     draft = draft_order(order, products, available)
-    return order_write(merchant_id, config["api_user_id"], order, draft, store_row).arguments()
+    return orders_arguments([order_write(merchant_id, config["api_user_id"], order, draft, store_row)])
 
 
 def _order_insert(config: dict[str, Any]) -> Handler:
     import asyncpg
 
-    from rpc_fulfillment.store.orders import INSERT_ORDER
+    from rpc_fulfillment.store.orders import INSERT_ORDERS
 
     result = config["result"]
 
@@ -108,7 +109,7 @@ def _order_insert(config: dict[str, Any]) -> Handler:
         variants = request.app[ORDER_ARGUMENTS]
         try:
             async with request.app[POOL].acquire() as conn:
-                row = await conn.fetchrow(INSERT_ORDER, *variants[parsed["id"] % len(variants)])
+                row = await conn.fetchrow(INSERT_ORDERS, *variants[parsed["id"] % len(variants)])
         except asyncpg.PostgresError as error:  # shown by the harness as an error sample
             answer = {"jsonrpc": "2.0", "id": parsed.get("id"), "error": {"code": 1, "message": repr(error)}}
         else:

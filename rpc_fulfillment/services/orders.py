@@ -2,11 +2,15 @@
 
 One transaction per call. A create locks the stock rows of its products in primary-key order,
 decides the allocation in the domain, and writes the order, its items, allocations, stock,
-stock movements, status history and order:created event in one statement.
+stock movements, status history and order:created event in one statement (INSERT_ORDERS). A
+bulk does the same for all its orders at once: one lock of their stock rows, every order
+decided in Python, one statement writing them all.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
 import asyncpg
@@ -64,17 +68,23 @@ async def _store(conn: Connection, merchant_id: int, code: str | None) -> asyncp
     return row
 
 
-async def _check_order_ref(conn: Connection, ctx: CallContext, order: OrderInput) -> None:
+def _ref_check(order: OrderInput) -> tuple[str, timedelta | None] | None:
+    """(order_ref, window) when the order asks for its reference to be unique, else None."""
     window, order_ref = order.unique_order_ref, order.info.order_ref
     if window is None or not order_ref:
-        return
-    if await store.order_ref_taken(conn, ctx.principal.merchant_id, order_ref, None if window is True else window):
-        raise Fault("order_exists", data={"order_ref": order_ref})
+        return None
+    return order_ref, None if window is True else window
+
+
+async def _check_order_ref(conn: Connection, ctx: CallContext, order: OrderInput) -> None:
+    check = _ref_check(order)
+    if check is not None and (await store.order_refs_taken(conn, ctx.principal.merchant_id, [check]))[0]:
+        raise Fault("order_exists", data={"order_ref": check[0]})
 
 
 def order_write(merchant_id: int, api_user_id: int, order: OrderInput, draft: Draft,
                 store_row: Mapping[str, Any]) -> OrderWrite:
-    """Everything the one INSERT_ORDER statement writes for this order."""
+    """Everything the INSERT_ORDERS statement writes for this order."""
     return OrderWrite(
         merchant_id=merchant_id,
         unique_id=order.info.unique_id,
@@ -88,18 +98,22 @@ def order_write(merchant_id: int, api_user_id: int, order: OrderInput, draft: Dr
     )
 
 
+def _properties(ctx: CallContext, row: Mapping[str, Any], store_row: Mapping[str, Any]) -> dict[str, Any]:
+    properties = {**row, "store_code": store_row["code"], "store_name": store_row["name"], "submitted_by": ctx.principal.username}
+    return project(properties, STAR)
+
+
 async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: asyncpg.Record) -> dict[str, Any]:
     write = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
     try:
-        row = await store.insert_order(conn, write)
+        [row] = await store.insert_orders(conn, [write])
     except asyncpg.UniqueViolationError as error:
         if error.constraint_name != UNIQUE_ID_CONSTRAINT:
             raise
         if order.info.unique_id is None:
             raise _AutoIdTaken() from None
         raise Fault("order_exists", data={"unique_id": order.info.unique_id}) from None
-    properties = {**row, "store_code": store_row["code"], "store_name": store_row["name"], "submitted_by": ctx.principal.username}
-    return project(properties, STAR)
+    return _properties(ctx, row, store_row)
 
 
 async def _create_once(ctx: CallContext, order: OrderInput) -> dict[str, Any]:
@@ -153,9 +167,7 @@ def _parse_bulk_entry(args: Any, max_items: int) -> OrderInput:
 async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index: ProductIndex,
                     stores: dict[str | None, asyncpg.Record], available: Available) -> dict[str, Any]:
     """One order of a bulk, inside its own savepoint; ``available`` is restored if it fails."""
-    store_row = stores.get(order.store_code)
-    if store_row is None:
-        raise Fault("order_invalid_data", f"storeCode: no store with code '{order.store_code}'")
+    store_row = _bulk_store(order, stores)
     products = match_products(order.items, index)
     saved = {p.product_id: dict(available.get(p.product_id, {})) for p in products}
     for _ in range(AUTO_ID_ATTEMPTS):
@@ -171,6 +183,13 @@ async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index
     raise RuntimeError("could not find a free unique_id after several attempts")
 
 
+def _bulk_store(order: OrderInput, stores: dict[str | None, asyncpg.Record]) -> asyncpg.Record:
+    store_row = stores.get(order.store_code)
+    if store_row is None:
+        raise Fault("order_invalid_data", f"storeCode: no store with code '{order.store_code}'")
+    return store_row
+
+
 async def _bulk_stores(conn: Connection, merchant_id: int, orders: Sequence[OrderInput]) -> dict[str | None, asyncpg.Record]:
     stores: dict[str | None, asyncpg.Record] = {}
     for code in {order.store_code for order in orders}:
@@ -180,9 +199,92 @@ async def _bulk_stores(conn: Connection, merchant_id: int, orders: Sequence[Orde
     return stores
 
 
+@dataclass
+class _Batch:
+    """A bulk decided in Python before one statement writes it: what each order conflicts
+    with is read first (references and unique_ids already used), then the orders are drafted
+    in key order against the locked stock, each seeing the ones before it."""
+
+    refs_taken: dict[str, bool]  # key -> its order_ref is already used (only orders that ask)
+    ids_taken: set[str]
+    writes: dict[str, OrderWrite] = field(default_factory=dict)
+    store_rows: dict[str, asyncpg.Record] = field(default_factory=dict)
+    refs_written: set[str] = field(default_factory=set)
+
+    def draft(self, ctx: CallContext, key: str, order: OrderInput, index: ProductIndex,
+              stores: dict[str | None, asyncpg.Record], available: Available) -> None:
+        """The checks and their order are _bulk_one's: store, products, order_ref, draft, unique_id."""
+        store_row = _bulk_store(order, stores)
+        products = match_products(order.items, index)
+        check = _ref_check(order)
+        if check is not None and (self.refs_taken[key] or check[0] in self.refs_written):
+            raise Fault("order_exists", data={"order_ref": check[0]})
+        saved = {p.product_id: dict(available.get(p.product_id, {})) for p in products}
+        try:
+            draft = draft_order(order, products, available)
+            if order.info.unique_id is not None and order.info.unique_id in self.ids_taken:
+                raise Fault("order_exists", data={"unique_id": order.info.unique_id})
+        except Fault:
+            available.update({pid: dict(stock) for pid, stock in saved.items()})
+            raise
+        self.writes[key] = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
+        self.store_rows[key] = store_row
+        if order.info.unique_id is not None:
+            self.ids_taken.add(order.info.unique_id)
+        if order.info.order_ref:
+            self.refs_written.add(order.info.order_ref)
+
+
+async def _free_unique_ids(conn: Connection, merchant_id: int, count: int, chosen: set[str]) -> list[str]:
+    """``count`` automatic unique_ids in sequence order, skipping those orders have or this
+    bulk's own orders chose; drawn only for orders about to be written, so none is wasted."""
+    free: list[str] = []
+    for _ in range(AUTO_ID_ATTEMPTS):
+        if len(free) == count:
+            return free
+        drawn = await store.next_unique_ids(conn, merchant_id, count - len(free))
+        taken = chosen | await store.unique_ids_taken(conn, merchant_id, drawn)
+        free += [number for number in drawn if number not in taken]
+        if len(free) < count:
+            await store.skip_taken_unique_ids(conn, merchant_id, sorted(chosen))
+    if len(free) == count:
+        return free
+    raise RuntimeError("could not find free unique_ids after several attempts")
+
+
+async def _bulk_in_one_statement(conn: Connection, ctx: CallContext, parsed: dict[str, OrderInput], index: ProductIndex,
+                                 stores: dict[str | None, asyncpg.Record], available: Available) -> dict[str, Any]:
+    """Every order of the bulk decided in Python and written by ONE statement. Raises
+    asyncpg.UniqueViolationError (nothing written) when a unique_id was taken meanwhile."""
+    merchant_id = ctx.principal.merchant_id
+    checks = {key: check for key, order in parsed.items() if (check := _ref_check(order)) is not None}
+    taken = await store.order_refs_taken(conn, merchant_id, list(checks.values()))
+    ids = [order.info.unique_id for order in parsed.values() if order.info.unique_id is not None]
+    batch = _Batch(dict(zip(checks, taken)), await store.unique_ids_taken(conn, merchant_id, ids) if ids else set())
+    results: dict[str, Any] = {}
+    for key, order in parsed.items():
+        try:
+            batch.draft(ctx, key, order, index, stores, available)
+        except Fault as fault:
+            results[key] = _wire_error(fault)
+    auto = [write for write in batch.writes.values() if write.unique_id is None]
+    for write, number in zip(auto, await _free_unique_ids(conn, merchant_id, len(auto), batch.ids_taken)):
+        write.unique_id = number
+    if batch.writes:
+        async with conn.transaction():  # a savepoint: a unique_id race undoes only this
+            rows = await store.insert_orders(conn, list(batch.writes.values()))
+        for key, row in zip(batch.writes, rows):
+            results[key] = _properties(ctx, row, batch.store_rows[key])
+    return results
+
+
 async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> dict[str, Any]:
     """Each order succeeds or fails alone; the result maps each key to the order's properties
-    or to ``{"error": {"code": -321xx, "message": ...}}``."""
+    or to ``{"error": {"code": -321xx, "message": ...}}``.
+
+    The orders are written by one statement. Should a unique_id be taken meanwhile (another
+    call, or an auto-assigned number meeting one a client chose), that statement is undone and
+    the bulk is written order by order, each in a savepoint, with the same outcome per order."""
     if isinstance(orders, list):
         orders = {str(index): args for index, args in enumerate(orders)}
     if not isinstance(orders, dict):
@@ -204,9 +306,13 @@ async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> dict[st
             stores = await _bulk_stores(conn, merchant_id, list(parsed.values()))
             known = {p.product_id for p in index.by_sku.values()}
             available = await _lock_available(conn, known)
-            for key, order in parsed.items():
-                try:
-                    results[key] = await _bulk_one(conn, ctx, order, index, stores, available)
-                except Fault as fault:
-                    results[key] = _wire_error(fault)
+            snapshot = {pid: dict(stock) for pid, stock in available.items()}
+            try:
+                results.update(await _bulk_in_one_statement(conn, ctx, parsed, index, stores, available))
+            except asyncpg.UniqueViolationError:
+                for key, order in parsed.items():
+                    try:
+                        results[key] = await _bulk_one(conn, ctx, order, index, stores, snapshot)
+                    except Fault as fault:
+                        results[key] = _wire_error(fault)
     return {key: results[key] for key in orders}

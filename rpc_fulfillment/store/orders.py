@@ -10,13 +10,16 @@ import asyncpg
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
-# The columns order.create writes, in the order of OrderRow.values().
+# The columns order.create writes, with their SQL types (the statement takes each as an array).
 ORDER_COLUMNS = (
-    "store_id", "order_ref", "state", "status", "shipping_method", "carrier_code", "backorder_policy",
-    "priority", "source", "custom_greeting", "gift_message", "signature_required", "saturday_delivery",
-    "reason_for_export", "declared_value_service", "declared_value", "declared_value_currency", "overbox",
-    "requested_ship_date", "delayed_ship_date", "desired_delivery_date", "tpb_group_id", "shipping_address",
-    "weight", "weight_unit", "total_item_count", "extra", "submitted_by_id", "remote_ip",
+    ("store_id", "bigint"), ("order_ref", "text"), ("state", "text"), ("status", "text"),
+    ("shipping_method", "text"), ("carrier_code", "text"), ("backorder_policy", "text"), ("priority", "smallint"),
+    ("source", "text"), ("custom_greeting", "text"), ("gift_message", "text"), ("signature_required", "text"),
+    ("saturday_delivery", "boolean"), ("reason_for_export", "text"), ("declared_value_service", "boolean"),
+    ("declared_value", "numeric"), ("declared_value_currency", "text"), ("overbox", "boolean"),
+    ("requested_ship_date", "date"), ("delayed_ship_date", "timestamptz"), ("desired_delivery_date", "date"),
+    ("tpb_group_id", "integer"), ("shipping_address", "jsonb"), ("weight", "numeric"), ("weight_unit", "text"),
+    ("total_item_count", "integer"), ("extra", "jsonb"), ("submitted_by_id", "bigint"), ("remote_ip", "text"),
 )
 ITEM_COLUMNS = (
     ("product_id", "bigint"), ("line_no", "smallint"), ("sku", "text"), ("name", "text"),
@@ -25,63 +28,93 @@ ITEM_COLUMNS = (
     ("unit_declared_value", "numeric"), ("unit_declared_value_currency", "text"),
     ("unit_customs_value", "numeric"), ("unit_customs_value_currency", "text"),
 )
+# Per order, besides its columns: the unique_id (null: the merchant's next number), the status
+# history comment and the order:created event message.
+_PER_ORDER = (("unique_id", "text"), *ORDER_COLUMNS, ("note", "text"), ("message", "jsonb"))
+_ALLOCATION = (("order_no", "integer"), ("line_no", "smallint"), ("warehouse_id", "bigint"), ("qty", "integer"))
+_DELTA = (("order_no", "integer"), ("product_id", "bigint"), ("warehouse_id", "bigint"), ("qty", "integer"))
 
 
-def _order_insert_sql() -> str:
-    # $1 merchant, $2 unique_id or null, $3.. the order columns, then items, allocations,
-    # stock deltas, the history comment, the api user and the event message.
-    first = 3
-    order_params = [f"${first + i}" for i in range(len(ORDER_COLUMNS))]
-    n = first + len(ORDER_COLUMNS)
-    item_params = [f"${n + i}::{kind}[]" for i, (_, kind) in enumerate(ITEM_COLUMNS)]
-    n += len(ITEM_COLUMNS)
-    alloc = [f"${n}::smallint[]", f"${n + 1}::bigint[]", f"${n + 2}::integer[]"]
-    delta = [f"${n + 3}::bigint[]", f"${n + 4}::bigint[]", f"${n + 5}::integer[]"]
-    note, user, message = f"${n + 6}", f"${n + 7}", f"${n + 8}"
+class _Params:
+    """Numbers the statement's parameters: $1 is the merchant, the rest arrays."""
+
+    def __init__(self) -> None:
+        self.count = 1
+
+    def unnest(self, columns: tuple[tuple[str, str], ...], alias: str, ordinality: str | None = None) -> str:
+        arrays = []
+        for _, kind in columns:
+            self.count += 1
+            arrays.append(f"${self.count}::{kind}[]")
+        names = [name for name, _ in columns] + ([ordinality] if ordinality else [])
+        return f"unnest({', '.join(arrays)}){' WITH ORDINALITY' if ordinality else ''} AS {alias}({', '.join(names)})"
+
+    def scalar(self) -> str:
+        self.count += 1
+        return f"${self.count}"
+
+
+def _orders_insert_sql() -> str:
+    params = _Params()
+    orders = params.unnest(_PER_ORDER, "x", ordinality="n")
+    items = params.unnest((("order_no", "integer"), *ITEM_COLUMNS), "x")
+    allocations = params.unnest(_ALLOCATION, "a")
+    deltas = params.unnest(_DELTA, "d")
+    user = params.scalar()
+    columns = ", ".join(name for name, _ in ORDER_COLUMNS)
     item_names = ", ".join(name for name, _ in ITEM_COLUMNS)
     return f"""
-    WITH new_order AS (
-        INSERT INTO orders (merchant_id, unique_id, {", ".join(ORDER_COLUMNS)})
-        VALUES ($1, coalesce($2::text, nextval(format('order_unique_id_%s', $1::bigint)::regclass)::text),
-                {", ".join(order_params)})
+    WITH input AS MATERIALIZED (
+        SELECT x.n, coalesce(x.unique_id, nextval(format('order_unique_id_%s', $1::bigint)::regclass)::text) AS unique_id,
+               {", ".join(f"x.{name}" for name, _ in ORDER_COLUMNS)}, x.note, x.message
+          FROM {orders}
+    ), new_orders AS (
+        INSERT INTO orders (merchant_id, unique_id, {columns})
+        SELECT $1, unique_id, {columns} FROM input ORDER BY n
         RETURNING *
+    ), numbered AS (
+        SELECT input.n, new_orders.order_id, new_orders.unique_id, new_orders.state, new_orders.status,
+               input.note, input.message
+          FROM new_orders JOIN input USING (unique_id)
     ), new_items AS (
         INSERT INTO order_items (order_id, merchant_id, {item_names})
-        SELECT new_order.order_id, $1, x.*
-          FROM new_order, unnest({", ".join(item_params)}) AS x({item_names})
-        RETURNING order_item_id, line_no, product_id
+        SELECT numbered.order_id, $1, {", ".join(f"x.{name}" for name, _ in ITEM_COLUMNS)}
+          FROM {items} JOIN numbered ON numbered.n = x.order_no
+        RETURNING order_item_id, order_id, line_no, product_id
     ), new_allocations AS (
         INSERT INTO order_item_allocations (order_item_id, warehouse_id, order_id, merchant_id, product_id, qty_allocated)
-        SELECT i.order_item_id, a.warehouse_id, i_order.order_id, $1, i.product_id, a.qty
-          FROM new_order AS i_order,
-               new_items AS i JOIN unnest({", ".join(alloc)}) AS a(line_no, warehouse_id, qty) USING (line_no)
+        SELECT i.order_item_id, a.warehouse_id, i.order_id, $1, i.product_id, a.qty
+          FROM {allocations}
+          JOIN numbered ON numbered.n = a.order_no
+          JOIN new_items AS i ON i.order_id = numbered.order_id AND i.line_no = a.line_no
     ), reserved AS (
+        -- Summed first: UPDATE ... FROM applies one joined row per stock row, not each of them.
         UPDATE stock SET qty_allocated = stock.qty_allocated + d.qty, updated_at = now()
-          FROM unnest({", ".join(delta)}) AS d(product_id, warehouse_id, qty)
+          FROM (SELECT d.product_id, d.warehouse_id, sum(d.qty)::integer AS qty FROM {deltas} GROUP BY 1, 2) AS d
          WHERE stock.product_id = d.product_id AND stock.warehouse_id = d.warehouse_id
     ), movements AS (
         INSERT INTO stock_movements (merchant_id, product_id, warehouse_id, entity_type, entity_action,
                                      entity_id, qty_allocated_delta, api_user_id)
-        SELECT $1, d.product_id, d.warehouse_id, 'order', 'allocate', new_order.unique_id, d.qty, {user}
-          FROM new_order, unnest({", ".join(delta)}) AS d(product_id, warehouse_id, qty)
+        SELECT $1, d.product_id, d.warehouse_id, 'order', 'allocate', numbered.unique_id, d.qty, {user}
+          FROM {deltas} JOIN numbered ON numbered.n = d.order_no
+         ORDER BY d.order_no
     ), history AS (
         INSERT INTO order_status_history (order_id, merchant_id, state, status, comment)
-        SELECT order_id, $1, state, status, {note}::text FROM new_order
+        SELECT order_id, $1, state, status, note FROM numbered ORDER BY n
     ), event AS (
         INSERT INTO events (merchant_id, topic, message)
-        SELECT $1, 'order:created',
-               {message}::jsonb || jsonb_build_object('order_id', order_id, 'unique_id', unique_id)
-          FROM new_order
+        SELECT $1, 'order:created', message || jsonb_build_object('order_id', order_id, 'unique_id', unique_id)
+          FROM numbered ORDER BY n
     )
-    SELECT * FROM new_order"""
+    SELECT new_orders.* FROM new_orders JOIN input USING (unique_id) ORDER BY input.n"""
 
 
-INSERT_ORDER = _order_insert_sql()
+INSERT_ORDERS = _orders_insert_sql()
 
 
 @dataclass
 class OrderWrite:
-    """Everything one order.create writes, as columns and parallel arrays."""
+    """Everything one order.create writes, as columns and rows."""
 
     merchant_id: int
     unique_id: str | None
@@ -93,25 +126,32 @@ class OrderWrite:
     api_user_id: int
     event: dict[str, Any]
 
-    def arguments(self) -> list[Any]:
-        columns = list(zip(*self.items)) if self.items else [[] for _ in ITEM_COLUMNS]
-        allocations = list(zip(*self.allocations)) if self.allocations else [[], [], []]
-        deltas = list(zip(*self.stock_deltas)) if self.stock_deltas else [[], [], []]
-        return [
-            self.merchant_id,
-            self.unique_id,
-            *(self.order[name] for name in ORDER_COLUMNS),
-            *(list(column) for column in columns),
-            *(list(column) for column in allocations),
-            *(list(column) for column in deltas),
-            self.note,
-            self.api_user_id,
-            self.event,
-        ]
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
-async def insert_order(conn: Connection, write: OrderWrite) -> asyncpg.Record:
-    return await conn.fetchrow(INSERT_ORDER, *write.arguments())
+def orders_arguments(writes: Sequence[OrderWrite]) -> list[Any]:
+    """INSERT_ORDERS' arguments for several orders of one merchant and API user, as parallel
+    arrays; lines, allocations and stock deltas carry their order's number (1, 2, ...)."""
+    per_order = [(w.unique_id, *(w.order[name] for name, _ in ORDER_COLUMNS), w.note, w.event) for w in writes]
+    numbered = list(enumerate(writes, start=1))
+    items = [(n, *item) for n, w in numbered for item in w.items]
+    allocations = [(n, *allocation) for n, w in numbered for allocation in w.allocations]
+    deltas = [(n, *delta) for n, w in numbered for delta in w.stock_deltas]
+    return [
+        writes[0].merchant_id,
+        *_columns(per_order, len(_PER_ORDER)),
+        *_columns(items, 1 + len(ITEM_COLUMNS)),
+        *_columns(allocations, len(_ALLOCATION)),
+        *_columns(deltas, len(_DELTA)),
+        writes[0].api_user_id,
+    ]
+
+
+async def insert_orders(conn: Connection, writes: Sequence[OrderWrite]) -> list[asyncpg.Record]:
+    """Write the orders in one statement; their rows come back in the same order."""
+    return await conn.fetch(INSERT_ORDERS, *orders_arguments(writes))
 
 
 async def find_store(conn: Connection, merchant_id: int, code: str | None) -> asyncpg.Record | None:
@@ -148,25 +188,47 @@ async def lock_stock(conn: Connection, product_ids: Sequence[int]) -> list[async
     )
 
 
-async def order_ref_taken(conn: Connection, merchant_id: int, order_ref: str, window: timedelta | None) -> bool:
-    """Whether ``order_ref`` is used (within ``window``, or ever); serialised per reference by
-    an advisory lock held to the end of the transaction, so two creates cannot both pass."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", order_ref, merchant_id)
-    return bool(
-        await conn.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM orders WHERE merchant_id = $1 AND order_ref = $2
-                                 AND ($3::interval IS NULL OR created_at >= now() - $3::interval))""",
-            merchant_id,
-            order_ref,
-            window,
-        )
-    )
+async def order_refs_taken(conn: Connection, merchant_id: int,
+                           checks: Sequence[tuple[str, timedelta | None]]) -> list[bool]:
+    """For each (order_ref, window): whether the reference is used (within the window, or
+    ever). Serialised per reference by advisory locks held to the end of the transaction (taken
+    in sorted order, so two bulks cannot deadlock), so two creates cannot both pass; the check
+    is a statement of its own so that its snapshot sees what committed while it waited."""
+    if not checks:
+        return []
+    refs = [ref for ref, _ in checks]
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended(ref, $2))
+             FROM (SELECT DISTINCT ref FROM unnest($1::text[]) AS ref ORDER BY ref) AS sorted""",
+        refs, merchant_id)
+    rows = await conn.fetch(
+        """SELECT EXISTS (SELECT 1 FROM orders o WHERE o.merchant_id = $1 AND o.order_ref = c.ref
+                             AND (c.window_ IS NULL OR o.created_at >= now() - c.window_)) AS taken
+             FROM unnest($2::text[], $3::interval[]) WITH ORDINALITY AS c(ref, window_, n)
+            ORDER BY c.n""",
+        merchant_id, refs, [window for _, window in checks])
+    return [row["taken"] for row in rows]
 
 
-async def skip_taken_unique_ids(conn: Connection, merchant_id: int) -> None:
+async def next_unique_ids(conn: Connection, merchant_id: int, count: int) -> list[str]:
+    """The merchant's next ``count`` automatic unique_ids, drawn from its sequence."""
+    rows = await conn.fetch("SELECT nextval(format('order_unique_id_%s', $1::bigint)::regclass)::text AS n "
+                            "FROM generate_series(1, $2::int)", merchant_id, count)
+    return [row["n"] for row in rows]
+
+
+async def unique_ids_taken(conn: Connection, merchant_id: int, unique_ids: Sequence[str]) -> set[str]:
+    """Which of these unique_ids the merchant's orders already have."""
+    rows = await conn.fetch("SELECT unique_id FROM orders WHERE merchant_id = $1 AND unique_id = ANY($2::text[])",
+                            merchant_id, list(unique_ids))
+    return {row["unique_id"] for row in rows}
+
+
+async def skip_taken_unique_ids(conn: Connection, merchant_id: int, also_taken: Sequence[str] = ()) -> None:
     """Point the merchant's unique_id sequence at the first number, from its next one on, that no
-    order has: clients may have chosen a long run of them themselves (an import that keeps the
-    numbers ShipStream gave). Sequences are not transactional; a race only costs another try."""
+    order has and that is not in ``also_taken`` (a bulk's own choices, not written yet): clients
+    may have chosen a long run of them themselves (an import that keeps the numbers ShipStream
+    gave). Sequences are not transactional; a race only costs another try."""
     await conn.execute(
         """WITH start AS (SELECT seq, nextval(seq) AS n
                             FROM (SELECT format('order_unique_id_%s', $1::bigint)::regclass AS seq) AS s)
@@ -174,8 +236,10 @@ async def skip_taken_unique_ids(conn: Connection, merchant_id: int) -> None:
              FROM start, LATERAL (SELECT g AS n FROM generate_series(start.n, start.n + 10000000) AS g
                                    WHERE NOT EXISTS (SELECT 1 FROM orders o
                                                       WHERE o.merchant_id = $1 AND o.unique_id = g::text)
+                                     AND g::text <> ALL($2::text[])
                                    LIMIT 1) AS free""",
         merchant_id,
+        list(also_taken),
     )
 
 

@@ -68,6 +68,31 @@ async def test_each_order_alone(rpc, session, db):
     await check_invariants(db)
 
 
+async def test_a_unique_id_taken_meanwhile_writes_the_bulk_order_by_order(rpc, session, db, monkeypatch):
+    """The bulk's one statement meets a unique_id that another call took after the bulk looked
+    (simulated: the look finds nothing). Nothing of that statement stays; the bulk is written
+    order by order with the same outcome per order."""
+    from rpc_fulfillment.store import orders as order_store
+
+    async def sees_nothing(conn, merchant_id, unique_ids):
+        return set()
+
+    product = await add_product(db, "A", stock=5)
+    await rpc.result(session, "order.create", entry({"A": 1}, unique_id="TAKEN"))
+    monkeypatch.setattr(order_store, "unique_ids_taken", sees_nothing)
+    result = await bulk(rpc, session, {"first": entry({"A": 2}), "duplicate": entry({"A": 2}, unique_id="TAKEN"),
+                                       "last": entry({"A": 3}, order_ref="L-1")})
+    assert (result["duplicate"]["error"]["code"], result["duplicate"]["error"]["message"]) == (-32104, EXISTS)
+    assert [result[key]["status"] for key in ("first", "last")] == ["new", "partial_backorder"]
+    for key in ("first", "last"):
+        assert result[key] == await rpc.result(session, "order.info", [result[key]["unique_id"], "*"])
+    assert await stock_of(db, product) == (5, 5)
+    created = [event["unique_id"] for event in await events_of(db, "order:created")]
+    assert created == ["TAKEN", result["first"]["unique_id"], result["last"]["unique_id"]]
+    assert await db.fetchval("SELECT count(*) FROM stock_movements WHERE entity_action = 'allocate'") == 3
+    await check_invariants(db)
+
+
 async def test_orders_of_one_bulk_share_the_stock_in_order(rpc, session, db):
     product = await add_product(db, "A", stock=5)
     result = await bulk(rpc, session, {"x": entry({"A": 3}), "y": entry({"A": 3}), "z": entry({"A": 1})})
