@@ -21,7 +21,10 @@ Adding a case (order.create, order.bulk_create, order.search, a 50,000-order imp
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import os
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -319,4 +322,145 @@ ORDER_BULK_CREATE = Case(
     compare_with="order.create",
 )
 
-CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST, ORDER_CREATE, ORDER_BULK_CREATE, IMPORT)}
+# --- order.search over a million orders ----------------------------------------------------
+
+SEARCH_ORDERS = int(os.environ.get("BENCH_SEARCH_ORDERS", "1000000"))
+SEARCH_SKUS = 1000
+# Seeded with SQL (a million API calls would take an hour): one merchant's orders over the last
+# year, the newest 3% still open (new, processing, backorders, holds), the rest complete (94%)
+# or canceled; 1 to 3 lines each over 1,000 products; quantities that add up in each line.
+SEED_ORDERS = """
+INSERT INTO orders (merchant_id, store_id, unique_id, order_ref, state, status, shipping_method, carrier_code,
+                    priority, shipping_address, weight, total_item_count, submitted_by_id,
+                    created_at, updated_at, completed_at)
+SELECT $1, $2, (500000000 + g)::text, 'SREF-' || g, s.state, s.status, 'ups_03', 'ups',
+       (g::bigint * 7919) % 101, $3::jsonb, 1.25 * (1 + g % 3), 1 + g % 3, $4,
+       t.at, t.at + CASE WHEN s.state = 'complete' THEN interval '2 days' ELSE interval '0' END,
+       CASE WHEN s.state = 'complete' THEN t.at + interval '2 days' END
+  FROM generate_series(1, $5::int) AS g,
+       LATERAL (SELECT now() - ($5::int - g) * interval '365 days' / $5::int AS at) AS t,
+       LATERAL (SELECT CASE
+                  WHEN g <= $5::int * 0.97 THEN CASE WHEN g % 50 < 3 THEN 'canceled' ELSE 'complete' END
+                  ELSE (ARRAY['new', 'new', 'new', 'new', 'new', 'new', 'processing', 'processing',
+                              'partial_backorder', 'backordered', 'holded'])[1 + g % 11] END AS status) AS st,
+       LATERAL (SELECT CASE WHEN st.status IN ('partial_backorder', 'backordered') THEN 'new'
+                            ELSE st.status END AS state, st.status) AS s
+"""
+SEED_ITEMS = """
+INSERT INTO order_items (order_id, merchant_id, product_id, line_no, sku, name, qty_ordered, qty_processing,
+                         qty_shipped, qty_canceled, qty_backordered, weight)
+SELECT o.order_id, o.merchant_id, p.product_id, line, p.sku, p.name, 1 + line % 2,
+       CASE WHEN o.status IN ('new', 'processing', 'holded') THEN 1 + line % 2 ELSE 0 END,
+       CASE WHEN o.status = 'complete' THEN 1 + line % 2 ELSE 0 END,
+       CASE WHEN o.status = 'canceled' THEN 1 + line % 2 ELSE 0 END,
+       CASE WHEN o.status IN ('partial_backorder', 'backordered') THEN 1 + line % 2 ELSE 0 END,
+       1.25
+  FROM orders o
+  CROSS JOIN LATERAL generate_series(1, 1 + o.order_id::int % 3) AS line
+  JOIN products p ON p.merchant_id = o.merchant_id
+                 AND p.sku = 'SRCH-' || lpad(((o.order_id * 31 + line * 17) % $2)::text, 4, '0')
+ WHERE o.merchant_id = $1 AND o.unique_id LIKE '5%'
+"""
+
+
+def search_queries(newest: str, day: str, next_day: str) -> list[list[Any]]:
+    """order.search arguments [filters, options, fields] as integrations send them: each a
+    filtered page of one merchant's million orders, all properties but the expansions."""
+    every = "*"
+    return [
+        [{"status": "new"}, {"limit": 50}, every],
+        [{"updated_at": {"from": newest}}, {"sort_field": "updated_at", "sort_dir": "asc", "limit": 100}, every],
+        [{"created_at": {"from": day, "to": next_day}}, {"page": 2, "limit": 50}, every],
+        [{"sku": "SRCH-0123"}, {"sort_field": "order_id", "sort_dir": "desc", "limit": 50}, every],
+        [{"order_ref": {"starts": "SREF-12345"}}, {"limit": 50}, every],
+        [{"state": {"in": ["new", "processing", "holded"]}, "priority": {"lteq": 10}}, {"limit": 50}, every],
+        [{"unique_id": {"in": [str(500000000 + n) for n in range(1, 200_000, 20_000)]}}, {}, every],
+    ]
+
+
+class _Explaining:
+    """Stands in for a connection: runs each statement under EXPLAIN ANALYZE first, keeps the
+    plan, then runs it for real; so the store's own code shows its plans."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection, self.plans = connection, []
+
+    async def _explain(self, sql: str, args: tuple[Any, ...]) -> None:
+        rows = await self.connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", *args)
+        self.plans.append("\n".join(row[0] for row in rows))
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        await self._explain(sql, args)
+        return await self.connection.fetchval(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        await self._explain(sql, args)
+        return await self.connection.fetch(sql, *args)
+
+
+async def _explain_searches(connection: Any, merchant_id: int, queries: list[list[Any]]) -> None:
+    """Print each query's plans (count and page), as the server's store code builds them."""
+    from rpc_fulfillment.domain.search import parse_filters, parse_options
+    from rpc_fulfillment.store import order_search
+
+    for filters, options, _ in queries:
+        conditions = parse_filters(filters, order_search.FILTERS, "order_invalid_filters")
+        page = parse_options(options, order_search.SORTS, "order_id", "order_invalid_filters")
+        explaining = _Explaining(connection)
+        await order_search.search(explaining, merchant_id, conditions, page)
+        plans = "\n  --\n".join("  " + plan.replace("\n", "\n  ") for plan in explaining.plans)
+        print(f"[bench] EXPLAIN order.search {orjson.dumps(filters).decode()} "
+              f"{orjson.dumps(options).decode()}:\n{plans}", file=sys.stderr, flush=True)
+
+
+async def _prepare_search(env: Env) -> Prepared:
+    import time
+
+    session = await env.login()
+    connection = await env.connect()
+    try:
+        ids = await connection.fetchrow(
+            """SELECT m.merchant_id, u.api_user_id, s.store_id FROM merchants m JOIN api_users u USING (merchant_id)
+                 JOIN stores s ON s.merchant_id = m.merchant_id AND s.is_default
+                WHERE m.code = $1 AND u.username = $2""", env.merchant_code, env.username)
+        merchant_id = ids["merchant_id"]
+        started = time.monotonic()
+        await connection.execute(
+            """INSERT INTO products (merchant_id, sku, name, weight)
+               SELECT $1, 'SRCH-' || lpad(n::text, 4, '0'), 'Search product ' || n, 1.25
+                 FROM generate_series(0, $2::int - 1) AS n""", merchant_id, SEARCH_SKUS)
+        await connection.execute(SEED_ORDERS, merchant_id, ids["store_id"], ADDRESS, ids["api_user_id"], SEARCH_ORDERS)
+        await connection.execute(SEED_ITEMS, merchant_id, SEARCH_SKUS)
+        await connection.execute("VACUUM (ANALYZE) orders")
+        await connection.execute("VACUUM (ANALYZE) order_items")
+        print(f"[bench] order.search: seeded {SEARCH_ORDERS:,} orders in {time.monotonic() - started:.0f} s",
+              file=sys.stderr, flush=True)
+        newest, day = await connection.fetchrow(
+            "SELECT max(updated_at) - interval '1 day', min(created_at) + interval '100 days' FROM orders WHERE merchant_id = $1",
+            merchant_id)
+        queries = search_queries(newest.isoformat(), day.date().isoformat(),
+                                 (day.date() + datetime.timedelta(days=1)).isoformat())
+        await _explain_searches(connection, merchant_id, queries)
+    finally:
+        await connection.close()
+    result = await env.rpc("call", [session, "order.search", queries[0]])
+    return Prepared(context={"session": session, "queries": queries}, floor={"result": result})
+
+
+def _search_body(i: int, context: dict[str, Any]) -> bytes:
+    queries = context["queries"]
+    params = [context["session"], "order.search", queries[i % len(queries)]]
+    return orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "call", "params": params})
+
+
+ORDER_SEARCH = Case(
+    name="order.search",
+    description=f"call(session, 'order.search'): 7 kinds of filtered page, fields '*', over {SEARCH_ORDERS:,} "
+                "seeded orders of one merchant (2M lines); 4 clients; p99 is the figure",
+    prepare=_prepare_search,
+    body=_search_body,
+    floor="echo",
+    concurrency=4,
+)
+
+CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST, ORDER_CREATE, ORDER_BULK_CREATE, ORDER_SEARCH, IMPORT)}
