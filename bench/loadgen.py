@@ -49,6 +49,7 @@ async def drive(url: str, case: Case, context: dict[str, Any], concurrency: int,
                 warmup: float, requests: int | None) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     latencies = array("d")
+    by_label: dict[str, array] = {}
     errors = 0
     samples: list[str] = []
     numbers = itertools.count()
@@ -97,6 +98,8 @@ async def drive(url: str, case: Case, context: dict[str, Any], concurrency: int,
                 ended = time.perf_counter()
                 if opens <= ended <= closes:
                     latencies.append(ended - began)
+                    if case.label is not None:
+                        by_label.setdefault(case.label(i, context), array("d")).append(ended - began)
                     if not ok:
                         errors += 1
                         if len(samples) < 5:
@@ -123,7 +126,13 @@ async def drive(url: str, case: Case, context: dict[str, Any], concurrency: int,
         },
         "loadgen_cpu_s": cpu,
         "error_samples": samples,
+        "by_label": {label: _latency_summary(values) for label, values in by_label.items()},
     }
+
+
+def _latency_summary(values: array) -> dict[str, Any]:
+    ordered = sorted(values)
+    return {"requests": len(ordered), "p50_ms": percentile(ordered, 50) * 1000, "p99_ms": percentile(ordered, 99) * 1000}
 
 
 class Window:

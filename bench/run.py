@@ -555,6 +555,12 @@ def print_table(outcomes: list[dict[str, Any]], options: argparse.Namespace) -> 
     for row in rows:
         print(line(row))
     for outcome in outcomes:
+        labels = outcome["server"].get("by_label") or {}
+        if labels:
+            print(f"{outcome['case']}: server latency by kind of request (requests, p50 ms, p99 ms):")
+            for label, figures in labels.items():
+                print(f"  {figures['requests']:>7,}  {figures['p50_ms']:7.2f}  {figures['p99_ms']:7.2f}  {label}")
+    for outcome in outcomes:
         if "versus" in outcome:
             versus = outcome["versus"]
             print(f"{outcome['case']}: {versus['units_per_s']:,.0f} orders/s ({outcome['units_per_request']} per call) = "
