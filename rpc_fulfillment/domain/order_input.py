@@ -29,7 +29,7 @@ from pydantic import (
 
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.policies import parse_backorder_policy
-from rpc_fulfillment.domain.validation import check_country, check_currency, describe
+from rpc_fulfillment.domain.validation import check_country, check_currency, describe, nul_location
 
 INVALID = "order_invalid_data"
 MAX_ITEMS = 1000
@@ -379,6 +379,11 @@ def parse_order(
     store_code: Any, items: Any, address: Any, info: Any, flags: Any, *, max_items: int = MAX_ITEMS
 ) -> OrderInput:
     """Validate order.create's arguments, reporting the first argument that is wrong."""
+    for name, value in (("storeCode", store_code), ("items", items), ("address", address), ("info", info), ("flags", flags)):
+        # Refused here, naming the field, rather than by PostgreSQL at the write: one such
+        # order must not take a whole order.bulk_create down with it.
+        if (where := nul_location(value, name)) is not None:
+            raise Fault(INVALID, f"{where}: text may not contain the NUL character (\\u0000)")
     if store_code is not None and not isinstance(store_code, str):
         raise Fault(INVALID, f"storeCode must be a string or null, got {store_code!r}")
     if store_code == "":  # PHP clients send "" for "not specified": the default store

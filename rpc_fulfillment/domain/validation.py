@@ -49,3 +49,23 @@ def check_currency(value: str) -> str:
     if code not in CURRENCIES:
         raise ValueError(f"'{value}' is not an ISO 4217 currency code")
     return code
+
+
+def nul_location(value: Any, path: str) -> str | None:
+    """Where in a JSON value a string or an object key holds U+0000 (which PostgreSQL text and
+    jsonb cannot store), as ``info.custom_fields.x``; None when nowhere."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            if "\x00" in name:
+                return f"{path}." + name.replace("\x00", "\\u0000")
+            where = f"{path}.{name}"
+            if (found := nul_location(item, where)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := nul_location(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
