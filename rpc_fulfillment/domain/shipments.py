@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.order_input import whole_quantity
 from rpc_fulfillment.domain.policies import BackorderPolicy
+from rpc_fulfillment.domain.search import Kind
 from rpc_fulfillment.domain.validation import describe
 
 INVALID = "shipment_invalid_data"
@@ -427,3 +428,26 @@ def parse_update(data: Any, custom_fields: Any) -> str | None:
     if source is not None and len(source) > MAX_SOURCE:
         raise Fault(INVALID, f"data.source: at most {MAX_SOURCE} characters")
     return source
+
+
+# ------------------------------------------------------------------------------- search
+
+# shipment.search: filterable fields and how their values are checked; sortable fields. The
+# SQL of each is store/shipments.py's, built from these names (it refuses to load if they
+# disagree). shipment_id is the public id, the increment id (a number written as a string).
+SEARCH_FIELDS: dict[str, Kind] = {
+    "shipment_id": Kind.INTEGER,
+    "warehouse_id": Kind.INTEGER,
+    "order_unique_id": Kind.TEXT,
+    "order_ref": Kind.TEXT,
+    "order_id": Kind.INTEGER,
+    "store_code": Kind.TEXT,
+    "created_at": Kind.TIMESTAMP,
+    "updated_at": Kind.TIMESTAMP,
+    "packed_at": Kind.TIMESTAMP,
+    "status": Kind.TEXT,
+    "shipment_type": Kind.TEXT,
+}
+SORT_FIELDS = frozenset({"shipment_id", "order_id", "warehouse_id", "status", "created_at", "updated_at", "packed_at"})
+DEFAULT_SORT = "shipment_id"
+assert DEFAULT_SORT in SORT_FIELDS

@@ -29,16 +29,16 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from rpc_fulfillment.domain import inventory as inventory_domain
+from rpc_fulfillment.domain import order_search as order_search_fields
 from rpc_fulfillment.domain import products as product_domain
 from rpc_fulfillment.domain import projection, shipment_projection
+from rpc_fulfillment.domain import shipments as shipment_domain
 from rpc_fulfillment.domain import webhooks as webhook_domain
 from rpc_fulfillment.domain.cancellation import FLAGS as CANCEL_FLAGS
 from rpc_fulfillment.domain.order_input import MAX_ITEMS, AddressInput, InfoInput, ItemInput
 from rpc_fulfillment.domain.search import ALLOWED, DEFAULT_LIMIT, MAX_LIMIT, MAX_LIST, Kind
 from rpc_fulfillment.domain.shipments import MAX_LINES, LineInput, PackageInput
 from rpc_fulfillment.domain.states import STATUSES_BY_STATE
-from rpc_fulfillment.store import order_search as order_search_fields
-from rpc_fulfillment.store import shipments as shipment_search_fields
 
 Schema = Any  # a JSON Schema dict, a pydantic model class, or a dict containing model classes
 
@@ -401,8 +401,8 @@ DESCRIPTIONS: dict[str, Doc] = {
     "order.search": Doc(
         "Search the merchant's orders.",
         args={
-            "filters": Arg(filters(order_search_fields.FILTERS)),
-            "options": Arg(options(order_search_fields.SORTS, "order_id")),
+            "filters": Arg(filters(order_search_fields.SEARCH_FIELDS)),
+            "options": Arg(options(order_search_fields.SORT_FIELDS, order_search_fields.DEFAULT_SORT)),
             "fields": ORDER_FIELDS,
         },
         result=paginated(ORDER_PROPERTIES),
@@ -533,8 +533,8 @@ DESCRIPTIONS: dict[str, Doc] = {
     "shipment.search": Doc(
         "Search the merchant's shipments.",
         args={
-            "filters": Arg(filters(shipment_search_fields.FILTERS)),
-            "options": Arg(options(shipment_search_fields.SORTS, "shipment_id")),
+            "filters": Arg(filters(shipment_domain.SEARCH_FIELDS)),
+            "options": Arg(options(shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT)),
             "fields": SHIPMENT_FIELDS,
         },
         result=paginated(SHIPMENT_PROPERTIES),

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import asyncpg
 
+from rpc_fulfillment.domain import order_search as order_search_fields
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.projection import Related, Selection, project, select_fields
 from rpc_fulfillment.domain.search import paginated, parse_filters, parse_options
@@ -62,8 +63,8 @@ async def order_info(ctx: CallContext, orderUniqueId: Any = REQUIRED, fields: An
 async def order_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> dict[str, Any]:  # noqa: B006
     fault = "order_invalid_filters"
     selection = select_fields(fields, fault)
-    conditions = parse_filters(filters, search_store.FILTERS, fault)
-    page = parse_options(options, search_store.SORTS, "order_id", fault)
+    conditions = parse_filters(filters, order_search_fields.SEARCH_FIELDS, fault)
+    page = parse_options(options, order_search_fields.SORT_FIELDS, order_search_fields.DEFAULT_SORT, fault)
     async with ctx.pool.acquire() as conn, conn.transaction(readonly=True):
         rows, total = await search_store.search(conn, ctx.principal.merchant_id, conditions, page)
         related = await related_rows(conn, [row["order_id"] for row in rows], selection)

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import asyncpg
 
+from rpc_fulfillment.domain import shipments as shipment_domain
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.projection import Related, Selection
 from rpc_fulfillment.domain.search import paginated, parse_filters, parse_options
@@ -62,8 +63,8 @@ async def shipment_info(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[s
 async def shipment_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> dict[str, Any]:  # noqa: B006
     fault = "shipment_invalid_filters"
     selection = select_shipment_fields(fields, fault)
-    conditions = parse_filters(filters, store.FILTERS, fault)
-    page = parse_options(options, store.SORTS, "shipment_id", fault)
+    conditions = parse_filters(filters, shipment_domain.SEARCH_FIELDS, fault)
+    page = parse_options(options, shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT, fault)
     async with ctx.pool.acquire() as conn, conn.transaction(readonly=True):
         rows, total = await store.search(conn, ctx.principal.merchant_id, conditions, page)
         results = await shipment_properties(conn, rows, selection)

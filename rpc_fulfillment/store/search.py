@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from rpc_fulfillment.domain.search import Condition, Page
 
@@ -23,6 +23,17 @@ class Column:
     expression: str
     wrapper: str | None = None
     array: bool = False
+
+
+def columns_for(fields: Iterable[str], columns: Mapping[str, Column], what: str) -> dict[str, Column]:
+    """The SQL of each of the domain's ``fields`` (a filter or sort table), in its order.
+    Raises at import when a field has no SQL or the SQL names a field the domain does not,
+    so the API description, the service's checks and the store cannot drift apart."""
+    names = list(fields)
+    missing, extra = sorted(set(names) - set(columns)), sorted(set(columns) - set(names))
+    if missing or extra:
+        raise RuntimeError(f"{what}: no SQL for {missing or 'none'}; SQL for fields the domain does not know: {extra or 'none'}")
+    return {name: columns[name] for name in names}
 
 
 def _escape_like(text: str) -> str:

@@ -12,11 +12,11 @@ from typing import Sequence
 
 import asyncpg
 
-from rpc_fulfillment.domain.search import Condition, Kind, Page
-from rpc_fulfillment.domain.shipments import PackagePlan
+from rpc_fulfillment.domain.search import Condition, Page
+from rpc_fulfillment.domain.shipments import SEARCH_FIELDS, SORT_FIELDS, PackagePlan
 from rpc_fulfillment.domain.units import POUNDS_PER
 from rpc_fulfillment.store.orders import ORDER_SELECT, Connection
-from rpc_fulfillment.store.search import Column, WhereBuilder, fetch_page
+from rpc_fulfillment.store.search import Column, WhereBuilder, columns_for, fetch_page
 
 
 def _pounds(weight: str, unit: str) -> str:
@@ -346,23 +346,23 @@ async def update_source(conn: Connection, merchant_id: int, increment_id: str, s
 
 # ------------------------------------------------------------------------------- search
 
-_FIELDS: dict[str, tuple[Kind, Column]] = {
-    # the public shipment id is the increment id, a number written as a string
-    "shipment_id": (Kind.INTEGER, Column("s.increment_id::bigint")),
-    "warehouse_id": (Kind.INTEGER, Column("s.warehouse_id")),
-    "order_unique_id": (Kind.TEXT, Column("o.unique_id")),
-    "order_ref": (Kind.TEXT, Column("o.order_ref")),
-    "order_id": (Kind.INTEGER, Column("o.order_id")),
-    "store_code": (Kind.TEXT, Column("st.code")),
-    "created_at": (Kind.TIMESTAMP, Column("s.created_at")),
-    "updated_at": (Kind.TIMESTAMP, Column("s.updated_at")),
-    "packed_at": (Kind.TIMESTAMP, Column("s.packed_at")),
-    "status": (Kind.TEXT, Column("s.status")),
-    "shipment_type": (Kind.TEXT, Column("s.shipment_type")),
-}
-FILTERS = {name: kind for name, (kind, _) in _FIELDS.items()}
-COLUMNS = {name: column for name, (_, column) in _FIELDS.items()}
-SORT_COLUMNS = {
+# The SQL of each filterable and sortable field of domain/shipments.py. A sort's SQL may differ
+# from its filter's: shipments sort by their key (s.shipment_id, in the order of the increment
+# ids) and filter by the public id.
+COLUMNS = columns_for(SEARCH_FIELDS, {
+    "shipment_id": Column("s.increment_id::bigint"),
+    "warehouse_id": Column("s.warehouse_id"),
+    "order_unique_id": Column("o.unique_id"),
+    "order_ref": Column("o.order_ref"),
+    "order_id": Column("o.order_id"),
+    "store_code": Column("st.code"),
+    "created_at": Column("s.created_at"),
+    "updated_at": Column("s.updated_at"),
+    "packed_at": Column("s.packed_at"),
+    "status": Column("s.status"),
+    "shipment_type": Column("s.shipment_type"),
+}, "shipment.search filters")
+SORT_COLUMNS = columns_for(SORT_FIELDS, {
     "shipment_id": Column("s.shipment_id"),
     "order_id": Column("s.order_id"),
     "warehouse_id": Column("s.warehouse_id"),
@@ -370,8 +370,7 @@ SORT_COLUMNS = {
     "created_at": Column("s.created_at"),
     "updated_at": Column("s.updated_at"),
     "packed_at": Column("s.packed_at"),
-}
-SORTS = frozenset(SORT_COLUMNS)
+}, "shipment.search sorts")
 
 
 async def search(conn: Connection, merchant_id: int, conditions: Sequence[Condition], page: Page) -> tuple[list[asyncpg.Record], int]:

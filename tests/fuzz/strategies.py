@@ -206,8 +206,8 @@ def _names(table: Any) -> list[str]:
 SEARCH_FIELDS = {
     "product": _names(products.SEARCH_FIELDS),
     "stock_movement": _names(_optional("rpc_fulfillment.domain.inventory", "MOVEMENT_FIELDS", None)),
-    "order": _names(_optional("rpc_fulfillment.store.order_search", "_FIELDS", None)),
-    "shipment": _names(_optional("rpc_fulfillment.store.shipments", "_FIELDS", None)),
+    "order": _names(_optional("rpc_fulfillment.domain.order_search", "SEARCH_FIELDS", None)),
+    "shipment": _names(_optional("rpc_fulfillment.domain.shipments", "SEARCH_FIELDS", None)),
     "delivery": _names(_optional("rpc_fulfillment.domain.webhooks", "DELIVERY_FIELDS", None)),
 }
 ORDER_FIELDS = sorted(_optional("rpc_fulfillment.domain.projection", "ALL_FIELDS", ["state", "status", "items"]))

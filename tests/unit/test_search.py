@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timezone
 
 import pytest
@@ -18,7 +19,7 @@ from rpc_fulfillment.domain.search import (
     parse_filters,
     parse_options,
 )
-from rpc_fulfillment.store.search import Column, WhereBuilder, order_by
+from rpc_fulfillment.store.search import Column, WhereBuilder, columns_for, order_by
 
 FAULT = "product_invalid_filters"
 FIELDS = {
@@ -337,3 +338,30 @@ def test_conditions_are_anded_with_numbered_params():
 def test_order_by_with_tiebreak_limit_and_offset():
     assert order_by(Page("sku", True, 3, 20), COLUMNS, "t.id") == "ORDER BY t.sku DESC, t.id DESC LIMIT 20 OFFSET 40"
     assert order_by(Page("id", False, 1, 50), COLUMNS, "t.id") == "ORDER BY t.id ASC LIMIT 50 OFFSET 0"
+
+
+# -- the store's SQL of each field, keyed by the domain's tables --------------------------------
+
+def test_columns_for_follows_the_domain_table_and_its_order():
+    columns = columns_for(["sku", "id"], {"id": Column("t.id"), "sku": Column("t.sku")}, "test")
+    assert list(columns) == ["sku", "id"]
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [(["id", "sku", "name"], "no SQL for ['name']"), (["id"], "the domain does not know: ['sku']")],
+    ids=["a field without SQL", "SQL for an unknown field"],
+)
+def test_columns_for_refuses_a_table_that_drifted(fields, message):
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        columns_for(fields, {"id": Column("t.id"), "sku": Column("t.sku")}, "test")
+
+
+def test_order_and_shipment_search_sql_covers_exactly_the_domain_fields():
+    from rpc_fulfillment.domain import order_search, shipments
+    from rpc_fulfillment.store import order_search as order_sql
+    from rpc_fulfillment.store import shipments as shipment_sql
+
+    assert set(order_sql.COLUMNS) == set(order_search.SEARCH_FIELDS) >= order_search.SORT_FIELDS
+    assert set(shipment_sql.COLUMNS) == set(shipments.SEARCH_FIELDS)
+    assert set(shipment_sql.SORT_COLUMNS) == shipments.SORT_FIELDS
