@@ -31,9 +31,7 @@ from rpc_fulfillment.rpc.auth import basic_credentials
 from rpc_fulfillment.rpc.limits import RequestLimits, server_limits
 from rpc_fulfillment.rpc.registry import METHODS, NOT_RETRIED, ApiMethod
 from rpc_fulfillment.services import auth
-from rpc_fulfillment.services.context import CallContext, Principal
-from rpc_fulfillment.store import limits as limits_store
-from rpc_fulfillment.store.db import CallConnection
+from rpc_fulfillment.services.context import CallConnection, CallContext, Principal
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +126,7 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> Asyn
         else:
             principal = basic[0]
             user = effective_limits(limits, *basic[1])
-            admission = await limits_store.admit(connection, principal.api_user_id, user, cost)
+            admission = await auth.admit(connection, principal.api_user_id, user, cost)
         _record(ctx, admission)
         if admission.refused is not None:
             raise auth.LimitRefused(admission)
@@ -144,7 +142,7 @@ async def _release_slot(connection: asyncpg.Connection, api_user_id: int, slot: 
     connection is ended, which makes PostgreSQL release the lock. A failure here never changes
     the answer of a call that has run."""
     try:
-        await limits_store.release(connection, api_user_id, slot)
+        await auth.release_slot(connection, api_user_id, slot)
     except asyncio.CancelledError:
         connection.terminate()
         raise

@@ -129,6 +129,17 @@ async def login(
     return session_id
 
 
+async def admit(conn: asyncpg.Connection, api_user_id: int, limits: Limits, cost: int = 1) -> Admission:
+    """One call of the user charged to ``limits`` (a call with HTTP Basic credentials; a session's
+    call is admitted by its lookup). A refusal is returned, not raised."""
+    return await limits_store.admit(conn, api_user_id, limits, cost)
+
+
+async def release_slot(conn: asyncpg.Connection, api_user_id: int, slot: int) -> None:
+    """Give back the concurrency slot a call took, on the connection that took it."""
+    await limits_store.release(conn, api_user_id, slot)
+
+
 class LimitRefused(Exception):
     """A call refused by the user's rate or concurrency limit (HTTP 429 or 409)."""
 

@@ -23,6 +23,9 @@ DOMAIN_MAY_NOT_IMPORT = (
     "rpc_fulfillment.workers",
 )
 SERVICES_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", "rpc_fulfillment.rpc", "rpc_fulfillment.app", "rpc_fulfillment.appkeys")
+# rpc reaches the data through services only: no SQL, and no store table read for the API
+# description (the fields of a search are the domain's).
+RPC_MAY_NOT_IMPORT = ("rpc_fulfillment.store",)
 
 
 def module_name(path: Path) -> str:
@@ -68,6 +71,10 @@ def test_domain_is_pure():
 
 def test_services_know_nothing_of_the_transport():
     assert violations("services", SERVICES_MAY_NOT_IMPORT) == []
+
+
+def test_rpc_goes_through_services_not_the_store():
+    assert violations("rpc", RPC_MAY_NOT_IMPORT) == []
 
 
 @pytest.mark.parametrize(
