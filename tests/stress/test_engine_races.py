@@ -3,7 +3,8 @@
 - order.cancel racing stock arrivals (inventory.adjust over HTTP, and reserve_backorders on a
   connection of its own) and holds on orders sharing products: no unit reserved twice, stock
   never negative, the invariants hold, no arrival left while an order waits for it, and no
-  deadlock (a DeadlockDetectedError, or fault 1 from the server, is a failure).
+  deadlock (a DeadlockDetectedError, fault 1 from the server, or a call the server retried
+  after a deadlock, which tests/stress/conftest.py catches, is a failure).
 - order.hold (and order.unhold) racing order.cancel on one order: exactly one of the
   consistent outcomes, and no lost status change (the history and the events end where the
   order is).

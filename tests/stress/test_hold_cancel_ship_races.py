@@ -4,7 +4,8 @@ time. The pairs are covered in test_shipment_races.py and test_engine_races.py; 
 them at once, with every cancel option.
 
 After every round:
-- no call failed with anything but a refusal (fault 102/103: never fault 1, never a deadlock);
+- no call failed with anything but a refusal (fault 102/103: never fault 1, never a deadlock,
+  not even one the server retried: tests/stress/conftest.py);
 - no double allocation: each item's units add up (reserved + canceled + backordered + shipped =
   ordered), no unit is in two shipments, open shipments hold only reserved units, and the stock
   rows match the allocations (check_invariants, shipment_invariants);
