@@ -407,12 +407,13 @@ class _Explaining:
 
 async def _explain_searches(connection: Any, merchant_id: int, queries: list[list[Any]]) -> None:
     """Print each query's plans (count and page), as the server's store code builds them."""
+    from rpc_fulfillment.domain.order_search import DEFAULT_SORT, SEARCH_FIELDS, SORT_FIELDS
     from rpc_fulfillment.domain.search import parse_filters, parse_options
     from rpc_fulfillment.store import order_search
 
     for filters, options, _ in queries:
-        conditions = parse_filters(filters, order_search.FILTERS, "order_invalid_filters")
-        page = parse_options(options, order_search.SORTS, "order_id", "order_invalid_filters")
+        conditions = parse_filters(filters, SEARCH_FIELDS, "order_invalid_filters")
+        page = parse_options(options, SORT_FIELDS, DEFAULT_SORT, "order_invalid_filters")
         explaining = _Explaining(connection)
         async with connection.transaction(readonly=True):
             await order_search.search(explaining, merchant_id, conditions, page)

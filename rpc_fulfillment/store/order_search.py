@@ -6,14 +6,13 @@ from typing import Sequence
 
 import asyncpg
 
-from rpc_fulfillment.domain.order_search import SEARCH_FIELDS, SORT_FIELDS
+from rpc_fulfillment.domain.order_search import SEARCH_FIELDS
 from rpc_fulfillment.domain.search import Condition, Page
 from rpc_fulfillment.store.orders import ORDER_SELECT, Connection
 from rpc_fulfillment.store.search import Column, WhereBuilder, columns_for, order_by
 
 # The SQL of each filterable field of domain/order_search.py (which says the fields, their
-# kinds and which sort; a sort field's SQL is its filter's). FILTERS and SORTS are the
-# domain's tables, named here for the code that reads them next to the SQL (bench/cases.py).
+# kinds and which sort; a sort field's SQL is its filter's).
 COLUMNS = columns_for(SEARCH_FIELDS, {
     "order_id": Column("o.order_id"),
     "unique_id": Column("o.unique_id"),
@@ -37,8 +36,6 @@ COLUMNS = columns_for(SEARCH_FIELDS, {
                          "WHERE i.order_id = o.order_id AND i.merchant_id = o.merchant_id "
                          "AND p.merchant_id = o.merchant_id AND {})"),
 }, "order.search filters")
-FILTERS = SEARCH_FIELDS
-SORTS = SORT_FIELDS
 
 
 # When the planner expects at most this many matches, the count and the page come from one
