@@ -41,6 +41,10 @@ def _webhook_flags(parser: argparse.ArgumentParser) -> None:
                         "default 5; at most 3 of them to connect)")
     parser.add_argument("--webhook-retry-schedule", help="comma-separated delays in seconds before each retry, or none "
                         "(env RPCF_WEBHOOK_RETRY_SCHEDULE, default ShipStream's 60,120,240,...,86400: 14 retries)")
+    parser.add_argument("--webhook-allow-private", action=argparse.BooleanOptionalAction, default=None,
+                        help="whether webhooks may target loopback, private, link-local (cloud metadata) or reserved "
+                        "addresses; turn it off (--no-webhook-allow-private) when merchants are not trusted "
+                        "(env RPCF_WEBHOOK_ALLOW_PRIVATE, default on)")
 
 
 def _limit_flags(serve: argparse.ArgumentParser) -> None:
@@ -166,7 +170,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     names = ("host", "port", "database_url", "data_dir", "workers", "session_lifetime", "max_body_bytes",
              "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval",
              "auto_fulfill", "auto_fulfill_delay")
-    names += ("webhook_delivery", "webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule")
+    names += ("webhook_delivery", "webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule",
+              "webhook_allow_private")
     names += LIMIT_SETTINGS if args.command == "serve" else ("max_api_keys",)
     return load_settings({name: getattr(args, name, None) for name in names})
 
@@ -349,6 +354,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     database_url, embedded = asyncio.run(_prepare_to_serve(settings, args.demo))
     print(f"rpc-fulfillment: serving http://{settings.host}:{settings.port}/api/jsonrpc "
           f"with {settings.workers} worker(s); Ctrl+C stops", flush=True)
+    if settings.webhook_allow_private and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning("webhooks may target loopback, private and link-local (cloud metadata) addresses; when merchants "
+                    "are not trusted, set --no-webhook-allow-private (RPCF_WEBHOOK_ALLOW_PRIVATE=false): SECURITY.md")
     if settings.workers == 1:
         status = _run_server(settings, database_url, args.access_log, False)
     else:

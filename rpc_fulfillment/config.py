@@ -56,6 +56,12 @@ class Settings:
     webhook_interval: float = 10.0
     webhook_timeout: float = 5.0
     webhook_retry_schedule: str = "60,120,240,480,900,1800,3600,7200,14400,28800,57600,86400,86400,86400"
+    # Whether webhooks may target loopback, private (RFC 1918, fc00::/7), link-local (cloud
+    # metadata), multicast, reserved... addresses. On by default so that the quick start and
+    # local receivers work; a multi-tenant deployment must turn it off (README: Configuration,
+    # SECURITY.md): then webhook.create refuses such literal URLs and the worker refuses every
+    # name that resolves to such an address.
+    webhook_allow_private: bool = True
 
 
 # Environment variable for each setting; DATABASE_URL keeps its conventional name.
@@ -91,6 +97,7 @@ ENVIRONMENT = {
     "webhook_interval": "RPCF_WEBHOOK_INTERVAL",
     "webhook_timeout": "RPCF_WEBHOOK_TIMEOUT",
     "webhook_retry_schedule": "RPCF_WEBHOOK_RETRY_SCHEDULE",
+    "webhook_allow_private": "RPCF_WEBHOOK_ALLOW_PRIVATE",
 }
 
 

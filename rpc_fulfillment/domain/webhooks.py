@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import math
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
@@ -100,7 +102,116 @@ def parse_flag(value: Any) -> bool | None:
     return None
 
 
-def parse_url(value: Any) -> str:
+# --------------------------------------------------------------------------- where webhooks may go
+#
+# Merchants may not be trusted by the operator: unless the operator allows private targets
+# (Settings.webhook_allow_private), a webhook may not make the server POST to its own
+# machine, to the operator's network or to a cloud metadata service. webhook.create refuses a
+# URL whose host is written as such an address (or is localhost); the worker checks every
+# address a host name resolves to before it connects (so a name that resolves to 127.0.0.1 at
+# delivery time is refused as well).
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598; Alibaba Cloud's metadata is 100.100.100.200
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# What inet_aton accepts (and so getaddrinfo): 1 to 4 parts, each decimal, octal or hex.
+_IPV4_PART = re.compile(r"^(?:0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$", re.IGNORECASE)
+
+
+def _address_class(ip: Address) -> str | None:
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (where cloud metadata services live)"
+    if ip.is_multicast:
+        return "a multicast address"
+    if any(ip in network for network in _RFC1918):
+        return "a private address (RFC 1918)"
+    if ip.version == 6 and ip in _UNIQUE_LOCAL:
+        return "a private address (unique local, fc00::/7)"
+    if ip.version == 6 and ip.is_site_local:
+        return "a site-local address (fec0::/10)"
+    if ip in _SHARED:
+        return "a shared address (100.64.0.0/10, carrier-grade NAT)"
+    if ip.is_reserved:
+        return "a reserved address"
+    if not ip.is_global:
+        return "a special-purpose address that is not globally routable"
+    return None
+
+
+def address_class(address: str | Address) -> str | None:
+    """What keeps webhooks from this IP address when private targets are not allowed ("a
+    loopback address"), or None for a public address. An IPv6 address that carries an IPv4
+    one (::ffff:a.b.c.d, 6to4, NAT64) is judged by that too. A string that is not an IP
+    address is refused."""
+    if isinstance(address, str):
+        try:
+            address = ipaddress.ip_address(address)
+        except ValueError:
+            return "not an IP address"
+    if address.version == 6:
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and address in _NAT64:
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None:  # the IPv4 address is where the packets go
+            reason = _address_class(inner)
+            return None if reason is None else f"an IPv6 address carrying {inner} ({reason})"
+    return _address_class(address)
+
+
+def address_refusal(address: str | Address) -> str | None:
+    """``"127.0.0.1 is a loopback address"`` (see address_class), or None."""
+    reason = address_class(address)
+    return None if reason is None else f"{address} is {reason}"
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address of "127.1", "2130706433", "0x7f.0.0.1"... as inet_aton reads them."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_IPV4_PART.match(part) for part in parts):
+        return None
+    numbers = [int(p, 16) if p[:2].lower() == "0x" else int(p, 8) if p.startswith("0") else int(p) for p in parts]
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    value = last
+    for position, number in enumerate(leading):
+        value += number << (8 * (3 - position))
+    return ipaddress.IPv4Address(value)
+
+
+def host_refusal(host: str) -> str | None:
+    """Why a URL's host, as written, may not be a webhook's target when private targets are
+    not allowed: localhost (and *.localhost), or an IP address (in any notation
+    getaddrinfo reads) that address_refusal refuses. None for other names: those are
+    checked after DNS resolution, at delivery."""
+    name = unicodedata.normalize("NFKC", host).strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    bare = name.rstrip(".")
+    if bare == "localhost" or bare.endswith(".localhost"):
+        return f"{host} is a loopback name"
+    try:
+        address: Address | None = ipaddress.ip_address(name)
+    except ValueError:
+        if ":" in name:
+            return f"{host!r} is not a valid address"
+        address = _legacy_ipv4(bare)
+        if address is None:
+            return None  # a name
+    reason = address_refusal(address)
+    if reason is None:
+        return None
+    return reason if host == str(address) else f"{host} means {reason}"
+
+
+def parse_url(value: Any, allow_private: bool = True) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid("'url' is required: the http or https URL to POST events to")
     url = value.strip()
@@ -119,7 +230,18 @@ def parse_url(value: Any) -> str:
         raise invalid(f"'url' has no host: {_short(url)}")
     if port == 0:
         raise invalid(f"'url' has port 0: {_short(url)}")
+    if not allow_private:
+        check_target(url)
     return url
+
+
+def check_target(url: str) -> None:
+    """Fault 101 naming 'url' when the URL's host is localhost or a literal address that
+    webhooks may not reach (private targets not allowed)."""
+    reason = host_refusal(urlsplit(url).hostname or "")
+    if reason is not None:
+        raise invalid(f"'url' may not point at a private network: {reason} ({_short(url)}); "
+                      "webhooks go to public addresses only on this server")
 
 
 def parse_topics(value: Any) -> list[str]:
@@ -199,14 +321,15 @@ def parse_secret_key(value: Any) -> str:
     return value
 
 
-def parse_webhook_data(data: Any) -> WebhookInput:
-    """webhook.create's argument; fault 101 naming the problem for anything wrong."""
+def parse_webhook_data(data: Any, allow_private: bool = True) -> WebhookInput:
+    """webhook.create's argument; fault 101 naming the problem for anything wrong. Without
+    ``allow_private`` the URL may not name a private, loopback, link-local... address."""
     if not isinstance(data, dict):
         raise invalid("webhook data must be an object {is_active, topics, url, extra_headers, secret_key}")
     unknown = [key for key in data if key not in _DATA_KEYS]
     if unknown:
         raise invalid(f"unknown key(s) {', '.join(_short(k, 40) for k in unknown)} (use {', '.join(_DATA_KEYS)})")
-    url = parse_url(data.get("url"))
+    url = parse_url(data.get("url"), allow_private)
     topics = parse_topics(data.get("topics"))
     active = data.get("is_active", True)
     is_active = True if active is None else parse_flag(active)

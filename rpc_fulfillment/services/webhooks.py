@@ -26,7 +26,7 @@ TEST_POLL_SECONDS = 0.05
 async def webhook_create(ctx: CallContext, data: Any) -> bool:
     """Returns ``true`` as ShipStream does; webhook.list shows the new webhook's id (and its
     secret_key when the server generated one)."""
-    webhook = domain.parse_webhook_data(data)
+    webhook = domain.parse_webhook_data(data, ctx.settings.webhook_allow_private)
     merchant_id = ctx.principal.merchant_id
     async with ctx.pool.acquire() as conn, conn.transaction():
         await store.lock_merchant_webhooks(conn, merchant_id)  # the limit holds under concurrency
@@ -49,10 +49,16 @@ async def webhook_list(ctx: CallContext) -> list[dict[str, Any]]:
 
 async def webhook_update_status(ctx: CallContext, webhook_id: Any, status: Any) -> bool:
     """Activate (1) or deactivate (0). Events of an inactive webhook's topics are not queued
-    for it; deliveries already queued wait, and go out once it is active again."""
+    for it; deliveries already queued wait, and go out once it is active again. Without
+    private targets allowed, a webhook whose URL names a private address (registered while
+    they were) cannot be activated: fault 101 naming 'url'."""
     number = domain.parse_webhook_id(webhook_id)
     is_active = domain.parse_status(status)
     async with ctx.pool.acquire() as conn, conn.transaction():
+        if is_active and not ctx.settings.webhook_allow_private:
+            webhook = await store.find_webhook(conn, ctx.principal.merchant_id, number)
+            if webhook is not None:
+                domain.check_target(webhook["url"])
         found = await store.set_active(conn, ctx.principal.merchant_id, number, is_active)
     if not found:
         raise Fault("webhook_not_found", f"no webhook {number}")

@@ -13,6 +13,14 @@ against one database. Each of a worker's ``concurrency`` slots loops:
    takes its locks with it and the deliveries are due again (at least once, never dropped);
 3. when there is nothing to do, wait for a NOTIFY (an event queued, a fan-out done, a replay,
    a test) or the timer: ``webhook_interval`` seconds, or sooner when a retry comes due.
+
+Unless ``webhook_allow_private``, no request goes to a loopback, private, link-local (cloud
+metadata), multicast or reserved address: a URL whose host is such an address is refused
+before any connection, and a host name is resolved by ``GuardedResolver``, which refuses it
+when any of its addresses is such an address; the connector connects only to the addresses
+the resolver returned, so a name that resolves to 127.0.0.1 at delivery time (DNS rebinding)
+is never contacted. A refusal is a failed attempt like a connection error: logged in
+webhook.deliveries with the reason, retried on the schedule.
 """
 
 from __future__ import annotations
@@ -20,12 +28,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
 import asyncpg
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from rpc_fulfillment import __version__
 from rpc_fulfillment.config import Settings
@@ -41,15 +53,46 @@ EXCERPT_BYTES = 1000  # how much of a receiver's answer is kept
 CONNECT_TIMEOUT = 3.0  # ShipStream: 3 s to connect, 5 s in all
 ACQUIRE_TIMEOUT = 30.0  # a pool that cannot give a connection this long is broken
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+REFUSED = "refused: {}; webhooks go to public addresses only on this server"
+
+
+class RefusedTarget(OSError):
+    """A webhook's host resolves to an address webhooks may not reach."""
+
+
+class GuardedResolver(AbstractResolver):
+    """A resolver (aiohttp's default one unless given) that refuses a host name when any
+    address it resolves to is loopback, private, link-local... (domain.address_class)."""
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner if inner is not None else DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            reason = domain.address_class(result["host"])
+            if reason is not None:
+                raise RefusedTarget(f"{host} resolves to {result['host']}, {reason}")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class WebhookWorker:
-    def __init__(self, database_url: str, settings: Settings, *, concurrency: int | None = None) -> None:
+    def __init__(
+        self, database_url: str, settings: Settings, *, concurrency: int | None = None, resolver: AbstractResolver | None = None
+    ) -> None:
+        """``resolver``: the DNS resolver to use (aiohttp's default one unless given; tests
+        give a stub); without private targets allowed it is wrapped in GuardedResolver."""
         self.database_url = database_url
         self.concurrency = concurrency or settings.webhook_concurrency
         self.interval = settings.webhook_interval
         self.timeout = settings.webhook_timeout
         self.schedule = domain.parse_retry_schedule(settings.webhook_retry_schedule)
+        self.allow_private = settings.webhook_allow_private
+        self.resolver = resolver
+        self._guard: GuardedResolver | None = None
         self.pool: asyncpg.Pool | None = None
         self.http: aiohttp.ClientSession | None = None
         self._listener: asyncpg.Connection | None = None
@@ -61,7 +104,9 @@ class WebhookWorker:
 
     async def start(self) -> None:
         self.pool = await create_pool(self.database_url, self.concurrency + 1)
+        self._guard = None if self.allow_private else GuardedResolver(self.resolver)
         self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=self._guard or self.resolver),
             timeout=aiohttp.ClientTimeout(total=self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout)),
             headers={"User-Agent": f"rpc-fulfillment-webhooks/{__version__}"},
         )
@@ -80,6 +125,8 @@ class WebhookWorker:
         self._tasks = []
         if self.http is not None:
             await self.http.close()
+        if self._guard is not None:  # a resolver given to the connector is the caller's to close
+            await self._guard.close()
         if self._listener is not None:
             await self._close_listener()
         if self.pool is not None:
@@ -221,6 +268,11 @@ class WebhookWorker:
         assert self.http is not None
         started = time.monotonic()
         try:
+            if not self.allow_private:
+                # aiohttp connects to an IP address as written without asking the resolver.
+                reason = domain.host_refusal(URL(url).raw_host or "")
+                if reason is not None:
+                    return None, REFUSED.format(reason), None
             async with self.http.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 answer = b""
                 while len(answer) < EXCERPT_BYTES:
@@ -236,6 +288,10 @@ class WebhookWorker:
         except asyncio.TimeoutError:
             elapsed = time.monotonic() - started
             return None, f"timed out after {elapsed:.1f} s", None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, RefusedTarget):
+                return None, REFUSED.format(exc.os_error)[:500], None
+            return None, f"{type(exc).__name__}: {exc}"[:500], None
         except aiohttp.ClientError as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500], None
         except Exception as exc:  # an invalid URL for aiohttp, an SSL problem...
