@@ -160,3 +160,40 @@ async def test_create_and_bulk_with_the_same_order_ref_do_not_deadlock(rpc, sess
     assert single_body.get("error", {}).get("code") == -32104, single_body
     assert await db.fetchval("SELECT count(*) FROM orders") == 1
     await check_invariants(db)
+
+
+async def test_bulks_of_other_products_racing_for_the_same_unique_ids(rpc, session, db):
+    """Bulks of different products do not wait on each other's stock rows, so they meet on the
+    unique_ids themselves: each bulk's one statement may find an id taken meanwhile and fall
+    back to order by order. Each id is still created once, every other claim is -32104, the
+    automatic numbers never collide, and the stock adds up."""
+    bulks, per_bulk = 8, 20
+    products = [await add_product(db, f"P{k}", stock=1000) for k in range(bulks)]
+
+    def orders_of(k: int) -> dict[str, Any]:
+        chosen = {f"id-{n}": [None, {f"P{k}": 1}, ADDRESS, {**INFO, "unique_id": f"SHARED-{n}"}]
+                  for n in range(k * per_bulk // 2, k * per_bulk // 2 + per_bulk)}  # half shared with the next bulk
+        automatic = {f"auto-{n}": [None, {f"P{k}": 2}, ADDRESS, INFO] for n in range(5)}
+        return {**chosen, **automatic}
+
+    bodies = await together(*(call(rpc, session, "order.bulk_create", [orders_of(k)]) for k in range(bulks)))
+    assert all("result" in body for body in bodies), bodies
+    created: Counter = Counter()
+    refused = 0
+    for body in bodies:
+        for key, result in body["result"].items():
+            if "error" in result:
+                assert (key.startswith("id-"), result["error"]["code"]) == (True, -32104), result
+                refused += 1
+            else:
+                created[result["unique_id"]] += 1
+    shared = {f"SHARED-{n}" for n in range(bulks * per_bulk // 2 + per_bulk // 2)}
+    assert {uid for uid in created if uid.startswith("SHARED-")} == shared
+    assert max(created.values()) == 1
+    assert refused == bulks * per_bulk - len(shared)
+    assert sum(1 for uid in created if not uid.startswith("SHARED-")) == bulks * 5
+    assert await db.fetchval("SELECT count(*) FROM orders") == len(created)
+    assert await db.fetchval("SELECT count(*) FROM events WHERE topic = 'order:created'") == len(created)
+    allocated = sum([(await stock_of(db, product))[1] for product in products])
+    assert allocated == len(shared) + bulks * 5 * 2
+    await check_invariants(db)
