@@ -41,7 +41,8 @@ def _resources(settings: Settings, database_url: str):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = await create_pool(database_url, settings.db_pool_size)
         tasks = [
-            asyncio.create_task(expire_sessions_forever(app[POOL], login_window=settings.login_failure_window)),
+            asyncio.create_task(expire_sessions_forever(app[POOL], login_window=settings.login_failure_window,
+                                                        webhook_retention_days=settings.webhook_retention_days)),
             asyncio.create_task(release_holds_forever(app[POOL], settings.scheduler_interval)),
         ]
         yield

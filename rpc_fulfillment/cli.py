@@ -107,6 +107,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.add_argument("--demo", action="store_true", help="create the demo merchant and API user if the database has no merchant")
     _webhook_flags(serve)
+    serve.add_argument("--webhook-retention-days", help="days delivered and failed webhook deliveries, and events no "
+                       "pending delivery needs, are kept; 0 or off: forever (env RPCF_WEBHOOK_RETENTION_DAYS, default 30)")
     serve.add_argument("--no-webhook-delivery", dest="webhook_delivery", action="store_const", const=False,
                        help="do not deliver webhooks in the server processes; run `rpc-fulfillment worker` instead "
                        "(env RPCF_WEBHOOK_DELIVERY=false)")
@@ -171,7 +173,7 @@ def _settings(args: argparse.Namespace) -> Settings:
              "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval",
              "auto_fulfill", "auto_fulfill_delay")
     names += ("webhook_delivery", "webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule",
-              "webhook_allow_private")
+              "webhook_allow_private", "webhook_retention_days")
     names += LIMIT_SETTINGS if args.command == "serve" else ("max_api_keys",)
     return load_settings({name: getattr(args, name, None) for name in names})
 

@@ -62,6 +62,10 @@ class Settings:
     # SECURITY.md): then webhook.create refuses such literal URLs and the worker refuses every
     # name that resolves to such an address.
     webhook_allow_private: bool = True
+    # Days delivered and failed webhook deliveries (with their attempts), and events no
+    # pending delivery needs, are kept; 0 keeps them forever. Pruned by every server
+    # process's housekeeping loop (every 10 minutes), one process at a time.
+    webhook_retention_days: int = 30
 
 
 # Environment variable for each setting; DATABASE_URL keeps its conventional name.
@@ -98,6 +102,7 @@ ENVIRONMENT = {
     "webhook_timeout": "RPCF_WEBHOOK_TIMEOUT",
     "webhook_retry_schedule": "RPCF_WEBHOOK_RETRY_SCHEDULE",
     "webhook_allow_private": "RPCF_WEBHOOK_ALLOW_PRIVATE",
+    "webhook_retention_days": "RPCF_WEBHOOK_RETENTION_DAYS",
 }
 
 
@@ -110,7 +115,7 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 # Limits that 0 (or "off") turns off.
-ZERO_MEANS_OFF = frozenset({"rate_limit", "concurrency_limit"})
+ZERO_MEANS_OFF = frozenset({"rate_limit", "concurrency_limit", "webhook_retention_days"})
 
 
 def _limit(name: str, kind: type, raw: Any) -> Any:

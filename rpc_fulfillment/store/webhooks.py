@@ -24,6 +24,8 @@ CHANNEL = "rpcf_webhooks"
 FANOUT_LOCK = 0x72706377
 # pg_advisory_xact_lock(CREATE_LOCK, merchant): one webhook.create at a time per merchant.
 CREATE_LOCK = 0x72706378
+# pg_try_advisory_lock key: one retention run at a time in the whole installation.
+RETENTION_LOCK = 0x72706379
 
 _WEBHOOK_COLUMNS = "webhook_id, merchant_id, url, topics, is_active, extra_headers, secret_key, last_increment_id, created_at"
 
@@ -269,8 +271,11 @@ async def attempts_of(conn: asyncpg.Connection, delivery_ids: list[int]) -> dict
 
 
 async def find_event(conn: asyncpg.Connection, merchant_id: int, event_id: int) -> asyncpg.Record | None:
+    """The event, share-locked until the transaction ends: retention (prune_events) skips it
+    meanwhile, so a delivery written for it cannot lose its event."""
     return await conn.fetchrow(
-        "SELECT event_id, topic, created_at FROM events WHERE merchant_id = $1 AND event_id = $2", merchant_id, event_id
+        "SELECT event_id, topic, created_at FROM events WHERE merchant_id = $1 AND event_id = $2 FOR KEY SHARE",
+        merchant_id, event_id,
     )
 
 
@@ -359,3 +364,100 @@ async def list_events(conn: asyncpg.Connection, merchant_id: int, after_id: int,
             WHERE merchant_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3""",
         merchant_id, after_id, limit,
     )
+
+
+# --------------------------------------------------------------------------- retention
+#
+# Delivered and failed deliveries whose last attempt (or creation, if never tried) is older
+# than the cutoff go with their attempts; then events older than the cutoff that no delivery
+# refers to and that are not waiting for fan-out. Pending deliveries are never touched, and
+# their events stay. Each statement walks the next ``limit`` rows in key order from ``after``
+# (ids grow with created_at, so the walk can stop at the first row newer than the cutoff) and
+# deletes at most ``limit`` rows, locking them with SKIP LOCKED: a delivery a worker or a
+# replay holds is left for the next run, and nothing waits long on the statement.
+
+_PRUNE_DELIVERIES = """
+WITH scan AS (
+    SELECT delivery_id, created_at FROM webhook_deliveries WHERE delivery_id > $1 ORDER BY delivery_id LIMIT $3
+),
+doomed AS (
+    SELECT d.delivery_id, d.attempts FROM webhook_deliveries d
+     WHERE d.delivery_id IN (SELECT delivery_id FROM scan)
+       AND d.status <> 'pending' AND coalesce(d.last_attempt_at, d.created_at) < $2
+     FOR UPDATE SKIP LOCKED
+),
+chosen AS (  -- deliveries and their attempts: at most $3 rows (at least one delivery)
+    SELECT delivery_id FROM (SELECT delivery_id, sum(attempts + 1) OVER (ORDER BY delivery_id) AS rows_so_far FROM doomed) r
+     WHERE rows_so_far <= $3 OR delivery_id = (SELECT min(delivery_id) FROM doomed)
+),
+attempts_gone AS (
+    DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT delivery_id FROM chosen) RETURNING 1
+),
+deliveries_gone AS (
+    DELETE FROM webhook_deliveries WHERE delivery_id IN (SELECT delivery_id FROM chosen) RETURNING 1
+)
+SELECT (SELECT count(*) FROM deliveries_gone) AS deliveries,
+       (SELECT count(*) FROM attempts_gone) AS attempts,
+       (SELECT count(*) FROM chosen) < (SELECT count(*) FROM doomed) AS cut_short,
+       (SELECT max(delivery_id) FROM chosen) AS last_chosen,
+       (SELECT max(delivery_id) FROM scan) AS last,
+       (SELECT count(*) FROM scan) < $3 OR (SELECT coalesce(bool_or(created_at >= $2), false) FROM scan) AS at_end
+"""
+
+_PRUNE_EVENTS = """
+WITH scan AS (
+    SELECT event_id, created_at FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $3
+),
+doomed AS (
+    SELECT e.event_id FROM events e
+     WHERE e.event_id IN (SELECT event_id FROM scan) AND e.created_at < $2
+       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.event_id)
+       AND NOT EXISTS (SELECT 1 FROM event_fanout f WHERE f.event_id = e.event_id)
+     FOR UPDATE SKIP LOCKED
+),
+gone AS (
+    DELETE FROM events WHERE event_id IN (SELECT event_id FROM doomed) RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS events,
+       (SELECT max(event_id) FROM scan) AS last,
+       (SELECT count(*) FROM scan) < $3 OR (SELECT coalesce(bool_or(created_at >= $2), false) FROM scan) AS at_end
+"""
+
+
+async def try_retention_lock(conn: asyncpg.Connection) -> bool:
+    """Take the installation's retention lock for this connection's session (it ends with the
+    connection if the process dies); False when another process holds it."""
+    return await conn.fetchval("SELECT pg_try_advisory_lock($1)", RETENTION_LOCK)
+
+
+async def release_retention_lock(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", RETENTION_LOCK)
+
+
+async def retention_cutoff(conn: asyncpg.Connection, days: int) -> datetime:
+    return await conn.fetchval("SELECT now() - make_interval(days => $1)", days)
+
+
+@dataclass(frozen=True)
+class PruneStep:
+    deleted: int  # deliveries or events
+    attempts: int
+    after: int | None  # where the next statement starts; None: done
+
+
+async def prune_deliveries(conn: asyncpg.Connection, after: int, cutoff: datetime, limit: int) -> PruneStep:
+    """One statement: delete finished deliveries older than ``cutoff`` with their attempts,
+    at most ``limit`` rows in all, among the ``limit`` deliveries after ``after``."""
+    row = await conn.fetchrow(_PRUNE_DELIVERIES, after, cutoff, limit)
+    if row["cut_short"]:
+        following = row["last_chosen"]  # the rest of this stretch in the next statement
+    else:
+        following = None if row["at_end"] else row["last"]
+    return PruneStep(row["deliveries"], row["attempts"], following)
+
+
+async def prune_events(conn: asyncpg.Connection, after: int, cutoff: datetime, limit: int) -> PruneStep:
+    """One statement: delete up to ``limit`` events older than ``cutoff`` that no delivery
+    refers to and no fan-out waits for, among the ``limit`` events after ``after``."""
+    row = await conn.fetchrow(_PRUNE_EVENTS, after, cutoff, limit)
+    return PruneStep(row["events"], 0, None if row["at_end"] else row["last"])

@@ -30,6 +30,7 @@ import logging
 import signal
 import socket
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -296,6 +297,57 @@ class WebhookWorker:
             return None, f"{type(exc).__name__}: {exc}"[:500], None
         except Exception as exc:  # an invalid URL for aiohttp, an SSL problem...
             return None, f"{type(exc).__name__}: {exc}"[:500], None
+
+
+# ---------------------------------------------------------------------- retention
+
+RETENTION_BATCH = 10_000  # rows one retention statement deletes at most
+
+
+@dataclass
+class Pruned:
+    deliveries: int = 0
+    attempts: int = 0
+    events: int = 0
+    statements: int = 0
+
+
+async def prune_history(pool: asyncpg.Pool, retention_days: int) -> Pruned | None:
+    """Delete delivered and failed deliveries (with their attempts) finished more than
+    ``retention_days`` ago, then the events older than that which no delivery refers to, in
+    statements of at most RETENTION_BATCH rows, each its own transaction. Pending deliveries
+    and their events are kept; 0 days keeps everything. One process at a time prunes (a
+    session advisory lock): None when another one is at it."""
+    if retention_days <= 0:
+        return Pruned()
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        if not await store.try_retention_lock(conn):
+            return None
+        done = False
+        try:
+            cutoff = await store.retention_cutoff(conn, retention_days)
+            pruned = Pruned()
+            after: int | None = 0
+            while after is not None:
+                step = await store.prune_deliveries(conn, after, cutoff, RETENTION_BATCH)
+                pruned.deliveries += step.deleted
+                pruned.attempts += step.attempts
+                pruned.statements += 1
+                after = step.after
+            after = 0
+            while after is not None:
+                step = await store.prune_events(conn, after, cutoff, RETENTION_BATCH)
+                pruned.events += step.deleted
+                pruned.statements += 1
+                after = step.after
+            await store.release_retention_lock(conn)
+            done = True
+            return pruned
+        finally:
+            if not done:
+                # An error or a cancellation midway: the pool does not unlock advisory locks
+                # (store/db.py), so close the connection, which frees the lock.
+                conn.terminate()
 
 
 async def run_worker(database_url: str, settings: Settings) -> None:
