@@ -5,7 +5,6 @@ schedule. Every receiver is on 127.0.0.1; names resolve through a stub."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 from datetime import datetime
 
@@ -14,7 +13,7 @@ from aiohttp import web
 
 from rpc_fulfillment.workers.webhooks import WebhookWorker
 from tests.api.order_helpers import assert_fault, merchant_id
-from tests.api.webhook_helpers import create_webhook, deliveries, start_receiver, wait_until
+from tests.api.webhook_helpers import StubResolver, create_webhook, deliveries, start_receiver, wait_until
 
 GUARDED = {"webhook_allow_private": False}
 PUBLIC = "https://hooks.example.com/shipstream"
@@ -78,22 +77,6 @@ async def test_activating_a_webhook_with_a_private_target_is_refused(make_client
     assert await db.fetchval("SELECT is_active FROM webhooks") is True
 
 
-class Stub:
-    """DNS for the test: names to addresses, nothing leaves the machine."""
-
-    def __init__(self, names: dict[str, str]) -> None:
-        self.names = names
-        self.asked: list[str] = []
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
-        self.asked.append(host)
-        return [{"hostname": host, "host": self.names[host], "port": port, "family": socket.AF_INET, "proto": 0,
-                 "flags": socket.AI_NUMERICHOST}]
-
-    async def close(self) -> None:
-        pass
-
-
 async def add_event(db, topic: str = "product:created") -> None:
     await db.execute("INSERT INTO events (merchant_id, topic, message) VALUES ($1, $2, '{}')", await merchant_id(db, "acme"), topic)
 
@@ -117,7 +100,7 @@ async def test_a_name_that_resolves_to_loopback_is_refused_at_delivery(make_clie
     session = await rpc.login(users["merchant"])
     hook = await create_webhook(rpc, session, url, "product:created")
     await add_event(db)
-    stub = Stub({"rebound.example": "127.0.0.1"})
+    stub = StubResolver({"rebound.example": "127.0.0.1"})
     worker = WebhookWorker(settings.database_url, replace(settings, webhook_retry_schedule="60,120", webhook_interval=0.2,
                                                           **GUARDED), resolver=stub)
     await worker.start()
@@ -145,7 +128,7 @@ async def test_the_same_name_is_delivered_when_private_targets_are_allowed(make_
     hook = await create_webhook(rpc, session, receiver.url.replace("127.0.0.1", "rebound.example"), "product:created")
     await add_event(db)
     worker = WebhookWorker(settings.database_url, replace(settings, webhook_interval=0.2),
-                           resolver=Stub({"rebound.example": "127.0.0.1"}))
+                           resolver=StubResolver({"rebound.example": "127.0.0.1"}))
     await worker.start()
     try:
         await receiver.wait_count(1)
@@ -165,7 +148,7 @@ async def test_a_literal_loopback_url_registered_before_the_guard_is_refused_at_
     session = await rpc.login(users["merchant"])
     hook = await create_webhook(rpc, session, receiver.url, "product:created")
     await add_event(db)
-    stub = Stub({})
+    stub = StubResolver({})
     worker = WebhookWorker(settings.database_url, replace(settings, webhook_retry_schedule="60", webhook_interval=0.2,
                                                           **GUARDED), resolver=stub)
     await worker.start()

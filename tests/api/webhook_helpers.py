@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -117,3 +118,20 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met in {timeout} s")
         await asyncio.sleep(0.05)
+
+
+class StubResolver:
+    """DNS for tests (aiohttp's resolver interface): names to addresses from a table, each
+    name asked recorded; nothing leaves the machine."""
+
+    def __init__(self, names: dict[str, str | list[str]]) -> None:
+        self.names = {name: [found] if isinstance(found, str) else found for name, found in names.items()}
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[dict[str, Any]]:
+        self.asked.append(host)
+        return [{"hostname": host, "host": address, "port": port, "proto": 0, "flags": socket.AI_NUMERICHOST,
+                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET} for address in self.names[host]]
+
+    async def close(self) -> None:
+        pass

@@ -4,8 +4,6 @@ resolver. No network beyond 127.0.0.1: the resolver tests use a stub or /etc/hos
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from rpc_fulfillment import cli
@@ -13,6 +11,7 @@ from rpc_fulfillment.config import Settings, SettingsError, load_settings
 from rpc_fulfillment.domain import webhooks
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.workers.webhooks import GuardedResolver, RefusedTarget
+from tests.api.webhook_helpers import StubResolver
 
 
 @pytest.mark.parametrize(
@@ -115,22 +114,8 @@ def test_the_setting_from_flag_or_environment():
         assert cli._settings(parser.parse_args([command, "--webhook-allow-private"])).webhook_allow_private is True
 
 
-class Stub:
-    """A resolver answering from a table."""
-
-    def __init__(self, names: dict[str, list[str]]) -> None:
-        self.names = names
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
-        return [{"hostname": host, "host": address, "port": port, "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
-                 "proto": 0, "flags": socket.AI_NUMERICHOST} for address in self.names[host]]
-
-    async def close(self) -> None:
-        pass
-
-
 async def test_the_guarded_resolver_refuses_a_name_if_any_of_its_addresses_is_private():
-    resolver = GuardedResolver(Stub({"public.example": ["93.184.216.34", "2606:2800:220:1::1"],
+    resolver = GuardedResolver(StubResolver({"public.example": ["93.184.216.34", "2606:2800:220:1::1"],
                                      "rebound.example": ["93.184.216.34", "127.0.0.1"],
                                      "metadata.example": ["169.254.169.254"]}))
     assert [r["host"] for r in await resolver.resolve("public.example", 443)] == ["93.184.216.34", "2606:2800:220:1::1"]
