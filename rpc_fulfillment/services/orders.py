@@ -53,19 +53,17 @@ async def _product_index(conn: Connection, merchant_id: int, orders: Sequence[Or
     return ProductIndex([product_from_row(row) for row in await store.find_products(conn, merchant_id, sorted(keys))])
 
 
-async def _lock_available(conn: Connection, product_ids: set[int]) -> Available:
+def _available(stock_rows: Sequence[Mapping[str, Any]]) -> Available:
+    """What can be allocated, by product and active warehouse."""
     available: Available = {}
-    for row in await store.lock_stock(conn, sorted(product_ids)):
+    for row in stock_rows:
         if row["is_active"]:
             available.setdefault(row["product_id"], {})[row["warehouse_id"]] = row["available"]
     return available
 
 
-async def _store(conn: Connection, merchant_id: int, code: str | None) -> asyncpg.Record:
-    row = await store.find_store(conn, merchant_id, code)
-    if row is None:
-        raise Fault("order_invalid_data", f"storeCode: no store with code '{code}'" if code else "the merchant has no default store")
-    return row
+async def _lock_available(conn: Connection, product_ids: set[int]) -> Available:
+    return _available(await store.lock_stock(conn, sorted(product_ids)))
 
 
 def _ref_check(order: OrderInput) -> tuple[str, timedelta | None] | None:
@@ -103,7 +101,7 @@ def _properties(ctx: CallContext, row: Mapping[str, Any], store_row: Mapping[str
     return project(properties, STAR)
 
 
-async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: asyncpg.Record) -> dict[str, Any]:
+async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: Mapping[str, Any]) -> dict[str, Any]:
     write = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
     try:
         [row] = await store.insert_orders(conn, [write])
@@ -119,11 +117,15 @@ async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: D
 async def _create_once(ctx: CallContext, order: OrderInput) -> dict[str, Any]:
     merchant_id = ctx.principal.merchant_id
     async with ctx.pool.acquire() as conn, conn.transaction():
-        store_row = await _store(conn, merchant_id, order.store_code)
-        products = match_products(order.items, await _product_index(conn, merchant_id, [order]))
+        lookup = await store.lookup_for_create(conn, merchant_id, order.store_code, sorted({i.lookup for i in order.items}))
+        if lookup.store is None:
+            code = order.store_code
+            raise Fault("order_invalid_data", f"storeCode: no store with code '{code}'" if code else "the merchant has no default store")
+        store_row = lookup.store
+        products = match_products(order.items, ProductIndex([product_from_row(row) for row in lookup.products]))
+        available = _available(lookup.stock)
         # Stock rows first, then the order_ref lock: the order bulk_create takes them in, so a
         # create and a bulk with the same order_ref and product cannot deadlock.
-        available = await _lock_available(conn, {p.product_id for p in products})
         await _check_order_ref(conn, ctx, order)
         return await _write(conn, ctx, order, draft_order(order, products, available), store_row)
 

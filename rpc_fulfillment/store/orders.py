@@ -89,8 +89,11 @@ def _orders_insert_sql() -> str:
           JOIN new_items AS i ON i.order_id = numbered.order_id AND i.line_no = a.line_no
     ), reserved AS (
         -- Summed first: UPDATE ... FROM applies one joined row per stock row, not each of them.
+        -- The callers hold these rows' locks already; in key order all the same, as a caller
+        -- that did not would take them in the order of this join.
         UPDATE stock SET qty_allocated = stock.qty_allocated + d.qty, updated_at = now()
-          FROM (SELECT d.product_id, d.warehouse_id, sum(d.qty)::integer AS qty FROM {deltas} GROUP BY 1, 2) AS d
+          FROM (SELECT d.product_id, d.warehouse_id, sum(d.qty)::integer AS qty FROM {deltas}
+                 GROUP BY 1, 2 ORDER BY 1, 2) AS d
          WHERE stock.product_id = d.product_id AND stock.warehouse_id = d.warehouse_id
     ), movements AS (
         INSERT INTO stock_movements (merchant_id, product_id, warehouse_id, entity_type, entity_action,
@@ -154,38 +157,66 @@ async def insert_orders(conn: Connection, writes: Sequence[OrderWrite]) -> list[
     return await conn.fetch(INSERT_ORDERS, *orders_arguments(writes))
 
 
+_STORE = """SELECT store_id, code, name FROM stores
+             WHERE merchant_id = $1 AND is_active AND ($2::text IS NULL AND is_default OR code = $2)"""
+PRODUCT_COLUMNS = ("product_id", "sku", "name", "barcodes", "vendor_sku", "external_id", "status", "weight", "weight_unit")
+STOCK_COLUMNS = ("product_id", "warehouse_id", "available", "is_active")
+
+
+def _products_matching(keys: str) -> str:
+    return (f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products "
+            f"WHERE merchant_id = $1 AND (sku = ANY({keys}) OR barcodes && {keys} OR vendor_sku = ANY({keys}))")
+
+
+def _stock_locked(products: str) -> str:
+    # Locked in primary-key order, so concurrent orders never deadlock.
+    return f"""SELECT s.product_id, s.warehouse_id, s.qty_on_hand - s.qty_allocated AS available, w.is_active
+                 FROM stock s JOIN warehouses w USING (warehouse_id)
+                WHERE s.product_id {products}
+                ORDER BY s.product_id, s.warehouse_id
+                  FOR UPDATE OF s"""
+
+
+# What order.create reads before deciding, in one round trip: the store, the products its items
+# may mean, and their stock rows, locked.
+LOOKUP_FOR_CREATE = f"""
+    WITH matched AS ({_products_matching("$3::text[]")}),
+         locked AS ({_stock_locked("IN (SELECT product_id FROM matched)")})
+    SELECT store.store_id, store.code, store.name,
+           ARRAY(SELECT ROW({", ".join(PRODUCT_COLUMNS)}) FROM matched) AS products,
+           ARRAY(SELECT ROW({", ".join(STOCK_COLUMNS)}) FROM locked) AS stock
+      FROM (SELECT 1) AS one LEFT JOIN LATERAL ({_STORE}) AS store ON true"""
+
+
+@dataclass
+class CreateLookup:
+    store: dict[str, Any] | None  # store_id, code, name; None: no such store
+    products: list[dict[str, Any]]  # PRODUCT_COLUMNS
+    stock: list[dict[str, Any]]  # STOCK_COLUMNS, locked
+
+
+async def lookup_for_create(conn: Connection, merchant_id: int, store_code: str | None, keys: Sequence[str]) -> CreateLookup:
+    """The store by code (the default store when None), every product whose sku, one of whose
+    barcodes or whose vendor_sku is among ``keys``, and those products' stock rows, locked."""
+    row = await conn.fetchrow(LOOKUP_FOR_CREATE, merchant_id, store_code, list(keys))
+    store = {"store_id": row["store_id"], "code": row["code"], "name": row["name"]} if row["store_id"] is not None else None
+    return CreateLookup(store, [dict(zip(PRODUCT_COLUMNS, product)) for product in row["products"]],
+                        [dict(zip(STOCK_COLUMNS, stock)) for stock in row["stock"]])
+
+
 async def find_store(conn: Connection, merchant_id: int, code: str | None) -> asyncpg.Record | None:
     """The store by code, or the merchant's default store when code is None."""
-    return await conn.fetchrow(
-        """SELECT store_id, code, name FROM stores
-            WHERE merchant_id = $1 AND is_active AND ($2::text IS NULL AND is_default OR code = $2)""",
-        merchant_id,
-        code,
-    )
+    return await conn.fetchrow(_STORE, merchant_id, code)
 
 
 async def find_products(conn: Connection, merchant_id: int, keys: Sequence[str]) -> list[asyncpg.Record]:
     """Every product whose sku, one of whose barcodes, or whose vendor_sku is among ``keys``."""
-    return await conn.fetch(
-        """SELECT product_id, sku, name, barcodes, vendor_sku, external_id, status, weight, weight_unit
-             FROM products
-            WHERE merchant_id = $1 AND (sku = ANY($2::text[]) OR barcodes && $2::text[] OR vendor_sku = ANY($2::text[]))""",
-        merchant_id,
-        list(keys),
-    )
+    return await conn.fetch(_products_matching("$2::text[]"), merchant_id, list(keys))
 
 
 async def lock_stock(conn: Connection, product_ids: Sequence[int]) -> list[asyncpg.Record]:
-    """Lock the stock rows of these products in primary-key order (so concurrent orders never
-    deadlock) and return what is available in active warehouses."""
-    return await conn.fetch(
-        """SELECT s.product_id, s.warehouse_id, s.qty_on_hand - s.qty_allocated AS available, w.is_active
-             FROM stock s JOIN warehouses w USING (warehouse_id)
-            WHERE s.product_id = ANY($1::bigint[])
-            ORDER BY s.product_id, s.warehouse_id
-              FOR UPDATE OF s""",
-        list(product_ids),
-    )
+    """Lock the stock rows of these products and return what is available in each warehouse."""
+    return await conn.fetch(_stock_locked("= ANY($1::bigint[])"), list(product_ids))
 
 
 async def order_refs_taken(conn: Connection, merchant_id: int,
