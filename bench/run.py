@@ -567,7 +567,7 @@ def print_table(outcomes: list[dict[str, Any]], options: argparse.Namespace) -> 
                   f"{_fmt(versus['ratio'], '.1f')} x {versus['case']}'s {versus['baseline_units_per_s']:,.0f} orders/s "
                   "in this run")
     for outcome in outcomes:
-        if len(outcome["rounds"]) > 1:
+        if len(outcome["rounds"]) > 1 and outcome["ratio"] is not None:
             ratios = ", ".join(_fmt(r["ratio"], ".2f") for r in outcome["rounds"])
             print(f"{outcome['case']}: ratio in each of {len(outcome['rounds'])} rounds: {ratios} (median shown)")
     print("ratio = server req/s / floor req/s (same driver, same clients, same run); cpu% = percent of one "
