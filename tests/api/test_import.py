@@ -318,8 +318,11 @@ def start_import(live: Any, path: Path, *options: str) -> subprocess.Popen:
     user = live.users["merchant"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "RPCF_URL": live.url, "RPCF_USER": user.username,
            "RPCF_KEY": user.api_key}
+    # SIGINT as at a terminal: a test run started in the background (nohup, `cmd &` in a script)
+    # passes SIGINT on ignored, and Python then never turns it into KeyboardInterrupt.
     return subprocess.Popen([sys.executable, "-m", "rpc_fulfillment", "import", str(path), "--no-progress", *options],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_orders(live: Any, process: subprocess.Popen, timeout: float = 30.0) -> int:
