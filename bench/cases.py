@@ -255,11 +255,9 @@ def order_arguments(n: int) -> list[Any]:
 async def _prepare_orders(env: Env) -> tuple[str, dict[str, Any]]:
     """The products with stock for a billion units; returns a session and a real order.create
     answer (for the floor)."""
-    from rpc_fulfillment.store.db import connect
-
     session = await _stock_products(env, ORDER_SKUS, 1_000_000_000)
     result = await env.rpc("call", [session, "order.create", order_arguments(0)])
-    connection = await connect(env.database_url)
+    connection = await env.connect()
     try:
         ids = await connection.fetchrow(
             """SELECT m.merchant_id, u.api_user_id FROM merchants m JOIN api_users u USING (merchant_id)
