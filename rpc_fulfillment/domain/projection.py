@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.domain import formats
-from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.domain.field_selection import Properties, Selection
 from rpc_fulfillment.domain.shipment_projection import order_shipment_properties, package_properties, tracking_properties
 
 BASE = ("order_id", "unique_id", "order_ref")
@@ -32,40 +32,11 @@ EXPANDABLE = ("shipping_address", "items", "shipments", "tracking_numbers", "pac
 ALL_FIELDS = frozenset(SCALARS + EXPANDABLE)
 
 
-@dataclass(frozen=True)
-class Selection:
-    scalars: tuple[str, ...]
-    expansions: frozenset[str]
-
-    def wants(self, name: str) -> bool:
-        return name in self.expansions
+PROPERTIES = Properties("order", BASE, SCALARS, EXPANDABLE)
 
 
 def select_fields(fields: Any, fault: str) -> Selection:
-    if fields is None:
-        return Selection(BASE, frozenset())
-    if isinstance(fields, str):
-        fields = [fields]
-    elif isinstance(fields, dict):
-        # The docs call it an "object": a PHP array, which may arrive as {"0": "status", ...}.
-        fields = list(fields.values())
-    if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
-        raise Fault(fault, "fields must be null, '*' or an array of property names")
-    if not fields or "*" in fields:
-        scalars = list(SCALARS)
-    else:
-        scalars = list(BASE)
-    expansions = set()
-    for name in fields:
-        if name == "*":
-            continue
-        if name not in ALL_FIELDS:
-            raise Fault(fault, f"fields: unknown order property '{name}'")
-        if name in EXPANDABLE:
-            expansions.add(name)
-        elif name not in scalars:
-            scalars.append(name)
-    return Selection(tuple(scalars), frozenset(expansions))
+    return PROPERTIES.select(fields, fault)
 
 
 def _shipping_description(method: str) -> str:

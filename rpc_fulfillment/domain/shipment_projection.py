@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.domain import formats
-from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.domain.field_selection import Properties, Selection
 
 BASE = ("shipment_id", "order_unique_id", "order_ref")
 SCALARS = BASE + (
@@ -33,40 +33,12 @@ ALL_FIELDS = frozenset(SCALARS + EXPANDABLE)
 INFO_EXPANSIONS = frozenset({"shipping_address", "items", "packages", "tracking_numbers"})
 
 
-@dataclass(frozen=True)
-class ShipmentSelection:
-    scalars: tuple[str, ...]
-    expansions: frozenset[str]
-
-    def wants(self, name: str) -> bool:
-        return name in self.expansions
+EVERYTHING = Selection(SCALARS, INFO_EXPANSIONS)
+PROPERTIES = Properties("shipment", BASE, SCALARS, EXPANDABLE)
 
 
-EVERYTHING = ShipmentSelection(SCALARS, INFO_EXPANSIONS)
-
-
-def select_shipment_fields(fields: Any, fault: str) -> ShipmentSelection:
-    if fields is None:
-        return ShipmentSelection(BASE, frozenset())
-    if isinstance(fields, str):
-        fields = [fields]
-    elif isinstance(fields, dict):
-        # a PHP array may arrive as {"0": "status", ...}
-        fields = list(fields.values())
-    if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
-        raise Fault(fault, "fields must be null, '*' or an array of property names")
-    scalars = list(SCALARS) if not fields or "*" in fields else list(BASE)
-    expansions = set()
-    for name in fields:
-        if name == "*":
-            continue
-        if name not in ALL_FIELDS:
-            raise Fault(fault, f"fields: unknown shipment property '{name}'")
-        if name in EXPANDABLE:
-            expansions.add(name)
-        elif name not in scalars:
-            scalars.append(name)
-    return ShipmentSelection(tuple(scalars), frozenset(expansions))
+def select_shipment_fields(fields: Any, fault: str) -> Selection:
+    return PROPERTIES.select(fields, fault)
 
 
 def service_of(shipping_method: str) -> str:
@@ -202,7 +174,7 @@ class ShipmentRelated:
     tracking_numbers: list[Mapping[str, Any]] = field(default_factory=list)
 
 
-def project(row: Mapping[str, Any], selection: ShipmentSelection, related: ShipmentRelated | None = None) -> dict[str, Any]:
+def project(row: Mapping[str, Any], selection: Selection, related: ShipmentRelated | None = None) -> dict[str, Any]:
     scalars = scalar_properties(row)
     result = {name: scalars[name] for name in selection.scalars}
     related = related or ShipmentRelated()

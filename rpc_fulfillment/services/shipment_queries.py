@@ -14,7 +14,6 @@ from rpc_fulfillment.domain.search import paginated, parse_filters, parse_option
 from rpc_fulfillment.domain.shipment_projection import (
     EVERYTHING,
     ShipmentRelated,
-    ShipmentSelection,
     project,
     select_shipment_fields,
 )
@@ -32,7 +31,7 @@ async def shipment_or_fault(conn: Connection, merchant_id: int, shipment_id: Any
     return row
 
 
-async def related_rows(conn: Connection, shipment_ids: list[int], selection: ShipmentSelection) -> dict[int, ShipmentRelated]:
+async def related_rows(conn: Connection, shipment_ids: list[int], selection: Selection) -> dict[int, ShipmentRelated]:
     related = {shipment_id: ShipmentRelated() for shipment_id in shipment_ids}
     if not shipment_ids:
         return related
@@ -49,7 +48,7 @@ async def related_rows(conn: Connection, shipment_ids: list[int], selection: Shi
 
 
 async def shipment_properties(conn: Connection, rows: Sequence[Mapping[str, Any]],
-                              selection: ShipmentSelection = EVERYTHING) -> list[dict[str, Any]]:
+                              selection: Selection = EVERYTHING) -> list[dict[str, Any]]:
     related = await related_rows(conn, [row["shipment_id"] for row in rows], selection)
     return [project(row, selection, related[row["shipment_id"]]) for row in rows]
 
