@@ -118,10 +118,7 @@ async def _create_once(ctx: CallContext, order: OrderInput) -> dict[str, Any]:
     merchant_id = ctx.principal.merchant_id
     async with ctx.pool.acquire() as conn, conn.transaction():
         lookup = await store.lookup_for_create(conn, merchant_id, order.store_code, sorted({i.lookup for i in order.items}))
-        if lookup.store is None:
-            code = order.store_code
-            raise Fault("order_invalid_data", f"storeCode: no store with code '{code}'" if code else "the merchant has no default store")
-        store_row = lookup.store
+        store_row = _known_store(order.store_code, lookup.store)
         products = match_products(order.items, ProductIndex([product_from_row(row) for row in lookup.products]))
         available = _available(lookup.stock)
         # Stock rows first, then the order_ref lock: the order bulk_create takes them in, so a
@@ -185,11 +182,15 @@ async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index
     raise RuntimeError("could not find a free unique_id after several attempts")
 
 
-def _bulk_store(order: OrderInput, stores: dict[str | None, asyncpg.Record]) -> asyncpg.Record:
-    store_row = stores.get(order.store_code)
+def _known_store(code: str | None, store_row: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The store found for ``code`` (None: the default store), or fault 102 naming it."""
     if store_row is None:
-        raise Fault("order_invalid_data", f"storeCode: no store with code '{order.store_code}'")
+        raise Fault("order_invalid_data", f"storeCode: no store with code '{code}'" if code else "the merchant has no default store")
     return store_row
+
+
+def _bulk_store(order: OrderInput, stores: dict[str | None, asyncpg.Record]) -> Mapping[str, Any]:
+    return _known_store(order.store_code, stores.get(order.store_code))
 
 
 async def _bulk_stores(conn: Connection, merchant_id: int, orders: Sequence[OrderInput]) -> dict[str | None, asyncpg.Record]:
