@@ -35,11 +35,11 @@ SHIPMENT_COLUMNS = f"""s.*, o.unique_id AS order_unique_id, o.order_ref, o.sourc
            o.shipping_method, o.carrier_code, st.code AS store_code,
            (SELECT coalesce(sum(si.qty - si.qty_canceled), 0) FROM shipment_items si
              WHERE si.shipment_id = s.shipment_id)::int AS total_qty,
-           (SELECT sum({_pounds('(si.qty - si.qty_canceled) * i.weight', 'i.weight_unit')})
+           round((SELECT sum({_pounds('(si.qty - si.qty_canceled) * i.weight', 'i.weight_unit')})
               FROM shipment_items si JOIN order_items i ON i.order_item_id = si.order_item_id
-             WHERE si.shipment_id = s.shipment_id)::numeric(12, 4) AS total_item_weight,
-           (SELECT sum({_pounds('p.weight', 'p.weight_unit')}) FROM packages p
-             WHERE p.shipment_id = s.shipment_id)::numeric(12, 4) AS total_weight"""
+             WHERE si.shipment_id = s.shipment_id), 4) AS total_item_weight,
+           round((SELECT sum({_pounds('p.weight', 'p.weight_unit')}) FROM packages p
+             WHERE p.shipment_id = s.shipment_id), 4) AS total_weight"""
 
 SHIPMENT_SELECT = f"SELECT {SHIPMENT_COLUMNS} FROM {SHIPMENT_SOURCE}"
 

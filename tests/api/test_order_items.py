@@ -110,6 +110,32 @@ async def test_order_weight_adds_lines_in_one_unit(rpc, session, db, products, w
     assert (body["result"]["weight"], body["result"]["weight_unit"]) == (weight, unit)
 
 
+HEAVIEST = "99999999.9999"  # the largest weight a product takes
+
+
+async def test_the_heaviest_order_is_stored_and_answered_exactly(rpc, session, db):
+    """Lines at the largest product weight and quantity add up far beyond a product's own
+    bound; the order keeps the exact sum (it once overflowed numeric(12, 4): fault 1)."""
+    await add_product(db, "HEAVY", stock=1_000_000, weight=HEAVIEST, weight_unit="kg")
+    await add_product(db, "GRAMS", weight=HEAVIEST, weight_unit="g")
+    body = await create(rpc, session, {"HEAVY": 1_000_000, "GRAMS": 1_000_000})
+    assert "error" not in body, body
+    # 99,999,999.9999 kg x 1,000,000 + the same in grams (x 0.001).
+    assert (body["result"]["weight"], body["result"]["weight_unit"]) == ("100099999999899.9000", "kg")
+    info = await rpc.result(session, "order.info", [body["result"]["unique_id"], ["weight"]])
+    assert info["weight"] == "100099999999899.9000"
+    await check_invariants(db)
+
+
+async def test_a_heavy_order_in_a_bulk_does_not_fail_the_others(rpc, session, db):
+    await add_product(db, "HEAVY", stock=10, weight=HEAVIEST)
+    args = [None, {"HEAVY": 1_000_000}, ADDRESS, INFO]
+    result = await rpc.result(session, "order.bulk_create", [{"heavy": args, "light": [None, {"HEAVY": 1}, ADDRESS, INFO]}])
+    assert result["heavy"]["weight"] == "99999999999900.0000" and result["heavy"]["status"] == "partial_backorder"
+    assert result["light"]["weight"] == HEAVIEST
+    await check_invariants(db)
+
+
 async def test_same_sku_on_two_lines_shares_the_stock(rpc, session, db):
     product = await add_product(db, "A", stock=5)
     items = await items_of(rpc, session, [{"sku": "A", "qty": 3}, {"sku": "A", "qty": 3}])
