@@ -305,8 +305,6 @@ class InfoInput(_Model):
             return self
         if self.hold_indefinitely and self.delayed_ship_date is not None:
             raise ValueError("hold_indefinitely cannot be used together with delayed_ship_date")
-        if self.declared_value is not None and not self.declared_value_service:
-            raise ValueError("declared_value requires declared_value_service: true")
         if self.shipping_method == "cheapest_ON_TIME" and self.desired_delivery_date is None:
             raise ValueError("desired_delivery_date is required for shipping method cheapest_ON_TIME")
         return self
@@ -325,14 +323,17 @@ def parse_info(info: Any, *, partial: bool = False) -> InfoInput:
         raise Fault(INVALID, describe(error, "info")) from None
 
 
-def check_declared_values(info: InfoInput, items: list[ItemInput]) -> None:
-    """Declared value goes either on the order or on the items, and only with the service."""
-    per_item = any(item.unit_declared_value is not None for item in items)
-    if per_item and not info.declared_value_service:
+def check_declared_values(service: bool | None, declared_value: Decimal | None, per_item: bool) -> None:
+    """Declared value goes either on the order or on the items, and only with the service.
+    ``per_item``: some item carries a unit_declared_value. order.create and order.edit (with
+    the order's merged values) both ask here."""
+    if declared_value is not None and not service:
+        raise Fault(INVALID, "info.declared_value: requires declared_value_service: true")
+    if per_item and not service:
         raise Fault(INVALID, "items: unit_declared_value requires info.declared_value_service: true")
-    if per_item and info.declared_value is not None:
+    if per_item and declared_value is not None:
         raise Fault(INVALID, "info.declared_value: give declared_value or per-item unit_declared_value, not both")
-    if info.declared_value_service and not per_item and info.declared_value is None:
+    if service and not per_item and declared_value is None:
         raise Fault(INVALID, "info.declared_value: required with declared_value_service unless items carry unit_declared_value")
 
 
@@ -393,5 +394,6 @@ def parse_order(
     parsed_info = parse_info(info)
     if parsed_info.shipping_method is None:
         raise Fault(INVALID, "info.shipping_method: is required")
-    check_declared_values(parsed_info, parsed_items)
+    per_item = any(item.unit_declared_value is not None for item in parsed_items)
+    check_declared_values(parsed_info.declared_value_service, parsed_info.declared_value, per_item)
     return OrderInput(store_code, parsed_items, parsed_address, parsed_info, parse_flags(flags))

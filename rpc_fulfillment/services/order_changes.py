@@ -6,7 +6,14 @@ from typing import Any
 
 from rpc_fulfillment.domain.faults import Fault
 from rpc_fulfillment.domain.order_draft import EXTRA_INFO
-from rpc_fulfillment.domain.order_input import INVALID, InfoInput, complete_address, parse_address, parse_info
+from rpc_fulfillment.domain.order_input import (
+    INVALID,
+    InfoInput,
+    check_declared_values,
+    complete_address,
+    parse_address,
+    parse_info,
+)
 from rpc_fulfillment.domain.projection import select_fields
 from rpc_fulfillment.domain.states import check_allowed
 from rpc_fulfillment.services.context import REQUIRED, CallContext
@@ -29,6 +36,8 @@ NOT_EDITABLE = {
     "delayed_ship_date": "use order.hold and order.unhold to change a scheduled hold",
 }
 CUSTOM_FIELD_OPERATIONS = ("set", "add", "remove")
+# Changing one of these checks the declared-value rule against the order's items.
+DECLARED_VALUE_COLUMNS = frozenset({"declared_value_service", "declared_value"})
 
 
 async def order_comment(ctx: CallContext, orderUniqueId: Any = REQUIRED, comment: Any = REQUIRED) -> bool:  # noqa: N803
@@ -65,8 +74,6 @@ def _info_changes(info: InfoInput, row: Any) -> dict[str, Any]:
     merged = {**dict(row), **changes}
     if merged["shipping_method"] == "cheapest_ON_TIME" and merged["desired_delivery_date"] is None:
         raise Fault(INVALID, "info.desired_delivery_date: is required for shipping method cheapest_ON_TIME")
-    if merged["declared_value"] is not None and not merged["declared_value_service"]:
-        raise Fault(INVALID, "info.declared_value: requires declared_value_service: true")
     if changes.get("declared_value") is not None and merged["declared_value_currency"] is None:
         changes["declared_value_currency"] = "USD"  # as order.create does
     # stored as order.create stores them (no null members inside instructions); a key sent as null stays null
@@ -124,6 +131,10 @@ async def order_edit(
         row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
         check_allowed("edit", row["state"], row["status"], "order_not_editable", "shipments have started")
         changes = _info_changes(info_input, row)
+        if DECLARED_VALUE_COLUMNS & changes.keys():
+            merged = {**dict(row), **changes}
+            per_item = await store.declares_item_values(conn, row["order_id"])
+            check_declared_values(merged["declared_value_service"], merged["declared_value"], per_item)
         if customFields is not None and customFields != []:  # [] is PHP's empty array
             extra = changes.get("extra", dict(row["extra"] or {}))
             extra["custom_fields"] = _custom_fields(extra.get("custom_fields", {}), customFields)

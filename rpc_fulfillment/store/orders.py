@@ -311,6 +311,13 @@ async def fetch_items(conn: Connection, order_ids: Sequence[int]) -> list[asyncp
     )
 
 
+async def declares_item_values(conn: Connection, order_id: int) -> bool:
+    """Whether some item of the order carries a unit_declared_value."""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM order_items WHERE order_id = $1 AND unit_declared_value IS NOT NULL)", order_id
+    )
+
+
 async def fetch_history(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT order_id, state, status, comment, created_at FROM order_status_history

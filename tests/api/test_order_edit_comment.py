@@ -187,6 +187,35 @@ async def test_refused_info(rpc, session, db, info, message):
     await refused(rpc, session, db, [unique_id, None, info], 102, message)
 
 
+async def per_item_order(rpc, session) -> str:
+    """An order whose item carries a unit_declared_value (so the service is on)."""
+    items = [{"sku": "A", "qty": 1, "unit_declared_value": "9.99"}]
+    order = await rpc.result(session, "order.create", [None, items, ADDRESS, {**INFO, "declared_value_service": True}])
+    return order["unique_id"]
+
+
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        ({"declared_value": "5"}, "info.declared_value: give declared_value or per-item unit_declared_value, not both"),
+        ({"declared_value_service": False}, "items: unit_declared_value requires info.declared_value_service: true"),
+    ],
+)
+async def test_declared_values_are_checked_against_the_items(rpc, session, db, info, message):
+    """As order.create: a declared value on the order or on the items, not both, and only with the service."""
+    await refused(rpc, session, db, [await per_item_order(rpc, session), None, info], 102, message)
+
+
+async def test_the_service_needs_a_declared_value_somewhere(rpc, session, db):
+    unique_id = await new_order(rpc, session)
+    await refused(rpc, session, db, [unique_id, None, {"declared_value_service": True}], 102,
+                  "info.declared_value: required with declared_value_service unless items carry unit_declared_value")
+    # The items' own values are enough, and an unrelated edit of such an order goes through.
+    per_item = await per_item_order(rpc, session)
+    result = await rpc.result(session, "order.edit", [per_item, None, {"declared_value_service": True, "priority": 5}])
+    assert (result["declared_value_service"], result["declared_value"], result["priority"]) == (True, None, 5)
+
+
 async def test_a_refused_edit_changes_nothing_even_with_a_valid_address(rpc, session, db):
     unique_id = await new_order(rpc, session)
     await refused(rpc, session, db, [unique_id, {"city": "Boston"}, {"unique_id": "X"}], 102,

@@ -180,7 +180,6 @@ def test_bad_info(info, message):
 def test_pair_rules_apply_to_a_whole_info_only():
     pairs = [
         ({"hold_indefinitely": True, "delayed_ship_date": "2030-01-01"}, "info: hold_indefinitely cannot be used together with delayed_ship_date"),
-        ({"declared_value": "1"}, "info: declared_value requires declared_value_service: true"),
         ({"shipping_method": "cheapest_ON_TIME"}, "info: desired_delivery_date is required for shipping method cheapest_ON_TIME"),
     ]
     for info, message in pairs:
@@ -203,7 +202,7 @@ def test_empty_info():
      "info.declared_value: required with declared_value_service unless items carry unit_declared_value"),
 ])
 def test_declared_value_rules(items, info, message):
-    assert fault(check_declared_values, parse_info({**INFO, **info}), parse_items(items)).message == message
+    assert fault(parse_order, None, items, ADDRESS, {**INFO, **info}, None).message == message
 
 
 @pytest.mark.parametrize(("items", "info"), [
@@ -212,7 +211,22 @@ def test_declared_value_rules(items, info, message):
     ([{"sku": "A", "qty": 1}], {}),
 ])
 def test_declared_values_that_pass(items, info):
-    check_declared_values(parse_info({**INFO, **info}), parse_items(items))
+    order = parse_order(None, items, ADDRESS, {**INFO, **info}, None)
+    assert order.info.declared_value_service is info.get("declared_value_service")
+
+
+@pytest.mark.parametrize(("service", "value", "per_item", "message"), [
+    (None, Decimal("1"), False, "info.declared_value: requires declared_value_service: true"),
+    (False, None, True, "items: unit_declared_value requires info.declared_value_service: true"),
+    (True, Decimal("1"), True, "info.declared_value: give declared_value or per-item unit_declared_value, not both"),
+    (True, None, False, "info.declared_value: required with declared_value_service unless items carry unit_declared_value"),
+])
+def test_the_declared_value_rule_on_values(service, value, per_item, message):
+    """The values order.edit passes: the order's merged ones and whether its items carry any."""
+    assert fault(check_declared_values, service, value, per_item).message == message
+    check_declared_values(True, Decimal("0"), False)
+    check_declared_values(True, None, True)
+    check_declared_values(None, None, False)
 
 
 # ------------------------------------------------------------------------------------ flags
