@@ -7,13 +7,18 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from rpc_fulfillment.domain.search import Condition, Page
 
+# On a field of the children (Column.wrapper): the operators that mean "no child such that",
+# with the test a child must not pass (None: no child at all).
+_NONE_OF_CHILDREN: dict[str, str | None] = {"neq": "eq", "nin": "in", "null": None}
 _SQL_COMPARISON = {"eq": "=", "gt": ">", "lt": "<", "gteq": ">=", "lteq": "<=", "from": ">=", "to": "<="}
 
 
 @dataclass(frozen=True)
 class Column:
     """How a filterable field maps to SQL: an expression, optionally inside a wrapper such as
-    ``EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id AND {})``.
+    ``EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id AND {})``: a field of
+    the row's children (an order's lines). Then a test asks whether SOME child matches, and its
+    negation whether NONE does: neq and nin (no line of that SKU), null (no child at all).
 
     ``array`` marks an array column (``text[]``): eq/neq test whether it contains a value,
     in/nin whether it shares any value with a list, starts whether any element starts with a
@@ -99,6 +104,14 @@ class WhereBuilder:
         raise ValueError(f"operator {op!r} does not apply to an array column")
 
     def add_condition(self, condition: Condition, column: Column) -> None:
+        if column.wrapper and condition.op in _NONE_OF_CHILDREN:
+            positive = _NONE_OF_CHILDREN[condition.op]
+            test = "TRUE" if positive is None else self._scalar_test(column.expression, positive, condition.value)
+            self.add(f"NOT {column.wrapper.format(test)}")
+            return
+        if column.wrapper and condition.op == "notnull":
+            self.add(column.wrapper.format("TRUE"))
+            return
         if column.array:
             test = self._array_test(column.expression, condition.op, condition.value)
         else:

@@ -229,6 +229,13 @@ async def test_search_fields(rpc, session, orders):
         ({"sku": {"eq": "A"}}, ["one", "three", "four"]),
         ({"sku": {"in": ["B", "Z"]}}, ["two", "three"]),
         ({"sku": {"starts": "A"}}, ["one", "three", "four"]),
+        # negations over an order's lines: orders WITHOUT a line of the SKU
+        ({"sku": {"neq": "A"}}, ["two"]),
+        ({"sku": {"neq": "B"}}, ["one", "four"]),
+        ({"sku": {"nin": ["B", "Z"]}}, ["one", "four"]),
+        ({"sku": {"nin": ["A", "B"]}}, []),
+        ({"sku": {"notnull": 1}}, ["one", "two", "three", "four"]),
+        ({"sku": {"null": 1}}, []),
         # several fields: AND
         ({"sku": "A", "priority": {"gt": 50}}, ["three"]),
         ({"status": {"neq": "complete"}, "order_ref": {"starts": "PO"}, "store_code": "default"}, ["one"]),

@@ -158,6 +158,20 @@ def test_date_fields():
         Condition("ship_date", "eq", date(2024, 3, 1))
     ]
     assert "'ship_date' eq" in filters_fault({"ship_date": {"eq": "tomorrow"}})
+    # A date-time stands for its date; anything after the date that is not a time is refused.
+    assert parse_filters({"ship_date": {"gt": "2024-03-01T23:30:00Z"}}, FIELDS, FAULT) == [
+        Condition("ship_date", "gt", date(2024, 3, 1))
+    ]
+
+
+@pytest.mark.parametrize("value", ["2030-01-10", " 2030-01-10 ", "2030-01-10T08:00:00+05:00", "20300110"])
+def test_good_dates(value):
+    assert parse_filters({"ship_date": value}, FIELDS, FAULT) == [Condition("ship_date", "eq", date(2030, 1, 10))]
+
+
+@pytest.mark.parametrize("value", ["2030-01-10garbage", "2030-01-1", " ", "2030-01-10T25:00", "2030-01-10 and more"])
+def test_bad_dates(value):
+    assert "is not a date (use 2024-01-31)" in filters_fault({"ship_date": {"eq": value}})
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2024-13-01", "2024-02-30", 20240101])
