@@ -34,7 +34,8 @@ FAULTS: dict[str, FaultSpec] = {
     "invalid_api_path": FaultSpec(3, "Invalid api path."),
     "resource_not_callable": FaultSpec(4, "Resource path is not callable."),
     "session_expired": FaultSpec(5, "Session expired. Try to relogin."),
-    "required_parameter": FaultSpec(6, "Required parameter is missing."),
+    # The OpenMage server's exact text (reference §1.4); the Mintlify docs shorten it.
+    "required_parameter": FaultSpec(6, 'Required parameter is missing, for more details see "exception.log".'),
     # order resource (ShipStream order.md)
     "order_not_found": FaultSpec(100, "Requested order does not exist."),
     "order_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),

@@ -13,7 +13,7 @@ from tests.api.conftest import basic
 
 ACCESS_DENIED = {"code": -32002, "message": "Access denied."}
 SESSION_EXPIRED = {"code": -32005, "message": "Session expired. Try to relogin."}
-MISSING = {"code": -32006, "message": "Required parameter is missing."}
+MISSING = {"code": -32006, "message": 'Required parameter is missing, for more details see "exception.log".'}
 
 
 def code_and_message(error):

@@ -95,7 +95,7 @@ async def test_store_list_refuses_arguments(shared_rpc, session, args):
 async def test_missing_required_argument_is_fault_6_naming_it(shared_rpc, session, with_echo, args):
     error = await shared_rpc.fault(session, "test.needs_sku", args)
     assert error["code"] == -32006
-    assert error["message"] == "Required parameter is missing."
+    assert error["message"] == 'Required parameter is missing, for more details see "exception.log".'
     assert "'sku'" in error["data"]
     assert "test.needs_sku" in error["data"]
 
@@ -159,7 +159,7 @@ async def test_role_denial_with_basic_credentials(shared_rpc, shared_users, add_
         ("invalid_api_path", 3, "Invalid api path."),
         ("resource_not_callable", 4, "Resource path is not callable."),
         ("session_expired", 5, "Session expired. Try to relogin."),
-        ("required_parameter", 6, "Required parameter is missing."),
+        ("required_parameter", 6, 'Required parameter is missing, for more details see "exception.log".'),
     ],
 )
 async def test_global_faults_on_the_wire(shared_rpc, session, add_method, name, number, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -159,8 +160,8 @@ def test_every_fault_of_the_document_is_in_the_fault_list(page):
     section = page[page.index('<h2 id="faults">'):page.index('<h2 id="schemas">')]
     for spec in FAULTS.values():
         if f"<code>{spec.wire_code}</code>" in section:
-            assert spec.message in section or any(
-                other.message in section for other in FAULTS.values() if other.wire_code == spec.wire_code
+            assert html.escape(spec.message) in section or any(
+                html.escape(other.message) in section for other in FAULTS.values() if other.wire_code == spec.wire_code
             )
     assert "Requested order does not exist." in section and "Session expired. Try to relogin." in section
 

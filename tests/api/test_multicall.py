@@ -65,7 +65,7 @@ async def test_failures_are_fault_entries_and_the_rest_continue(shared_rpc, sess
     assert body["result"] == [
         ["first", "default"],
         INVALID_PATH,
-        {"isFault": True, "faultCode": 6, "faultMessage": "Required parameter is missing."},
+        {"isFault": True, "faultCode": 6, "faultMessage": 'Required parameter is missing, for more details see "exception.log".'},
         ["after", "default"],
         "A",
     ]

@@ -210,7 +210,7 @@ async def test_orders_must_be_an_object(rpc, session, db, orders):
 
 
 async def test_bulk_needs_its_argument(rpc, session):
-    assert_fault(await rpc.fault(session, "order.bulk_create", []), 6, "Required parameter is missing.")
+    assert_fault(await rpc.fault(session, "order.bulk_create", []), 6, 'Required parameter is missing, for more details see "exception.log".')
 
 
 async def test_more_keys_than_the_limit_is_fault_102_and_writes_nothing(make_client, users, db):
@@ -223,6 +223,14 @@ async def test_more_keys_than_the_limit_is_fault_102_and_writes_nothing(make_cli
     assert await snapshot(db) == before
     result = await rpc.result(session, "order.bulk_create", [{str(n): entry({"A": 1}) for n in range(2)}])
     assert [value["unique_id"] for value in result.values()] == ["100000001", "100000002"]
+
+
+async def test_the_default_limit_is_1000_keys(rpc, session, db):
+    await add_product(db, "A", stock=10)
+    before = await snapshot(db)
+    error = await rpc.fault(session, "order.bulk_create", [{str(n): entry({"A": 1}) for n in range(1001)}])
+    assert_fault(error, 102, "orders: at most 1000 orders per order.bulk_create, got 1001")
+    assert await snapshot(db) == before
 
 
 async def test_warehouse_role_may_not_bulk_create(rpc, users, db):

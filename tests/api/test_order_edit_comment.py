@@ -296,7 +296,7 @@ async def test_new_and_held_orders_can_be_edited(rpc, session, db, status, info)
 
 async def test_edit_of_an_unknown_order_is_fault_100(rpc, session, db):
     await refused(rpc, session, db, ["999999999", {"city": "Boston"}], 100, NOT_FOUND)
-    await refused(rpc, session, db, [None, {"city": "Boston"}], 6, "Required parameter is missing.")
+    await refused(rpc, session, db, [None, {"city": "Boston"}], 6, 'Required parameter is missing, for more details see "exception.log".')
 
 
 async def test_warehouse_role_may_not_edit(rpc, users, session, db):
@@ -342,7 +342,7 @@ async def test_the_warehouse_may_comment(rpc, users, session):
         (42, 102, "comment: must be a non-empty string"),
         (["a"], 102, "comment: must be a non-empty string"),
         ("x" * 65536, 102, "comment: at most 65535 characters"),
-        (None, 6, "Required parameter is missing."),
+        (None, 6, 'Required parameter is missing, for more details see "exception.log".'),
     ],
 )
 async def test_invalid_comments(rpc, session, db, comment, number, message):

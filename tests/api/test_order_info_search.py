@@ -111,7 +111,7 @@ async def test_an_unknown_order_is_fault_100(rpc, session, unique_id):
 
 
 async def test_order_info_needs_the_unique_id(rpc, session):
-    assert_fault(await rpc.fault(session, "order.info", []), 6, "Required parameter is missing.")
+    assert_fault(await rpc.fault(session, "order.info", []), 6, 'Required parameter is missing, for more details see "exception.log".')
 
 
 async def test_the_warehouse_may_read_orders(rpc, users, session):

@@ -175,3 +175,21 @@ async def test_stock_arriving_through_the_engine_directly(rpc, sessions, db):
     assert await order_state(rpc, sessions["merchant"], order["unique_id"]) == ("processing", "processing")
     await check_invariants(db)
     await shipment_invariants(db)
+
+
+async def test_a_policy_changed_by_order_edit_rules_the_next_shipment(rpc, sessions, db):
+    """as_available at create, all_or_nothing after order.edit: the partial shipment the first
+    policy allowed is refused, and allowed again once the edit is undone."""
+    merchant, warehouse = sessions["merchant"], sessions["warehouse"]
+    await add_product(db, "A", stock=1)
+    order = await new_order(rpc, merchant, {"A": 2}, backorder_policy="as_available")
+    edited = await rpc.result(merchant, "order.edit", [order["unique_id"], None, {"backorder_policy": "all_or_nothing"}])
+    assert edited["backorder_policy"] == "all_or_nothing"
+    assert_fault(await rpc.fault(warehouse, "shipment.create", [order["unique_id"]]), 103,
+                 "The order's backorder policy is all_or_nothing and 1 unit(s) are still backordered: nothing ships "
+                 "until every item is allocated")
+    assert await db.fetchval("SELECT count(*) FROM shipments") == 0
+    await rpc.result(merchant, "order.edit", [order["unique_id"], None, {"backorder_policy": "as_available"}])
+    assert quantities(await create_shipment(rpc, warehouse, order["unique_id"])) == {"A": 1}
+    await check_invariants(db)
+    await shipment_invariants(db)

@@ -158,7 +158,7 @@ async def test_a_header_value_with_a_newline_cannot_be_smuggled(rpc, session, db
 
 async def test_create_without_data_is_fault_6(rpc, session, db):
     error = await rpc.fault(session, "webhook.create")
-    assert_fault(error, 6, "Required parameter is missing.")
+    assert_fault(error, 6, 'Required parameter is missing, for more details see "exception.log".')
 
 
 async def test_a_merchant_has_at_most_50_webhooks(rpc, session, db):

@@ -13,7 +13,7 @@ GLOBAL = {
     "invalid_api_path": (3, "Invalid api path."),
     "resource_not_callable": (4, "Resource path is not callable."),
     "session_expired": (5, "Session expired. Try to relogin."),
-    "required_parameter": (6, "Required parameter is missing."),
+    "required_parameter": (6, 'Required parameter is missing, for more details see "exception.log".'),
 }
 
 
