@@ -101,7 +101,19 @@ def _properties(ctx: CallContext, row: Mapping[str, Any], store_row: Mapping[str
     return project(properties, STAR)
 
 
-async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Written:
+    """An order's row as the statement returned it, projected once the transaction has
+    committed: the stock rows stay locked no longer than the write needs them."""
+
+    row: asyncpg.Record
+    store_row: Mapping[str, Any]
+
+    def properties(self, ctx: CallContext) -> dict[str, Any]:
+        return _properties(ctx, self.row, self.store_row)
+
+
+async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: Mapping[str, Any]) -> _Written:
     write = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
     try:
         [row] = await store.insert_orders(conn, [write])
@@ -111,7 +123,7 @@ async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: D
         if order.info.unique_id is None:
             raise _AutoIdTaken() from None
         raise Fault("order_exists", data={"unique_id": order.info.unique_id}) from None
-    return _properties(ctx, row, store_row)
+    return _Written(row, store_row)
 
 
 async def _create_once(ctx: CallContext, order: OrderInput) -> dict[str, Any]:
@@ -124,7 +136,8 @@ async def _create_once(ctx: CallContext, order: OrderInput) -> dict[str, Any]:
         # Stock rows first, then the order_ref lock: the order bulk_create takes them in, so a
         # create and a bulk with the same order_ref and product cannot deadlock.
         await _check_order_ref(conn, ctx, order)
-        return await _write(conn, ctx, order, draft_order(order, products, available), store_row)
+        written = await _write(conn, ctx, order, draft_order(order, products, available), store_row)
+    return written.properties(ctx)
 
 
 async def order_create(
@@ -164,7 +177,7 @@ def _parse_bulk_entry(args: Any, max_items: int) -> OrderInput:
 
 
 async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index: ProductIndex,
-                    stores: dict[str | None, asyncpg.Record], available: Available) -> dict[str, Any]:
+                    stores: dict[str | None, asyncpg.Record], available: Available) -> _Written:
     """One order of a bulk, inside its own savepoint; ``available`` is restored if it fails."""
     store_row = _bulk_store(order, stores)
     products = match_products(order.items, index)
@@ -257,14 +270,15 @@ async def _free_unique_ids(conn: Connection, merchant_id: int, count: int, chose
 
 async def _bulk_in_one_statement(conn: Connection, ctx: CallContext, parsed: dict[str, OrderInput], index: ProductIndex,
                                  stores: dict[str | None, asyncpg.Record], available: Available) -> dict[str, Any]:
-    """Every order of the bulk decided in Python and written by ONE statement. Raises
+    """Every order of the bulk decided in Python and written by ONE statement: each key's
+    wire error or _Written. Raises
     asyncpg.UniqueViolationError (nothing written) when a unique_id was taken meanwhile."""
     merchant_id = ctx.principal.merchant_id
     checks = {key: check for key, order in parsed.items() if (check := _ref_check(order)) is not None}
     taken = await store.order_refs_taken(conn, merchant_id, list(checks.values()))
     ids = [order.info.unique_id for order in parsed.values() if order.info.unique_id is not None]
     batch = _Batch(dict(zip(checks, taken)), await store.unique_ids_taken(conn, merchant_id, ids) if ids else set())
-    results: dict[str, Any] = {}
+    results: dict[str, dict[str, Any] | _Written] = {}
     for key, order in parsed.items():
         try:
             batch.draft(ctx, key, order, index, stores, available)
@@ -277,7 +291,7 @@ async def _bulk_in_one_statement(conn: Connection, ctx: CallContext, parsed: dic
         async with conn.transaction():  # a savepoint: a unique_id race undoes only this
             rows = await store.insert_orders(conn, list(batch.writes.values()))
         for key, row in zip(batch.writes, rows):
-            results[key] = _properties(ctx, row, batch.store_rows[key])
+            results[key] = _Written(row, batch.store_rows[key])
     return results
 
 
@@ -295,7 +309,7 @@ async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> dict[st
     limit = ctx.settings.max_bulk_orders
     if len(orders) > limit:
         raise Fault("order_invalid_data", f"orders: at most {limit} orders per order.bulk_create, got {len(orders)}")
-    results: dict[str, Any] = {}
+    results: dict[str, dict[str, Any] | _Written] = {}
     parsed: dict[str, OrderInput] = {}
     for key, args in orders.items():
         try:
@@ -318,4 +332,6 @@ async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> dict[st
                         results[key] = await _bulk_one(conn, ctx, order, index, stores, snapshot)
                     except Fault as fault:
                         results[key] = _wire_error(fault)
-    return {key: results[key] for key in orders}
+    # In the caller's key order; the orders written are projected now, after the commit.
+    in_order = ((key, results[key]) for key in orders)
+    return {key: result.properties(ctx) if isinstance(result, _Written) else result for key, result in in_order}
