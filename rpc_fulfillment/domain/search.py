@@ -116,8 +116,7 @@ def _coerce(kind: Kind, value: Any, *, end_of_day: bool = False) -> Any:
     if kind is Kind.DATE:
         # A date, or a date-time (as clients send for any date field): its date, as given.
         try:
-            text = value.strip()
-            return date.fromisoformat(text) if _is_date_only(text) else datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+            return parse_datetime(value).date()
         except ValueError:
             raise ValueError(f"{value[:40]!r} is not a date (use 2024-01-31)") from None
     return parse_datetime(value, end_of_day=end_of_day)

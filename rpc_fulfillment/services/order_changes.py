@@ -37,7 +37,7 @@ NOT_EDITABLE = {
 }
 CUSTOM_FIELD_OPERATIONS = ("set", "add", "remove")
 # Changing one of these checks the declared-value rule against the order's items.
-DECLARED_VALUE_COLUMNS = frozenset({"declared_value_service", "declared_value"})
+DECLARED_VALUE_COLUMNS = ("declared_value_service", "declared_value")
 
 
 async def order_comment(ctx: CallContext, orderUniqueId: Any = REQUIRED, comment: Any = REQUIRED) -> bool:  # noqa: N803
@@ -131,10 +131,9 @@ async def order_edit(
         row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
         check_allowed("edit", row["state"], row["status"], "order_not_editable", "shipments have started")
         changes = _info_changes(info_input, row)
-        if DECLARED_VALUE_COLUMNS & changes.keys():
-            merged = {**dict(row), **changes}
-            per_item = await store.declares_item_values(conn, row["order_id"])
-            check_declared_values(merged["declared_value_service"], merged["declared_value"], per_item)
+        if changes.keys() & set(DECLARED_VALUE_COLUMNS):
+            service, value = (changes.get(name, row[name]) for name in DECLARED_VALUE_COLUMNS)
+            check_declared_values(service, value, await store.declares_item_values(conn, row["order_id"]))
         if customFields is not None and customFields != []:  # [] is PHP's empty array
             extra = changes.get("extra", dict(row["extra"] or {}))
             extra["custom_fields"] = _custom_fields(extra.get("custom_fields", {}), customFields)

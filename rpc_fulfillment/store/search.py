@@ -7,9 +7,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from rpc_fulfillment.domain.search import Condition, Page
 
-# On a field of the children (Column.wrapper): the operators that mean "no child such that",
-# with the test a child must not pass (None: no child at all).
-_NONE_OF_CHILDREN: dict[str, str | None] = {"neq": "eq", "nin": "in", "null": None}
+# On a field of the children (Column.wrapper), the operators that ask about the children as a
+# whole: (whether NO child may pass, the test a child passes; None: being there at all).
+_OF_CHILDREN: dict[str, tuple[bool, str | None]] = {
+    "neq": (True, "eq"), "nin": (True, "in"), "null": (True, None), "notnull": (False, None),
+}
 _SQL_COMPARISON = {"eq": "=", "gt": ">", "lt": "<", "gteq": ">=", "lteq": "<=", "from": ">=", "to": "<="}
 
 
@@ -104,13 +106,11 @@ class WhereBuilder:
         raise ValueError(f"operator {op!r} does not apply to an array column")
 
     def add_condition(self, condition: Condition, column: Column) -> None:
-        if column.wrapper and condition.op in _NONE_OF_CHILDREN:
-            positive = _NONE_OF_CHILDREN[condition.op]
-            test = "TRUE" if positive is None else self._scalar_test(column.expression, positive, condition.value)
-            self.add(f"NOT {column.wrapper.format(test)}")
-            return
-        if column.wrapper and condition.op == "notnull":
-            self.add(column.wrapper.format("TRUE"))
+        if column.wrapper and condition.op in _OF_CHILDREN:
+            none, child_op = _OF_CHILDREN[condition.op]
+            test = "TRUE" if child_op is None else self._scalar_test(column.expression, child_op, condition.value)
+            clause = column.wrapper.format(test)
+            self.add(f"NOT {clause}" if none else clause)
             return
         if column.array:
             test = self._array_test(column.expression, condition.op, condition.value)
