@@ -62,7 +62,7 @@ class Env:
 
     async def connect(self) -> Any:
         """An asyncpg connection to the throwaway database (close it when done)."""
-        from rpc_fulfillment.store.db import connect
+        from rpc_fulfillment.db.pool import connect
 
         return await connect(self.database_url)
 
@@ -154,7 +154,7 @@ async def _stock_products(env: Env, skus: list[str], qty: int) -> str:
     """Create the products through the API (those that do not exist yet: several cases share
     them) and receive ``qty`` of each into warehouse 1 (by an admin user of the merchant:
     inventory.adjust is the warehouse's); returns a session."""
-    from rpc_fulfillment.services import provisioning
+    from rpc_fulfillment.accounts import provisioning
 
     connection = await env.connect()
     try:
@@ -405,9 +405,9 @@ class _Explaining:
 
 async def _explain_searches(connection: Any, merchant_id: int, queries: list[list[Any]]) -> None:
     """Print each query's plans (count and page), as the server's store code builds them."""
-    from rpc_fulfillment.domain.order_search import DEFAULT_SORT, SEARCH_FIELDS, SORT_FIELDS
-    from rpc_fulfillment.domain.search import parse_filters, parse_options
-    from rpc_fulfillment.store import order_search
+    from rpc_fulfillment.orders.search_fields import DEFAULT_SORT, SEARCH_FIELDS, SORT_FIELDS
+    from rpc_fulfillment.core.filters import parse_filters, parse_options
+    from rpc_fulfillment.orders import search_queries as order_search
 
     for filters, options, _ in queries:
         conditions = parse_filters(filters, SEARCH_FIELDS, "order_invalid_filters")
@@ -428,7 +428,7 @@ async def _prepare_search(env: Env) -> Prepared:
     with its million orders."""
     import time
 
-    from rpc_fulfillment.services import provisioning
+    from rpc_fulfillment.accounts import provisioning
 
     connection = await env.connect()
     try:

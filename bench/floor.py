@@ -78,11 +78,11 @@ async def _draft_order_arguments(app: web.Application, config: dict[str, Any]) -
 
 
 async def _draft_one(app: web.Application, config: dict[str, Any], args: list[Any]) -> list[Any]:
-    from rpc_fulfillment.domain.order_draft import ProductIndex, draft_order, match_products
-    from rpc_fulfillment.domain.order_input import parse_order
-    from rpc_fulfillment.services.orders import order_write, product_from_row
-    from rpc_fulfillment.store import orders as store
-    from rpc_fulfillment.store.orders import orders_arguments
+    from rpc_fulfillment.orders.draft import ProductIndex, draft_order, match_products
+    from rpc_fulfillment.orders.input import parse_order
+    from rpc_fulfillment.orders.create import order_write, product_from_row
+    from rpc_fulfillment.orders import queries as store
+    from rpc_fulfillment.orders.queries import orders_arguments
 
     merchant_id = config["merchant_id"]
     order = parse_order(*args, *([None] * (5 - len(args))))
@@ -116,7 +116,7 @@ async def _insert_with_retry(pool: Any, sql: str, arguments: list[Any]) -> Any:
 def _order_insert(config: dict[str, Any]) -> Handler:
     import asyncpg
 
-    from rpc_fulfillment.store.orders import INSERT_ORDERS
+    from rpc_fulfillment.orders.queries import INSERT_ORDERS
 
     result = config["result"]
 
@@ -148,7 +148,7 @@ async def _health(_request: web.Request) -> web.Response:
 
 def _pool_context(floor: Floor, config: dict[str, Any]):
     async def lifecycle(app: web.Application):
-        from rpc_fulfillment.store.db import create_pool
+        from rpc_fulfillment.db.pool import create_pool
 
         # The server's pool settings (codecs, reset) and size (serve's default of 10).
         app[POOL] = await create_pool(config["database_url"], 10)

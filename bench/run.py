@@ -214,7 +214,7 @@ def safely(step: Callable[..., Any], *args: Any) -> Callable[[], None]:
 
 def open_embedded(tmp: Path, cleanup: contextlib.ExitStack) -> Database:
     from rpc_fulfillment.config import Settings
-    from rpc_fulfillment.database import open_database
+    from rpc_fulfillment.db.database import open_database
 
     pgdata = tmp / "pg"
     cleanup.callback(safely(_stop_postmaster, pgdata))  # runs after database.embedded.stop() below
@@ -228,7 +228,7 @@ def open_external(admin_url: str, cleanup: contextlib.ExitStack) -> Database:
     import asyncpg
 
     from rpc_fulfillment.config import Settings
-    from rpc_fulfillment.database import open_database
+    from rpc_fulfillment.db.database import open_database
 
     name = f"rpcf_bench_{uuid.uuid4().hex[:10]}"
     parts = urllib.parse.urlsplit(admin_url)
@@ -256,8 +256,8 @@ LIMITS_NEVER_REFUSE = {"RPCF_RATE_LIMIT": "1000000", "RPCF_RATE_BURST": "1000000
 
 async def provision(database_url: str) -> str:
     """A merchant and a merchant-role API user; returns the API key."""
-    from rpc_fulfillment.services import provisioning
-    from rpc_fulfillment.store.db import connect
+    from rpc_fulfillment.accounts import provisioning
+    from rpc_fulfillment.db.pool import connect
 
     connection = await connect(database_url)
     try:

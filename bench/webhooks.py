@@ -44,9 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rpc_fulfillment.config import Settings  # noqa: E402
-from rpc_fulfillment.database import open_database  # noqa: E402
-from rpc_fulfillment.services import provisioning  # noqa: E402
-from rpc_fulfillment.store.db import connect  # noqa: E402
+from rpc_fulfillment.db.database import open_database  # noqa: E402
+from rpc_fulfillment.accounts import provisioning  # noqa: E402
+from rpc_fulfillment.db.pool import connect  # noqa: E402
 
 ADDRESS = {"firstname": "Bench", "lastname": "Mark", "street1": "1 Main St", "city": "Austin", "region": "TX",
            "postcode": "78701", "country": "US", "telephone": "5125550100"}

@@ -12,9 +12,9 @@ from aiohttp import web
 from rpc_fulfillment import __version__
 from rpc_fulfillment.appkeys import POOL, SETTINGS
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.rpc import discovery
-from rpc_fulfillment.rpc.envelope import JSON_HEADERS, handle_jsonrpc
-from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.jsonrpc.docs import routes as discovery
+from rpc_fulfillment.jsonrpc.envelope import JSON_HEADERS, handle_jsonrpc
+from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.workers.auto_fulfill import auto_fulfill_context
 from rpc_fulfillment.workers.scheduler import release_holds_forever
 from rpc_fulfillment.workers.sessions import expire_sessions_forever

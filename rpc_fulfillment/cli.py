@@ -17,10 +17,10 @@ from typing import Any, Awaitable, Callable
 import asyncpg
 
 from rpc_fulfillment.config import ENVIRONMENT, Settings, SettingsError, load_settings
-from rpc_fulfillment.database import open_database
-from rpc_fulfillment.services import provisioning
-from rpc_fulfillment.services.provisioning import NewApiUser, ProvisioningError
-from rpc_fulfillment.store.db import connect
+from rpc_fulfillment.db.database import open_database
+from rpc_fulfillment.accounts import provisioning
+from rpc_fulfillment.accounts.provisioning import NewApiUser, ProvisioningError
+from rpc_fulfillment.db.pool import connect
 
 log = logging.getLogger("rpc_fulfillment")
 
@@ -209,7 +209,7 @@ async def _with_connection(settings: Settings, work: Callable[[Any], Awaitable[N
 
 
 async def _provision(args: argparse.Namespace, settings: Settings) -> None:
-    from rpc_fulfillment.store import admin
+    from rpc_fulfillment.accounts import admin_queries as admin
 
     async def work(conn: Any) -> None:
         key = (args.command, args.action)

@@ -175,8 +175,6 @@ def _convert(name: str, kind: type, raw: Any) -> Any:
             raise SettingsError(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}")
         return level
     if name == "webhook_retry_schedule":
-        from rpc_fulfillment.domain.webhooks import parse_retry_schedule
-
         try:
             parse_retry_schedule(str(raw))
         except ValueError as exc:
@@ -199,3 +197,22 @@ def load_settings(
         if raw is not None:
             values[field.name] = _convert(field.name, kind, raw)
     return replace(defaults, **values)
+
+
+def parse_retry_schedule(text: str) -> tuple[float, ...]:
+    """Comma-separated delays in seconds before each retry ("60,120,240"); "none" for no
+    retries. Raises ValueError with a sentence."""
+    if text.strip().lower() in ("none", "0"):
+        return ()
+    delays = []
+    for item in text.split(","):
+        try:
+            delay = float(item.strip())
+        except ValueError:
+            raise ValueError(f"retry schedule: {item.strip()!r} is not a number of seconds") from None
+        if not 0 < delay < math.inf:
+            raise ValueError(f"retry schedule: {item.strip()!r} must be a positive number of seconds")
+        delays.append(delay)
+    if len(delays) > 100:
+        raise ValueError("retry schedule: at most 100 retries")
+    return tuple(delays)

@@ -102,7 +102,7 @@ class InputError(Exception):
 def _columns() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """The CSV column names: the models' own field names (the same pydantic models as the
     server's), so the layout cannot drift from what order.create accepts."""
-    from rpc_fulfillment.domain.order_input import AddressInput, InfoInput, ItemInput
+    from rpc_fulfillment.orders.input import AddressInput, InfoInput, ItemInput
 
     info = frozenset(n for n in InfoInput.model_fields if n not in {"instructions", "generate_sscc", "custom_fields"})
     address = frozenset(n for n in AddressInput.model_fields if n != "street")
@@ -342,8 +342,8 @@ def read_orders(path: Path, fmt: str | None = None, id_prefix: str = "", delimit
 def validate(orders: Iterable[SourceOrder]) -> list[SourceOrder]:
     """Check every order with the server's own validation (domain.order_input.parse_order);
     sets ``problem`` on those that fail. Returns the orders with a problem."""
-    from rpc_fulfillment.domain.faults import Fault
-    from rpc_fulfillment.domain.order_input import parse_order
+    from rpc_fulfillment.core.faults import Fault
+    from rpc_fulfillment.orders.input import parse_order
 
     bad = []
     for order in orders:

@@ -20,9 +20,9 @@ import pytest
 
 from rpc_fulfillment.app import create_app
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.services import provisioning
-from rpc_fulfillment.store.db import connect
-from rpc_fulfillment.store.migrate import migrate
+from rpc_fulfillment.accounts import provisioning
+from rpc_fulfillment.db.pool import connect
+from rpc_fulfillment.db.migrate import migrate
 
 ABSENT: Any = object()
 

@@ -2,7 +2,7 @@
 shipments are taken through shipment.create, pack (one package, a made-up tracking number),
 ship and deliver, each step ``delay`` seconds after the previous one.
 
-It runs exactly the service steps the API runs (services/shipments.py), with the same locks.
+It runs exactly the service steps the API runs (shipments/api.py), with the same locks.
 Several processes can run it: orders are claimed with ``FOR UPDATE SKIP LOCKED``, so no two
 processes work on the same order at once, and every step re-checks the shipment's status
 under the lock, so none is done twice. Shipping locks the stock rows first (the engine's lock
@@ -21,13 +21,13 @@ from typing import Any, Awaitable, Callable
 
 import asyncpg
 
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.domain.shipments import PackageInput, TrackingInput
-from rpc_fulfillment.domain.states import RULES
-from rpc_fulfillment.services import shipments as steps
-from rpc_fulfillment.store import fulfillment as fulfillment_store
-from rpc_fulfillment.store import orders as order_store
-from rpc_fulfillment.store import shipments as store
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.shipments.rules import PackageInput, TrackingInput
+from rpc_fulfillment.fulfillment.states import RULES
+from rpc_fulfillment.shipments import api as steps
+from rpc_fulfillment.fulfillment import queries as fulfillment_store
+from rpc_fulfillment.fulfillment import order_rows
+from rpc_fulfillment.shipments import queries as store
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -89,7 +89,7 @@ class AutoFulfiller:
                     count = 0
                     for shipment in await store.due_shipments(conn, stage, self.delay, order["order_id"]):
                         # the order as it is now: a previous step may have settled it
-                        current = await order_store.find_order(conn, order["merchant_id"], order["unique_id"], lock=True)
+                        current = await order_rows.find_order(conn, order["merchant_id"], order["unique_id"], lock=True)
                         await work(conn, current, shipment)
                         count += 1
                     return count

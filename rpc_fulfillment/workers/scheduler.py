@@ -10,8 +10,8 @@ from itertools import groupby
 
 import asyncpg
 
-from rpc_fulfillment.services.fulfillment import settle
-from rpc_fulfillment.store.fulfillment import due_delayed_orders
+from rpc_fulfillment.fulfillment.engine import settle
+from rpc_fulfillment.fulfillment.queries import due_delayed_orders
 
 log = logging.getLogger(__name__)
 BATCH = 100

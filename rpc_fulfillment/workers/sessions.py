@@ -9,8 +9,8 @@ import logging
 
 import asyncpg
 
-from rpc_fulfillment.store.accounts import delete_expired_sessions
-from rpc_fulfillment.store.limits import delete_stale_login_failures
+from rpc_fulfillment.accounts.queries import delete_expired_sessions
+from rpc_fulfillment.accounts.limit_queries import delete_stale_login_failures
 from rpc_fulfillment.workers.webhooks import prune_history
 
 log = logging.getLogger(__name__)

@@ -41,10 +41,10 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from rpc_fulfillment import __version__
-from rpc_fulfillment.config import Settings
-from rpc_fulfillment.domain import webhooks as domain
-from rpc_fulfillment.store import webhooks as store
-from rpc_fulfillment.store.db import connect, create_pool
+from rpc_fulfillment.config import Settings, parse_retry_schedule
+from rpc_fulfillment.webhooks import rules as domain
+from rpc_fulfillment.webhooks import queries as store
+from rpc_fulfillment.db.pool import connect, create_pool
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class WebhookWorker:
         self.concurrency = concurrency or settings.webhook_concurrency
         self.interval = settings.webhook_interval
         self.timeout = settings.webhook_timeout
-        self.schedule = domain.parse_retry_schedule(settings.webhook_retry_schedule)
+        self.schedule = parse_retry_schedule(settings.webhook_retry_schedule)
         self.allow_private = settings.webhook_allow_private
         self.resolver = resolver
         self._guard: GuardedResolver | None = None
@@ -346,7 +346,7 @@ async def prune_history(pool: asyncpg.Pool, retention_days: int) -> Pruned | Non
         finally:
             if not done:
                 # An error or a cancellation midway: the pool does not unlock advisory locks
-                # (store/db.py), so close the connection, which frees the lock.
+                # (db/pool.py), so close the connection, which frees the lock.
                 conn.terminate()
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from rpc_fulfillment.app import create_app
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.rpc import registry
-from rpc_fulfillment.services import provisioning
-from rpc_fulfillment.store.db import connect
+from rpc_fulfillment.jsonrpc import registry
+from rpc_fulfillment.accounts import provisioning
+from rpc_fulfillment.db.pool import connect
 from tests.conftest import ApiUser, Rpc, _execute, database_url_for
 
 USERS = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from rpc_fulfillment.services.fulfillment import reserve_backorders
+from rpc_fulfillment.fulfillment.engine import reserve_backorders
 from tests.api.order_helpers import ADDRESS, INFO, add_stock, merchant_id
 
 HOLD_MESSAGE_START = "the order cannot be put on hold: the order's status is "

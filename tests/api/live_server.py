@@ -99,8 +99,8 @@ class Live:
 
 
 async def _provision(url: str) -> dict[str, ApiUser]:
-    from rpc_fulfillment.services import provisioning
-    from rpc_fulfillment.store.db import connect
+    from rpc_fulfillment.accounts import provisioning
+    from rpc_fulfillment.db.pool import connect
 
     connection = await connect(url)
     try:

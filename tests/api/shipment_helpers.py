@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from rpc_fulfillment.services.fulfillment import reserve_backorders
+from rpc_fulfillment.fulfillment.engine import reserve_backorders
 from tests.api.order_helpers import ADDRESS, INFO, add_stock, merchant_id
 from tests.conftest import Rpc
 

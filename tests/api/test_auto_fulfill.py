@@ -11,7 +11,7 @@ import pytest
 
 from rpc_fulfillment.cli import _build_parser, _settings
 from rpc_fulfillment.config import SettingsError, load_settings
-from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.workers.auto_fulfill import AutoFulfiller
 from tests.api.order_helpers import add_product, check_invariants, stock_of
 from tests.api.shipment_helpers import events_of, new_order, order_state, receive, shipment_invariants

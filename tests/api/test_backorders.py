@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.workers.scheduler import release_due_holds
 from tests.api.engine_helpers import (
     allocations_of,

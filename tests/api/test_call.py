@@ -9,8 +9,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from rpc_fulfillment.domain.faults import FAULTS, Fault, FaultSpec
-from rpc_fulfillment.rpc.registry import WAREHOUSE
+from rpc_fulfillment.core.faults import FAULTS, Fault, FaultSpec
+from rpc_fulfillment.jsonrpc.registry import WAREHOUSE
 from tests.api.conftest import assert_response_shape, basic
 from tests.conftest import ABSENT
 

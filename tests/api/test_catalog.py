@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rpc_fulfillment.services import provisioning
+from rpc_fulfillment.accounts import provisioning
 
 
 async def test_store_list_shape_and_tenancy(rpc, users, db):

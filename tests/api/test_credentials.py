@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from rpc_fulfillment.services import auth, provisioning
+from rpc_fulfillment.accounts import auth
+
+from rpc_fulfillment.accounts import provisioning
 from tests.api.conftest import basic
 from tests.conftest import ApiUser
 
@@ -135,7 +137,7 @@ async def test_the_key_cap_is_configurable(db, users):
 
 
 async def test_concurrent_creations_cannot_pass_the_cap_together(db, database_url, users):
-    from rpc_fulfillment.store.db import connect
+    from rpc_fulfillment.db.pool import connect
 
     connections = [await connect(database_url) for _ in range(8)]
     try:
@@ -160,12 +162,12 @@ async def test_concurrent_creations_cannot_pass_the_cap_together(db, database_ur
 async def test_failed_logins_are_logged_without_the_key(rpc, users, caplog):
     user = users["merchant"]
     wrong = "f" * 40
-    with caplog.at_level(logging.WARNING, logger="rpc_fulfillment.services.auth"):
+    with caplog.at_level(logging.WARNING, logger="rpc_fulfillment.accounts.auth"):
         body = await rpc.request("login", [user.username, wrong])
         assert body["error"]["code"] == -32002
         await rpc.call(None, "store.list", headers=basic("nobody", user.api_key))
         await rpc.request("login", ["evil\nname", wrong])
-    lines = [r.getMessage() for r in caplog.records if r.name == "rpc_fulfillment.services.auth"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "rpc_fulfillment.accounts.auth"]
     assert len(lines) == 3, lines
     assert "'acme-merchant'" in lines[0] and "from 127.0.0.1" in lines[0] and "an active user" in lines[0]
     assert "'nobody'" in lines[1] and "no such active user" in lines[1]
@@ -278,7 +280,7 @@ async def test_a_waiting_basic_attempt_holds_no_database_connection(make_client,
 
 
 async def test_stale_failures_are_deleted_by_the_session_worker(db, users):
-    from rpc_fulfillment.store.limits import delete_stale_login_failures
+    from rpc_fulfillment.accounts.limit_queries import delete_stale_login_failures
 
     await db.execute("INSERT INTO login_failures VALUES ('old', 3, now() - interval '2 hours', now() - interval '2 hours')")
     await db.execute("INSERT INTO login_failures VALUES ('new', 3, now(), now())")

@@ -2,7 +2,7 @@
 in openrpc_meta/), against the live method table (no method missing, none extra, parameters
 as the functions take them, roles as the registry gives them) and against the fault table.
 
-A method registered in rpc/registry.py without an entry in rpc/api_description.py fails
+A method registered in jsonrpc/registry.py without an entry in jsonrpc/docs/descriptions.py fails
 ``test_every_registered_method_is_described``, which says what to add.
 """
 
@@ -20,10 +20,13 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from rpc_fulfillment.domain.faults import FAULTS
-from rpc_fulfillment.domain.order_input import AddressInput, InfoInput, ItemInput
-from rpc_fulfillment.rpc import api_description, methods, openrpc, registry
-from rpc_fulfillment.rpc.api_description import DESCRIPTIONS, TOP_LEVEL_DESCRIPTIONS, Doc
+from rpc_fulfillment.core.faults import FAULTS
+from rpc_fulfillment.orders.input import AddressInput, InfoInput, ItemInput
+from rpc_fulfillment.jsonrpc.docs import descriptions as api_description
+from rpc_fulfillment.jsonrpc import dispatch as methods
+from rpc_fulfillment.jsonrpc.docs import openrpc
+from rpc_fulfillment.jsonrpc import registry
+from rpc_fulfillment.jsonrpc.docs.descriptions import DESCRIPTIONS, TOP_LEVEL_DESCRIPTIONS, Doc
 
 META = Path(__file__).parent / "openrpc_meta"
 OPENRPC_META = json.loads((META / "openrpc-meta-schema-1.14.9.json").read_text("utf-8"))
@@ -154,11 +157,11 @@ def description_problems(methods_table: dict[str, registry.ApiMethod], descripti
     problems = []
     for path in methods_table:
         if path not in descriptions:
-            problems.append(f"{path} is registered in rpc/registry.py but has no Doc in rpc/api_description.py "
+            problems.append(f"{path} is registered in jsonrpc/registry.py but has no Doc in jsonrpc/docs/descriptions.py "
                             f"DESCRIPTIONS: add one (summary, args, result, faults)")
     for path in descriptions:
         if path not in methods_table:
-            problems.append(f"{path} is described in rpc/api_description.py but not registered in rpc/registry.py")
+            problems.append(f"{path} is described in jsonrpc/docs/descriptions.py but not registered in jsonrpc/registry.py")
     for path, method in methods_table.items():
         doc = descriptions.get(path)
         if doc is None:
@@ -167,7 +170,7 @@ def description_problems(methods_table: dict[str, registry.ApiMethod], descripti
         described = list(doc.args)
         if set(taken) != set(described):
             problems.append(f"{path}: the function takes {taken}, the description has {described}")
-        problems += [f"{path}: fault {name!r} is not in domain/faults.py FAULTS" for name in doc.faults if name not in FAULTS]
+        problems += [f"{path}: fault {name!r} is not in core/faults.py FAULTS" for name in doc.faults if name not in FAULTS]
     return problems
 
 
@@ -194,13 +197,13 @@ def test_the_completeness_check_names_a_method_registered_without_a_description(
     described_wrongly = {**DESCRIPTIONS, "thing.gone": Doc("x", result={}),
                          "thing.do": Doc("x", result={}, args={"first": api_description.Arg({})}, faults=("nope",))}
     assert description_problems(resource_methods(), DESCRIPTIONS) == [
-        "thing.do is registered in rpc/registry.py but has no Doc in rpc/api_description.py DESCRIPTIONS: "
+        "thing.do is registered in jsonrpc/registry.py but has no Doc in jsonrpc/docs/descriptions.py DESCRIPTIONS: "
         "add one (summary, args, result, faults)",
     ]
     assert description_problems(resource_methods(), described_wrongly) == [
-        "thing.gone is described in rpc/api_description.py but not registered in rpc/registry.py",
+        "thing.gone is described in jsonrpc/docs/descriptions.py but not registered in jsonrpc/registry.py",
         "thing.do: the function takes ['first', 'second'], the description has ['first']",
-        "thing.do: fault 'nope' is not in domain/faults.py FAULTS",
+        "thing.do: fault 'nope' is not in core/faults.py FAULTS",
     ]
 
 
@@ -316,7 +319,7 @@ def test_the_schemas_accept_good_arguments_and_refuse_bad_ones(document, argumen
 
 
 def test_search_filters_come_from_the_field_tables(document):
-    from rpc_fulfillment.domain.products import SEARCH_FIELDS, SORT_FIELDS
+    from rpc_fulfillment.products.rules import SEARCH_FIELDS, SORT_FIELDS
 
     params = {p["name"]: p["schema"] for p in by_name(document)["product.search"]["params"]}
     filters = params["filters"]["anyOf"][0]
@@ -330,7 +333,7 @@ def test_search_filters_come_from_the_field_tables(document):
 
 
 def test_the_order_lifecycle_is_the_engines_table(document):
-    from rpc_fulfillment.domain.states import RULES, STATUSES_BY_STATE
+    from rpc_fulfillment.fulfillment.states import RULES, STATUSES_BY_STATE
 
     life = document["x-order-lifecycle"]
     assert {s["state"]: tuple(st["status"] for st in s["statuses"]) for s in life["states"]} == STATUSES_BY_STATE

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from rpc_fulfillment.domain.faults import FAULTS
-from rpc_fulfillment.domain.states import ACTIONS, RULES, STATUS_LABELS, STATUSES_BY_STATE
-from rpc_fulfillment.rpc import methods, openrpc, registry
-from rpc_fulfillment.rpc.docs_page import render_docs
+from rpc_fulfillment.core.faults import FAULTS
+from rpc_fulfillment.fulfillment.states import ACTIONS, RULES, STATUS_LABELS, STATUSES_BY_STATE
+from rpc_fulfillment.jsonrpc import dispatch as methods
+from rpc_fulfillment.jsonrpc.docs import openrpc
+from rpc_fulfillment.jsonrpc import registry
+from rpc_fulfillment.jsonrpc.docs.page import render_docs
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base", "source"}
 PAYLOAD = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>&amp;"
@@ -136,7 +138,7 @@ def test_the_matrix_cells_follow_the_rules(page):
     matrix = re.search(r'<table class="matrix">(.*?)</table>', page, re.S).group(1)
     rows = re.findall(r"<tr><th><code>([a-z_]+)/([a-z_]+)</code></th>(.*?)</tr>", matrix, re.S)
     assert len(rows) == sum(len(statuses) for statuses in STATUSES_BY_STATE.values())
-    from rpc_fulfillment.domain.states import BY_ALLOCATION, BY_FULFILLMENT, SAME, UNCHANGED, rule_for
+    from rpc_fulfillment.fulfillment.states import BY_ALLOCATION, BY_FULFILLMENT, SAME, UNCHANGED, rule_for
 
     columns = re.findall(r"<th>([a-z_]+)</th>", matrix)
     assert set(columns) == {rule.action for rule in RULES if rule.from_}  # create* start from no status

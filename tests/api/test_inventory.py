@@ -275,7 +275,7 @@ async def test_received_stock_goes_to_backorders_and_the_answer_shows_it(rpc, se
 
 
 async def test_backorders_are_counted_for_the_answer(rpc, sessions, db, monkeypatch):
-    from rpc_fulfillment.services import inventory
+    from rpc_fulfillment.inventory import api as inventory
 
     async def keep(conn, receipt):  # stock stays available: the backorder waits
         return 0
@@ -412,7 +412,7 @@ async def test_warehouse_id_as_string(rpc, sessions):
 
 
 async def test_receipt_hook_sees_the_receipt_and_its_allocations_are_answered(rpc, sessions, db, monkeypatch):
-    from rpc_fulfillment.services import inventory
+    from rpc_fulfillment.inventory import api as inventory
 
     seen = []
 
@@ -441,7 +441,7 @@ async def test_receipt_hook_sees_the_receipt_and_its_allocations_are_answered(rp
 
 
 async def test_a_failing_receipt_hook_undoes_the_receipt(rpc, sessions, db, monkeypatch):
-    from rpc_fulfillment.services import inventory
+    from rpc_fulfillment.inventory import api as inventory
 
     async def broken(conn, receipt):
         raise RuntimeError("order engine exploded")
@@ -456,7 +456,7 @@ async def test_a_failing_receipt_hook_undoes_the_receipt(rpc, sessions, db, monk
 
 async def test_stock_adjustments_helper_for_other_events(rpc, sessions, db, east, settings):
     """services.inventory.stock_adjustments: the payload order events reuse."""
-    from rpc_fulfillment.services.inventory import stock_adjustments
+    from rpc_fulfillment.inventory.api import stock_adjustments
     from tests.api.catalog_helpers import product_row as row_of
 
     await create_product(rpc, sessions["merchant"], "SA-1", external_id="e1")

@@ -18,8 +18,8 @@ from typing import Any, Callable
 import orjson
 import pytest
 
-from rpc_fulfillment.rpc.registry import ADMIN, MERCHANT, METHODS
-from rpc_fulfillment.services import provisioning
+from rpc_fulfillment.jsonrpc.registry import ADMIN, MERCHANT, METHODS
+from rpc_fulfillment.accounts import provisioning
 from tests import figures
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
 from tests.conftest import ApiUser

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.rpc import limits
+from rpc_fulfillment.jsonrpc import limits
 from tests.api.conftest import assert_response_shape
 from tests.api.order_helpers import ADDRESS, INFO, add_product
 

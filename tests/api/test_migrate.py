@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from rpc_fulfillment.store.db import connect
-from rpc_fulfillment.store.migrate import load_steps, migrate, schema_version
+from rpc_fulfillment.db.pool import connect
+from rpc_fulfillment.db.migrate import load_steps, migrate, schema_version
 from tests.conftest import _execute, database_url_for
 
 

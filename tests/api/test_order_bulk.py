@@ -72,7 +72,7 @@ async def test_a_unique_id_taken_meanwhile_writes_the_bulk_order_by_order(rpc, s
     """The bulk's one statement meets a unique_id that another call took after the bulk looked
     (simulated: the look finds nothing). Nothing of that statement stays; the bulk is written
     order by order with the same outcome per order."""
-    from rpc_fulfillment.store import orders as order_store
+    from rpc_fulfillment.orders import queries as order_store
 
     async def sees_nothing(conn, merchant_id, unique_ids):
         return set()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from rpc_fulfillment.domain.projection import SCALARS
-from rpc_fulfillment.store import order_search
+from rpc_fulfillment.orders.views import SCALARS
+from rpc_fulfillment.orders import search_queries as order_search
 from tests.api.order_helpers import ADDRESS, INFO, NOT_FOUND, add_product, add_store, assert_fault, invariants  # noqa: F401 (a fixture)
 
 BASE = {"order_id", "unique_id", "order_ref"}

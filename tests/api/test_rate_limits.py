@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from rpc_fulfillment.config import SettingsError, load_settings
-from rpc_fulfillment.domain.limits import Admission, Limits, LoginPolicy
-from rpc_fulfillment.services import provisioning
+from rpc_fulfillment.accounts.limits import Admission, Limits, LoginPolicy
+from rpc_fulfillment.accounts import provisioning
 from tests.api.conftest import assert_response_shape, basic
 
 LIMITED = {"rate_limit": 10, "rate_burst": 60, "concurrency_limit": 5}

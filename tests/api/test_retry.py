@@ -13,9 +13,11 @@ import asyncpg
 import orjson
 import pytest
 
-from rpc_fulfillment.rpc import methods, registry
-from rpc_fulfillment.services import order_actions
-from rpc_fulfillment.store import fulfillment as fulfillment_store
+from rpc_fulfillment.jsonrpc import dispatch as methods
+
+from rpc_fulfillment.jsonrpc import registry
+from rpc_fulfillment.orders import actions as order_actions
+from rpc_fulfillment.fulfillment import queries as fulfillment_store
 from tests.api.engine_helpers import allocations_of, create, events_after, history_of, items_of, last_event_id, state_of
 from tests.api.order_helpers import add_product, check_invariants, snapshot, stock_of
 

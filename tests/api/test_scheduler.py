@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.workers.scheduler import release_due_holds
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
 

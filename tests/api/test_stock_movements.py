@@ -39,7 +39,7 @@ async def history(rpc, sessions, db):
 
 
 async def _other_warehouse_user(db):
-    from rpc_fulfillment.services import provisioning
+    from rpc_fulfillment.accounts import provisioning
     from tests.conftest import ApiUser
 
     user = await provisioning.create_api_user(db, "other", "warehouse", "other-warehouse")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rpc_fulfillment.domain.webhooks import TOPICS
+from rpc_fulfillment.webhooks.rules import TOPICS
 from tests.api.conftest import basic
 from tests.api.order_helpers import assert_fault, merchant_id
 from tests.api.webhook_helpers import create_webhook

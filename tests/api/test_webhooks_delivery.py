@@ -266,7 +266,7 @@ async def test_webhook_test_without_any_worker_says_so(make_client, users, db, a
     rpc = await make_client(webhook_delivery=False, webhook_timeout=0.1)
     session = await rpc.login(users["merchant"])
     hook = await create_webhook(rpc, session, receiver.url, "order:created")
-    import rpc_fulfillment.services.webhooks as service
+    import rpc_fulfillment.webhooks.api as service
 
     service_grace, service.TEST_GRACE_SECONDS = service.TEST_GRACE_SECONDS, 0.5
     try:
@@ -367,7 +367,7 @@ async def test_a_whole_order_lifecycle_delivers_every_event_once_in_order(make_c
     """Order, shipment, pack, ship, deliver, then a second order canceled: every event the
     changes wrote reaches a webhook subscribed to every emitted topic, once, with the message
     as written, and (the calls being one after the other) in the order they were committed."""
-    from rpc_fulfillment.domain.webhooks import EMITTED
+    from rpc_fulfillment.webhooks.rules import EMITTED
     from tests.api.shipment_helpers import through
 
     receiver = await start_receiver(aiohttp_server)

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from rpc_fulfillment.config import Settings, SettingsError, load_settings
-from rpc_fulfillment.store import webhooks as store
-from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.webhooks import queries as store
+from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.workers import webhooks as worker
 from rpc_fulfillment.workers.webhooks import Pruned, prune_history
 from tests.api.order_helpers import assert_fault, merchant_id

@@ -9,8 +9,8 @@ import sys
 from collections import Counter
 from dataclasses import replace
 
-from rpc_fulfillment.store import webhooks as store
-from rpc_fulfillment.store.db import connect
+from rpc_fulfillment.webhooks import queries as store
+from rpc_fulfillment.db.pool import connect
 from rpc_fulfillment.workers.webhooks import WebhookWorker
 from tests.api.order_helpers import merchant_id
 from tests.api.webhook_helpers import FAST, Received, create_webhook, start_receiver, wait_until

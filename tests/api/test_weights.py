@@ -1,5 +1,5 @@
-"""The SQL that sums shipment weights in pounds (store/shipments.py, generated from
-domain/units.py's table) gives what convert_weight gives, unit by unit, in PostgreSQL."""
+"""The SQL that sums shipment weights in pounds (shipments/queries.py, generated from
+core/units.py's table) gives what convert_weight gives, unit by unit, in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from rpc_fulfillment.domain.units import WEIGHT_UNITS, convert_weight
-from rpc_fulfillment.store.shipments import _pounds
+from rpc_fulfillment.core.units import WEIGHT_UNITS, convert_weight
+from rpc_fulfillment.shipments.queries import _pounds
 
 WEIGHTS = [Decimal("0"), Decimal("1"), Decimal("2.25"), Decimal("0.0001"), Decimal("12345678.9999")]
 

@@ -31,9 +31,9 @@ from hypothesis import HealthCheck, settings
 
 from rpc_fulfillment.app import create_app
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.rpc.registry import METHODS
-from rpc_fulfillment.services import provisioning
-from rpc_fulfillment.store.db import connect
+from rpc_fulfillment.jsonrpc.registry import METHODS
+from rpc_fulfillment.accounts import provisioning
+from rpc_fulfillment.db.pool import connect
 from tests import figures
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
 from tests.conftest import _execute, database_url_for

@@ -25,7 +25,9 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from rpc_fulfillment.domain import order_input, products
+from rpc_fulfillment.orders import input as order_input
+
+from rpc_fulfillment.products import rules as products
 from tests.api.order_helpers import ADDRESS, INFO
 
 # ------------------------------------------------------------------------------ JSON values
@@ -205,14 +207,14 @@ def _names(table: Any) -> list[str]:
 
 SEARCH_FIELDS = {
     "product": _names(products.SEARCH_FIELDS),
-    "stock_movement": _names(_optional("rpc_fulfillment.domain.inventory", "MOVEMENT_FIELDS", None)),
-    "order": _names(_optional("rpc_fulfillment.domain.order_search", "SEARCH_FIELDS", None)),
-    "shipment": _names(_optional("rpc_fulfillment.domain.shipments", "SEARCH_FIELDS", None)),
-    "delivery": _names(_optional("rpc_fulfillment.domain.webhooks", "DELIVERY_FIELDS", None)),
+    "stock_movement": _names(_optional("rpc_fulfillment.inventory.rules", "MOVEMENT_FIELDS", None)),
+    "order": _names(_optional("rpc_fulfillment.orders.search_fields", "SEARCH_FIELDS", None)),
+    "shipment": _names(_optional("rpc_fulfillment.shipments.rules", "SEARCH_FIELDS", None)),
+    "delivery": _names(_optional("rpc_fulfillment.webhooks.rules", "DELIVERY_FIELDS", None)),
 }
-ORDER_FIELDS = sorted(_optional("rpc_fulfillment.domain.projection", "ALL_FIELDS", ["state", "status", "items"]))
-SHIPMENT_FIELDS = sorted(_optional("rpc_fulfillment.domain.shipment_projection", "ALL_FIELDS", ["status", "items"]))
-TOPICS = sorted(_optional("rpc_fulfillment.domain.webhooks", "TOPICS", ["order:created"]))
+ORDER_FIELDS = sorted(_optional("rpc_fulfillment.orders.views", "ALL_FIELDS", ["state", "status", "items"]))
+SHIPMENT_FIELDS = sorted(_optional("rpc_fulfillment.shipments.views", "ALL_FIELDS", ["status", "items"]))
+TOPICS = sorted(_optional("rpc_fulfillment.webhooks.rules", "TOPICS", ["order:created"]))
 OPERATORS = ["eq", "neq", "starts", "gt", "lt", "gteq", "lteq", "from", "to", "in", "nin", "null", "notnull", "datetime", "like"]
 FILTER_VALUES = SCALARS | st.lists(SCALARS, max_size=4) | st.sampled_from(["2024-01-31", "2024-01-31T12:00:00Z", "new", "1", 1, "acme"])
 
@@ -263,8 +265,8 @@ ADDRESS_SHAPE = from_model(order_input.AddressInput, {"country": st.sampled_from
 INFO_SHAPE = from_model(order_input.InfoInput, {"shipping_method": st.sampled_from(["ups_03", "fedex_GROUND", "bad"])})
 PRODUCT_DATA = from_model(products.ProductData, PRODUCT_HINTS)
 
-_line_model = _optional("rpc_fulfillment.domain.shipments", "LineInput", None)
-_package_model = _optional("rpc_fulfillment.domain.shipments", "PackageInput", None)
+_line_model = _optional("rpc_fulfillment.shipments.rules", "LineInput", None)
+_package_model = _optional("rpc_fulfillment.shipments.rules", "PackageInput", None)
 LINE = from_model(_line_model, {"qty": st.integers(-1, 5)}) if _line_model else JSON
 PACKAGE = from_model(_package_model) if _package_model else JSON
 

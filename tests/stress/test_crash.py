@@ -31,7 +31,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from rpc_fulfillment.services import provisioning
+from rpc_fulfillment.accounts import provisioning
 from tests import figures
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants, merchant_id
 

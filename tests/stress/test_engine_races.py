@@ -20,8 +20,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from rpc_fulfillment.services.fulfillment import reserve_backorders
-from rpc_fulfillment.store.db import create_pool
+from rpc_fulfillment.fulfillment.engine import reserve_backorders
+from rpc_fulfillment.db.pool import create_pool
 from tests.api.engine_helpers import create, history_of, state_of
 from tests.api.order_helpers import add_product, add_stock, add_warehouse, check_invariants, merchant_id
 

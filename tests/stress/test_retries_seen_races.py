@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from rpc_fulfillment.rpc import methods
-from rpc_fulfillment.services import order_actions
+from rpc_fulfillment.jsonrpc import dispatch as methods
+from rpc_fulfillment.orders import actions as order_actions
 from tests.api.engine_helpers import create
 from tests.api.order_helpers import add_product
 from tests.stress.conftest import RetryLog

@@ -1,4 +1,4 @@
-"""domain/allocation.py and domain/order_draft.py: where units are reserved, which product an
+"""fulfillment/allocation.py and orders/draft.py: where units are reserved, which product an
 item means, and the rows and event an order.create writes. No I/O."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from rpc_fulfillment.domain.allocation import allocate_line, allocate_lines, stock_deltas
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.domain.order_draft import Product, ProductIndex, draft_order, match_products
-from rpc_fulfillment.domain.order_input import parse_items, parse_order
+from rpc_fulfillment.fulfillment.allocation import allocate_line, allocate_lines, stock_deltas
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.orders.draft import Product, ProductIndex, draft_order, match_products
+from rpc_fulfillment.orders.input import parse_items, parse_order
 
 ADDRESS = {"firstname": "A", "lastname": "B", "street1": "1 Main St", "city": "Town", "region": "NY",
            "postcode": "10001", "country": "US"}

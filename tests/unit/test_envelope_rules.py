@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.rpc.auth import basic_credentials
-from rpc_fulfillment.rpc.envelope import _too_deep, request_problem
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.jsonrpc.basic_auth import basic_credentials
+from rpc_fulfillment.jsonrpc.envelope import _too_deep, request_problem
 
 
 def request(**changes):

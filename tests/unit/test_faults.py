@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rpc_fulfillment.domain.faults import FAULTS, Fault, FaultSpec
+from rpc_fulfillment.core.faults import FAULTS, Fault, FaultSpec
 
 GLOBAL = {
     "unknown": (0, "Unknown Error"),

@@ -1,4 +1,6 @@
-"""Imports flow one way (design §1): rpc -> services -> domain, services -> store.
+"""Imports flow one way (design §1): jsonrpc -> resources -> core, resources -> db; the pure
+modules (a resource's rules, input, views, the state matrix, core) do no I/O; and no module or
+package imports itself back through another.
 
 Read with ast, so nothing is imported to check it and a lazy import inside a function
 counts as much as one at the top.
@@ -9,23 +11,38 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 import rpc_fulfillment
 
 PACKAGE = Path(rpc_fulfillment.__file__).parent
+ROOT_MODULES = ("app", "appkeys", "cli", "client", "config", "embedded", "importer", "serving", "__main__")
+SHARED = ("core", "db", "jsonrpc", "workers")
+RESOURCES = tuple(sorted(
+    path.name for path in PACKAGE.iterdir()
+    if path.is_dir() and (path / "__init__.py").exists() and path.name not in SHARED
+))
+# A resource's pure modules, by name: decisions and shapes, no I/O.
+PURE_NAMES = ("rules", "input", "views", "fields", "states", "policies", "allocation", "cancellation", "draft",
+              "search_fields", "limits")
+IO_AND_TRANSPORT = ("aiohttp", "asyncpg", "jsonrpcserver", "httpx")
 
-DOMAIN_MAY_NOT_IMPORT = (
-    "aiohttp", "asyncpg", "jsonrpcserver",
-    "rpc_fulfillment.rpc", "rpc_fulfillment.services", "rpc_fulfillment.store", "rpc_fulfillment.app",
-    "rpc_fulfillment.appkeys", "rpc_fulfillment.cli", "rpc_fulfillment.database", "rpc_fulfillment.embedded",
-    "rpc_fulfillment.workers",
-)
-SERVICES_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", "rpc_fulfillment.rpc", "rpc_fulfillment.app", "rpc_fulfillment.appkeys")
-# rpc reaches the data through services only: no SQL, and no store table read for the API
-# description (the fields of a search are the domain's).
-RPC_MAY_NOT_IMPORT = ("rpc_fulfillment.store",)
+
+def _project(*names: str) -> tuple[str, ...]:
+    return tuple(f"rpc_fulfillment.{name}" for name in names)
+
+
+# What each layer may not import. The transport and the process (app, cli, workers) sit on
+# top; nothing below reaches up to them.
+TOP = _project("jsonrpc", "app", "appkeys", "cli", "serving", "workers", "importer", "client")
+CORE_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", *TOP, *_project("db", *RESOURCES))
+DB_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", *TOP, *_project(*RESOURCES))
+RESOURCES_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", *TOP)
+PURE_MAY_NOT_IMPORT = (*IO_AND_TRANSPORT, *TOP, "rpc_fulfillment.db", "rpc_fulfillment.core.context")
+# The transport reaches the data through a resource's methods only: no SQL of its own.
+JSONRPC_MAY_NOT_IMPORT = tuple(f"rpc_fulfillment.{name}.queries" for name in RESOURCES)
 
 
 def module_name(path: Path) -> str:
@@ -65,16 +82,115 @@ def violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
     return sorted(bad)
 
 
-def test_domain_is_pure():
-    assert violations("domain", DOMAIN_MAY_NOT_IMPORT) == []
+def modules_in(place: str) -> list[Path]:
+    return sorted((PACKAGE / place).rglob("*.py"))
 
 
-def test_services_know_nothing_of_the_transport():
-    assert violations("services", SERVICES_MAY_NOT_IMPORT) == []
+def violations(layer: str, forbidden: tuple[str, ...], files: list[Path] | None = None) -> list[str]:
+    files = modules_in(layer) if files is None else files
+    assert files, f"no modules found in {layer}"
+    bad = []
+    for path in files:
+        for name in imports_of(path.read_text("utf-8"), module_name(path), path.name == "__init__.py"):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                bad.append(f"{module_name(path)} imports {name}")
+    return sorted(bad)
 
 
-def test_rpc_goes_through_services_not_the_store():
-    assert violations("rpc", RPC_MAY_NOT_IMPORT) == []
+def pure_modules() -> list[Path]:
+    return [path for name in RESOURCES for path in modules_in(name) if path.stem in PURE_NAMES] + [
+        path for path in modules_in("core") if path.stem != "context"
+    ]
+
+
+def test_every_package_is_a_known_layer():
+    assert RESOURCES, "no resource packages found"
+    assert {"orders", "shipments", "products", "inventory", "webhooks", "accounts"} <= set(RESOURCES)
+    strays = sorted(path.stem for path in PACKAGE.glob("*.py") if path.stem not in (*ROOT_MODULES, "__init__"))
+    assert strays == [], "a module at the top of the package belongs in a layer"
+
+
+def test_core_is_shared_by_all_and_depends_on_none():
+    assert violations("core", CORE_MAY_NOT_IMPORT) == []
+
+
+def test_the_database_layer_knows_no_resource():
+    assert violations("db", DB_MAY_NOT_IMPORT) == []
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_resources_know_nothing_of_the_transport(resource):
+    assert violations(resource, RESOURCES_MAY_NOT_IMPORT) == []
+
+
+def test_rules_inputs_and_views_are_pure():
+    assert violations("pure modules", PURE_MAY_NOT_IMPORT, pure_modules()) == []
+
+
+def test_the_transport_goes_through_methods_not_queries():
+    assert violations("jsonrpc", JSONRPC_MAY_NOT_IMPORT) == []
+
+
+def import_graph(group: Callable[[str], str] = lambda module: module) -> dict[str, set[str]]:
+    """Who imports whom among the package's modules (or their groups, e.g. packages)."""
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        for imported in imports_of(path.read_text("utf-8"), name, path.name == "__init__.py"):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != "rpc_fulfillment" and group(imported) != group(name):
+                graph.setdefault(group(name), set()).add(group(imported))
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def package_of(module: str) -> str:
+    return module.split(".")[1] if module.count(".") >= 1 else module
+
+
+def test_no_module_imports_itself_back():
+    assert cycles(import_graph()) == []
+
+
+def test_no_package_imports_itself_back():
+    assert cycles(import_graph(package_of)) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
 
 
 @pytest.mark.parametrize(
@@ -84,7 +200,7 @@ def test_rpc_goes_through_services_not_the_store():
         ("import aiohttp.web as w", "aiohttp.web"),
         ("from aiohttp import web", "aiohttp"),
         ("from rpc_fulfillment import rpc", "rpc_fulfillment.rpc"),
-        ("from rpc_fulfillment.store.db import connect", "rpc_fulfillment.store.db"),
+        ("from rpc_fulfillment.db.pool import connect", "rpc_fulfillment.db.pool"),
         ("from ..store import accounts", "rpc_fulfillment.store"),
         ("from .. import rpc", "rpc_fulfillment.rpc"),
         ("def f():\n    import jsonrpcserver\n", "jsonrpcserver"),
@@ -97,14 +213,24 @@ def test_the_checker_sees_every_kind_of_import(source, found):
 
 def test_the_checker_resolves_relative_imports_in_a_package():
     assert "rpc_fulfillment.store" in imports_of("from ..store import x", "rpc_fulfillment.domain", is_package=True)
-    assert "rpc_fulfillment.domain.faults" in imports_of("from .faults import Fault", "rpc_fulfillment.domain", is_package=True)
+    assert "rpc_fulfillment.core.faults" in imports_of("from .faults import Fault", "rpc_fulfillment.core", is_package=True)
 
 
 def test_the_checker_finds_a_planted_violation(tmp_path, monkeypatch):
-    (tmp_path / "rpc_fulfillment" / "domain").mkdir(parents=True)
-    (tmp_path / "rpc_fulfillment" / "domain" / "bad.py").write_text("from ..store import accounts\n")
+    (tmp_path / "rpc_fulfillment" / "core").mkdir(parents=True)
+    (tmp_path / "rpc_fulfillment" / "core" / "bad.py").write_text("from ..orders import queries\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "rpc_fulfillment")
-    assert violations("domain", DOMAIN_MAY_NOT_IMPORT) == [
-        "rpc_fulfillment.domain.bad imports rpc_fulfillment.store",
-        "rpc_fulfillment.domain.bad imports rpc_fulfillment.store.accounts",
+    assert violations("core", CORE_MAY_NOT_IMPORT) == [
+        "rpc_fulfillment.core.bad imports rpc_fulfillment.orders",
+        "rpc_fulfillment.core.bad imports rpc_fulfillment.orders.queries",
     ]
+
+
+def test_the_cycle_check_sees_a_planted_cycle(tmp_path, monkeypatch):
+    package = tmp_path / "rpc_fulfillment"
+    for name, source in (("a", "from rpc_fulfillment.b import x\n"), ("b", "def f():\n    from rpc_fulfillment import a\n")):
+        (package / name).mkdir(parents=True)
+        (package / name / "__init__.py").write_text("")
+        (package / name / "m.py").write_text(source)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    assert cycles(import_graph(package_of)) == [["a", "b"]]

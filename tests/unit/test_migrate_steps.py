@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rpc_fulfillment.store.migrate import load_steps
+from rpc_fulfillment.db.migrate import load_steps
 
 
 def test_the_shipped_schema():

@@ -1,4 +1,4 @@
-"""domain/order_input.py: order.create's and order.edit's arguments validated, no I/O."""
+"""orders/input.py: order.create's and order.edit's arguments validated, no I/O."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.domain.order_input import (
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.orders.input import (
     check_declared_values,
     complete_address,
     parse_address,
@@ -17,8 +17,8 @@ from rpc_fulfillment.domain.order_input import (
     parse_items,
     parse_order,
     parse_unique_order_ref,
-    whole_quantity,
 )
+from rpc_fulfillment.core.lenient import whole_quantity
 
 ADDRESS = {"firstname": "A", "lastname": "B", "street1": "1 Main St", "city": "Town", "region": "NY",
            "postcode": "10001", "country": "US"}

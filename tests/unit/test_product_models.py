@@ -1,4 +1,4 @@
-"""Product data validation and the product's wire shape (domain/products.py): no database."""
+"""Product data validation and the product's wire shape (products/rules.py): no database."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from rpc_fulfillment.domain import products
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.domain.products import parse_product_data, parse_sku, product_view
+from rpc_fulfillment.products import rules as products
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.products.rules import parse_product_data, parse_sku, product_view
 
 
 def create(data, sku="SKU-1"):

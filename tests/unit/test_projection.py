@@ -1,4 +1,4 @@
-"""domain/projection.py: which Order Properties a ``fields`` argument selects, and their wire
+"""orders/views.py: which Order Properties a ``fields`` argument selects, and their wire
 shapes. No I/O."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.domain.projection import (
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.orders.views import (
     BASE,
     EXPANDABLE,
     SCALARS,

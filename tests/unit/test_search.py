@@ -1,4 +1,4 @@
-"""Search filters and options (domain/search.py) and their SQL (store/search.py): no database."""
+"""Search filters and options (core/filters.py) and their SQL (db/search.py): no database."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date, datetime, time, timezone
 
 import pytest
 
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.domain.search import (
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.filters import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     Condition,
@@ -19,7 +19,7 @@ from rpc_fulfillment.domain.search import (
     parse_filters,
     parse_options,
 )
-from rpc_fulfillment.store.search import Column, WhereBuilder, columns_for, order_by
+from rpc_fulfillment.db.search import Column, WhereBuilder, columns_for, order_by
 
 FAULT = "product_invalid_filters"
 FIELDS = {
@@ -372,9 +372,10 @@ def test_columns_for_refuses_a_table_that_drifted(fields, message):
 
 
 def test_order_and_shipment_search_sql_covers_exactly_the_domain_fields():
-    from rpc_fulfillment.domain import order_search, shipments
-    from rpc_fulfillment.store import order_search as order_sql
-    from rpc_fulfillment.store import shipments as shipment_sql
+    from rpc_fulfillment.orders import search_fields as order_search
+    from rpc_fulfillment.shipments import rules as shipments
+    from rpc_fulfillment.orders import search_queries as order_sql
+    from rpc_fulfillment.shipments import queries as shipment_sql
 
     assert set(order_sql.COLUMNS) == set(order_search.SEARCH_FIELDS) >= order_search.SORT_FIELDS
     assert set(shipment_sql.COLUMNS) == set(shipments.SEARCH_FIELDS)

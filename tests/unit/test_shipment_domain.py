@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from rpc_fulfillment.domain.faults import FAULTS, Fault
-from rpc_fulfillment.domain.policies import resolve_policy
-from rpc_fulfillment.domain.shipment_projection import EXPANDABLE, select_shipment_fields
-from rpc_fulfillment.domain.shipments import (
+from rpc_fulfillment.core.faults import FAULTS, Fault
+from rpc_fulfillment.fulfillment.policies import resolve_policy
+from rpc_fulfillment.shipments.views import EXPANDABLE, select_shipment_fields
+from rpc_fulfillment.shipments.rules import (
     SHIPMENT_ACTIONS,
     OrderLine,
     ShipmentLine,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rpc_fulfillment.domain.faults import Fault
-from rpc_fulfillment.domain.states import (
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.fulfillment.states import (
     ACTIONS,
     BY_ALLOCATION,
     BY_FULFILLMENT,
@@ -28,7 +28,7 @@ from rpc_fulfillment.domain.states import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "rpc_fulfillment" / "store" / "schema.sql"
+SCHEMA = ROOT / "rpc_fulfillment" / "db" / "schema.sql"
 PAIRS = [(state, status) for state, statuses in STATUSES_BY_STATE.items() for status in statuses]
 # Every status ShipStream names (reference §2.2), including the two it places in no state.
 KNOWN_STATUSES = sorted(set(STATUS_LABELS) | {"invalid_address", "unable_to_process"})
@@ -198,7 +198,7 @@ async def test_statuses_by_state_equal_what_the_database_accepts(db):
     and statuses is refused by orders_status_in_state."""
     import asyncpg
 
-    from rpc_fulfillment.services import provisioning
+    from rpc_fulfillment.accounts import provisioning
 
     merchant = await provisioning.create_merchant(db, "probe", "Probe")
     store = await db.fetchval("SELECT store_id FROM stores WHERE merchant_id = $1", merchant)

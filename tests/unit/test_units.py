@@ -1,4 +1,4 @@
-"""Weight units: one table of factors (domain/units.py), used for order weights and, through
+"""Weight units: one table of factors (core/units.py), used for order weights and, through
 the SQL generated from it, for shipment weights (tests/api/test_weights.py runs that SQL)."""
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from typing import get_args
 
 import pytest
 
-from rpc_fulfillment.domain import products, units
-from rpc_fulfillment.domain.shipments import PackageInput
+from rpc_fulfillment.products import rules as products
+
+from rpc_fulfillment.core import units
+from rpc_fulfillment.shipments.rules import PackageInput
 
 PACKAGE = Path(units.__file__).resolve().parents[1]
 
@@ -52,4 +54,4 @@ def test_the_factors_are_written_once():
         for path in PACKAGE.rglob("*.py")
         if any(factor in path.read_text() for factor in factors)
     )
-    assert holders == ["domain/units.py"]
+    assert holders == ["core/units.py"]

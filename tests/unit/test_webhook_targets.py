@@ -8,8 +8,8 @@ import pytest
 
 from rpc_fulfillment import cli
 from rpc_fulfillment.config import Settings, SettingsError, load_settings
-from rpc_fulfillment.domain import webhooks
-from rpc_fulfillment.domain.faults import Fault
+from rpc_fulfillment.webhooks import rules as webhooks
+from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.workers.webhooks import GuardedResolver, RefusedTarget
 from tests.api.webhook_helpers import StubResolver
 

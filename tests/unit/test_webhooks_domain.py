@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from rpc_fulfillment.config import Settings, SettingsError, load_settings
-from rpc_fulfillment.domain import webhooks
-from rpc_fulfillment.domain.faults import FAULTS
+from rpc_fulfillment.config import Settings, SettingsError, load_settings, parse_retry_schedule
+from rpc_fulfillment.webhooks import rules as webhooks
+from rpc_fulfillment.core.faults import FAULTS
 
 
 def test_signature_is_base64_of_hmac_sha256_over_the_raw_body():
@@ -37,7 +37,7 @@ def test_request_headers():
 
 
 def test_shipstreams_schedule_is_the_default():
-    schedule = webhooks.parse_retry_schedule(webhooks.DEFAULT_RETRY_SCHEDULE)
+    schedule = parse_retry_schedule(webhooks.DEFAULT_RETRY_SCHEDULE)
     minutes = [s / 60 for s in schedule]
     assert minutes == [1, 2, 4, 8, 15, 30, 60, 120, 240, 480, 960, 1440, 1440, 1440]
     assert Settings().webhook_retry_schedule == webhooks.DEFAULT_RETRY_SCHEDULE
@@ -62,14 +62,14 @@ def test_retry_delay_walks_the_schedule_then_gives_up():
 )
 def test_bad_retry_schedules(text, error):
     with pytest.raises(ValueError) as raised:
-        webhooks.parse_retry_schedule(text)
+        parse_retry_schedule(text)
     assert str(raised.value) == error
 
 
 def test_retry_schedule_setting_from_flag_or_environment():
     assert load_settings({"webhook_retry_schedule": "0.5, 1"}, {}).webhook_retry_schedule == "0.5, 1"
     assert load_settings({}, {"RPCF_WEBHOOK_RETRY_SCHEDULE": "none"}).webhook_retry_schedule == "none"
-    assert webhooks.parse_retry_schedule("none") == ()
+    assert parse_retry_schedule("none") == ()
     with pytest.raises(SettingsError, match="webhook_retry_schedule: retry schedule: 'soon' is not a number of seconds"):
         load_settings({}, {"RPCF_WEBHOOK_RETRY_SCHEDULE": "60,soon"})
 

@@ -1,0 +1,155 @@
+"""Turning parsed search conditions into a parameterised SQL WHERE clause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from rpc_fulfillment.core.filters import Condition, Page
+
+# On a field of the children (Column.wrapper), the operators that ask about the children as a
+# whole: (whether NO child may pass, the test a child passes; None: being there at all).
+_OF_CHILDREN: dict[str, tuple[bool, str | None]] = {
+    "neq": (True, "eq"), "nin": (True, "in"), "null": (True, None), "notnull": (False, None),
+}
+_SQL_COMPARISON = {"eq": "=", "gt": ">", "lt": "<", "gteq": ">=", "lteq": "<=", "from": ">=", "to": "<="}
+
+
+@dataclass(frozen=True)
+class Column:
+    """How a filterable field maps to SQL: an expression, optionally inside a wrapper such as
+    ``EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id AND {})``: a field of
+    the row's children (an order's lines). Then a test asks whether SOME child matches, and its
+    negation whether NONE does: neq and nin (no line of that SKU), null (no child at all).
+
+    ``array`` marks an array column (``text[]``): eq/neq test whether it contains a value,
+    in/nin whether it shares any value with a list, starts whether any element starts with a
+    prefix, null/notnull whether it is empty.
+    """
+
+    expression: str
+    wrapper: str | None = None
+    array: bool = False
+
+
+def columns_for(fields: Iterable[str], columns: Mapping[str, Column], what: str) -> dict[str, Column]:
+    """The SQL of each of the domain's ``fields`` (a filter or sort table), in its order.
+    Raises at import when a field has no SQL or the SQL names a field the domain does not,
+    so the API description, the service's checks and the store cannot drift apart."""
+    names = list(fields)
+    missing, extra = sorted(set(names) - set(columns)), sorted(set(columns) - set(names))
+    if missing or extra:
+        raise RuntimeError(f"{what}: no SQL for {missing or 'none'}; SQL for fields the domain does not know: {extra or 'none'}")
+    return {name: columns[name] for name in names}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class WhereBuilder:
+    def __init__(self, params: list[Any] | None = None) -> None:
+        self.params: list[Any] = params if params is not None else []
+        self.clauses: list[str] = []
+
+    def param(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    def _typed(self, value: Any) -> str:
+        """A parameter; whole numbers as bigint, so any 64-bit filter value compares with a
+        smallint or integer column instead of overflowing the column's type."""
+        placeholder = self.param(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{placeholder}::bigint"
+        if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return f"{placeholder}::bigint[]"
+        return placeholder
+
+    def add(self, clause: str) -> None:
+        self.clauses.append(clause)
+
+    def _scalar_test(self, expression: str, op: str, value: Any) -> str:
+        if op in _SQL_COMPARISON:
+            return f"{expression} {_SQL_COMPARISON[op]} {self._typed(value)}"
+        if op == "neq":
+            # NULL is "not equal" too: {"vendor_sku": {"neq": "x"}} keeps products without one.
+            return f"{expression} IS DISTINCT FROM {self._typed(value)}"
+        if op == "in":
+            return f"{expression} = ANY({self._typed(value)})"
+        if op == "nin":
+            return f"({expression} IS NULL OR {expression} <> ALL({self._typed(value)}))"
+        if op == "null":
+            return f"{expression} IS NULL"
+        if op == "notnull":
+            return f"{expression} IS NOT NULL"
+        if op == "starts":
+            return f"{expression} LIKE {self.param(_escape_like(value) + '%')}"
+        raise ValueError(f"operator {op!r} has no SQL")
+
+    def _array_test(self, expression: str, op: str, value: Any) -> str:
+        if op == "eq":
+            return f"{expression} @> ARRAY[{self.param(value)}::text]"
+        if op == "neq":
+            return f"NOT ({expression} @> ARRAY[{self.param(value)}::text])"
+        if op == "in":
+            return f"{expression} && {self.param(value)}::text[]"
+        if op == "nin":
+            return f"NOT ({expression} && {self.param(value)}::text[])"
+        if op == "null":
+            return f"cardinality({expression}) = 0"
+        if op == "notnull":
+            return f"cardinality({expression}) > 0"
+        if op == "starts":
+            pattern = self.param(_escape_like(value) + "%")
+            return f"EXISTS (SELECT 1 FROM unnest({expression}) AS element WHERE element LIKE {pattern})"
+        raise ValueError(f"operator {op!r} does not apply to an array column")
+
+    def add_condition(self, condition: Condition, column: Column) -> None:
+        if column.wrapper and condition.op in _OF_CHILDREN:
+            none, child_op = _OF_CHILDREN[condition.op]
+            test = "TRUE" if child_op is None else self._scalar_test(column.expression, child_op, condition.value)
+            clause = column.wrapper.format(test)
+            self.add(f"NOT {clause}" if none else clause)
+            return
+        if column.array:
+            test = self._array_test(column.expression, condition.op, condition.value)
+        else:
+            test = self._scalar_test(column.expression, condition.op, condition.value)
+        self.add(column.wrapper.format(test) if column.wrapper else test)
+
+    def add_conditions(self, conditions: Sequence[Condition], columns: Mapping[str, Column]) -> None:
+        for condition in conditions:
+            self.add_condition(condition, columns[condition.field])
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
+
+
+def order_by(page: Page, columns: Mapping[str, Column], tiebreak: str) -> str:
+    """ORDER BY ... LIMIT ... OFFSET ...; the tiebreak (a unique column) keeps pages stable."""
+    direction = "DESC" if page.descending else "ASC"
+    expression = columns[page.sort_field].expression
+    keys = f"{expression} {direction}" + (f", {tiebreak} {direction}" if expression != tiebreak else "")
+    return f"ORDER BY {keys} LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
+
+
+async def fetch_page(
+    conn: Any, source: str, select: str, where: WhereBuilder, page: Page, columns: Mapping[str, Column], tiebreak: str
+) -> tuple[list[Any], int]:
+    """One page of ``SELECT {select} FROM {source} WHERE {where}`` and the total count.
+
+    The count comes with the page (``count(*) OVER ()``: one statement, one snapshot); only a
+    page past the end needs a second query to count. Rows carry an extra ``total_count``.
+    """
+    rows = await conn.fetch(
+        f"SELECT {select}, count(*) OVER () AS total_count FROM {source} WHERE {where.sql} "
+        f"{order_by(page, columns, tiebreak)}",
+        *where.params,
+    )
+    if rows:
+        return rows, rows[0]["total_count"]
+    if page.offset == 0:
+        return [], 0
+    return [], await conn.fetchval(f"SELECT count(*) FROM {source} WHERE {where.sql}", *where.params)

@@ -1,1 +1,0 @@
-"""The order domain: pure Python, no I/O."""

@@ -1,0 +1,112 @@
+"""order.hold, order.unhold and order.cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rpc_fulfillment.core import formats
+from rpc_fulfillment.orders.cancellation import CancelPlan, item_state, parse_cancel_options, plan_cancellation
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.orders.views import select_fields
+from rpc_fulfillment.fulfillment.states import CANCELED
+from rpc_fulfillment.core.context import REQUIRED, CallContext
+from rpc_fulfillment.fulfillment.engine import order_reference, reserve_backorders, settle
+from rpc_fulfillment.inventory.api import stock_adjustments
+from rpc_fulfillment.fulfillment.order_rows import order_or_fault
+from rpc_fulfillment.orders.read import order_properties
+from rpc_fulfillment.db import outbox as event_store
+from rpc_fulfillment.fulfillment import queries as store
+from rpc_fulfillment.fulfillment.queries import Reservation
+from rpc_fulfillment.db.pool import Connection
+from rpc_fulfillment.fulfillment.order_rows import fetch_items
+
+NOT_CHANGED = "order_status_not_changed"
+
+
+async def order_hold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:  # noqa: N803
+    """Put an order of state new on hold; it keeps its reservations."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
+        await settle(conn, ctx.principal.merchant_id, [order], "hold", fault=NOT_CHANGED, what="the order cannot be put on hold")
+    return True
+
+
+async def order_unhold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:  # noqa: N803
+    """Return an order on hold to state new, with the status its reservations give it."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
+        await settle(conn, ctx.principal.merchant_id, [order], "unhold", fault=NOT_CHANGED, what="the order is not on hold")
+    return True
+
+
+async def _release(conn: Connection, ctx: CallContext, order_id: int, plan: CancelPlan) -> dict[int, int]:
+    """Cancel the planned units: backordered ones directly, reserved ones by releasing their
+    allocations (warehouse by warehouse). Returns the units freed per product."""
+    await store.cancel_backordered(conn, [(i.order_item_id, i.from_backorder) for i in plan.items.values() if i.from_backorder])
+    wanted = {i.order_item_id: i.from_reserved for i in plan.items.values() if i.from_reserved}
+    releases = []
+    for row in await store.free_allocations(conn, order_id):
+        take = min(wanted.get(row["order_item_id"], 0), row["free"])
+        if take > 0:
+            releases.append(Reservation(row["order_item_id"], order_id, row["product_id"], row["warehouse_id"], -take))
+            wanted[row["order_item_id"]] -= take
+    await store.apply_reservations(conn, ctx.principal.merchant_id, releases, from_backorder=False,
+                                   entity_action="release", api_user_id=ctx.principal.api_user_id)
+    freed: dict[int, int] = {}
+    for release in releases:
+        freed[release.product_id] = freed.get(release.product_id, 0) - release.qty
+    return freed
+
+
+def _items_updated(order: Any, items: list[Any], plan: CancelPlan) -> dict[str, Any]:
+    canceled = [
+        {"sku": item["sku"], "order_item_ref": item["order_item_ref"], "qty_canceled": formats.quantity(plan.items[item["order_item_id"]].canceled)}
+        for item in items
+        if item["order_item_id"] in plan.items and plan.items[item["order_item_id"]].canceled
+    ]
+    remaining = [
+        {"sku": item["sku"], "order_item_ref": item["order_item_ref"],
+         "qty": formats.quantity(item["qty_processing"] + item["qty_backordered"] + item["qty_shipped"]
+                                 - (plan.items[item["order_item_id"]].canceled if item["order_item_id"] in plan.items else 0))}
+        for item in items
+    ]
+    return {**order_reference(order), "items_canceled": canceled, "items_remaining": remaining, "reason": "order.cancel"}
+
+
+async def order_cancel(ctx: CallContext, orderUniqueId: Any = REQUIRED, options: Any = REQUIRED, fields: Any = []) -> dict[str, Any]:  # noqa: N803, B006
+    selection = select_fields(fields, "order_invalid_data")
+    request = parse_cancel_options(options)
+    merchant_id = ctx.principal.merchant_id
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        # Stock rows first, then the order: the engine's lock order (fulfillment/queries.py).
+        await store.lock_order_stock(conn, (await order_or_fault(conn, ctx, orderUniqueId))["order_id"])
+        order = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
+        if order["state"] == CANCELED:
+            raise Fault(NOT_CHANGED, "the order is already canceled")
+        items = await fetch_items(conn, [order["order_id"]])
+        plan = plan_cancellation([item_state(item) for item in items], request)
+        cancellations: list[str] = []
+        if plan.canceled:
+            freed = await _release(conn, ctx, order["order_id"], plan)
+            await event_store.emit(conn, merchant_id, "order:items_updated", _items_updated(order, items, plan))
+            # The freed units go to backordered orders first, so that order:canceled tells what
+            # is available once they have; then the order settles from what it is now.
+            await reserve_backorders(conn, merchant_id, sorted(freed), ctx.principal.api_user_id)
+            open_left = sum(i["qty_processing"] + i["qty_backordered"] for i in items) - plan.canceled
+            extra = None
+            if open_left == 0:
+                extra = {"stock_adjustments": await stock_adjustments(conn, merchant_id, freed),
+                         "shipments": [{"unique_id": s} for s in await store.shipments_of(conn, order["order_id"])]}
+            await settle(conn, merchant_id, [await order_or_fault(conn, ctx, order["unique_id"])],
+                         "cancel" if open_left == 0 else "cancel_items", comment="Canceled by order.cancel", extra=extra)
+        if plan.requested:
+            cancellations = await store.request_shipment_cancellations(
+                conn, [(i.order_item_id, i.requested) for i in plan.items.values() if i.requested]
+            )
+        updated = await order_or_fault(conn, ctx, order["unique_id"])
+        return {
+            "success": bool(plan.canceled or cancellations),
+            "warnings": plan.warnings,
+            "cancellations": cancellations,
+            "order": await order_properties(conn, updated, selection),
+        }

@@ -1,0 +1,188 @@
+"""Turning a validated order.create into the rows to write: products matched to items,
+allocation decided, status chosen, columns and the order:created event message built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from rpc_fulfillment.core import formats
+from rpc_fulfillment.fulfillment.allocation import Available, LineAllocation, allocate_lines, stock_deltas
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.inventory.rules import stock_adjustment
+from rpc_fulfillment.orders.input import INVALID, InfoInput, ItemInput, OrderInput
+from rpc_fulfillment.fulfillment.states import OrderTotals, initial_rule, resolve
+from rpc_fulfillment.core.units import convert_weight
+
+DEFAULT_PRIORITY = 50
+# info fields kept in orders.extra rather than in columns of their own
+EXTRA_INFO = ("customs_value", "customs_value_currency", "duties_payor", "duties_tpb_group_id", "instructions",
+              "generate_sscc", "custom_fields")
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: int
+    sku: str
+    name: str
+    barcodes: tuple[str, ...]
+    vendor_sku: str | None
+    external_id: str | None
+    enabled: bool
+    weight: Decimal | None
+    weight_unit: str
+
+
+class ProductIndex:
+    """Finds the product an item means: by sku, then barcode, then vendor_sku."""
+
+    def __init__(self, products: Sequence[Product]) -> None:
+        self.by_sku = {p.sku: p for p in products}
+        self.by_barcode: dict[str, list[Product]] = {}
+        self.by_vendor_sku: dict[str, list[Product]] = {}
+        for product in products:
+            for barcode in product.barcodes:
+                self.by_barcode.setdefault(barcode, []).append(product)
+            if product.vendor_sku:
+                self.by_vendor_sku.setdefault(product.vendor_sku, []).append(product)
+
+    def find(self, item: ItemInput, label: str) -> Product:
+        key = item.lookup
+        product = self.by_sku.get(key)
+        # barcodes are not unique across products either: several matches are an error, not a guess
+        for kind, index in (("barcode", self.by_barcode), ("vendor_sku", self.by_vendor_sku)):
+            if product is not None:
+                break
+            matches = index.get(key, [])
+            if len(matches) > 1:
+                skus = ", ".join(sorted(p.sku for p in matches))
+                raise Fault(INVALID, f"{label}: {kind} '{key}' matches several products ({skus}); give the sku")
+            product = matches[0] if matches else None
+        if product is None:
+            raise Fault("order_product_not_found", data={"sku": key})
+        if not product.enabled:
+            raise Fault(INVALID, f"{label}: product '{product.sku}' is disabled")
+        return product
+
+
+@dataclass
+class Draft:
+    """One order ready to write."""
+
+    state: str
+    status: str
+    columns: dict[str, Any]
+    items: list[tuple[Any, ...]]
+    allocations: list[tuple[int, int, int]]
+    stock_deltas: list[tuple[int, int, int]]
+    event: dict[str, Any]
+
+
+def match_products(items: Sequence[ItemInput], index: ProductIndex) -> list[Product]:
+    return [index.find(item, f"items[{number}]") for number, item in enumerate(items)]
+
+
+def _status(order: OrderInput, allocations: Sequence[LineAllocation]) -> tuple[str, str]:
+    rule = initial_rule(bool(order.info.hold_indefinitely), order.info.delayed_ship_date is not None)
+    totals = OrderTotals(processing=sum(a.allocated for a in allocations), backordered=sum(a.backordered for a in allocations))
+    return resolve(rule, rule.to_state, "", totals)
+
+
+def _extra(info: InfoInput) -> dict[str, Any]:
+    dumped = info.model_dump(mode="json", include=set(EXTRA_INFO), exclude_none=True)
+    return dumped
+
+
+def order_columns(info: InfoInput, address: dict[str, Any], products: Sequence[Product], items: Sequence[ItemInput]) -> dict[str, Any]:
+    """The orders columns that come from the input (state, status and store are added by the caller)."""
+    method = info.shipping_method or ""
+    # The order's weight is in its first product's unit; other lines are converted to it.
+    unit = products[0].weight_unit if products else "lb"
+    weighed = [
+        convert_weight((p.weight or Decimal(0)) * item.qty, p.weight_unit, unit)
+        for p, item in zip(products, items)
+    ]
+    return {
+        "order_ref": info.order_ref,
+        "shipping_method": method,
+        "carrier_code": method.split("_", 1)[0],
+        "backorder_policy": info.backorder_policy or "default",
+        "priority": DEFAULT_PRIORITY if info.priority is None else info.priority,
+        "source": info.source,
+        "custom_greeting": info.custom_greeting,
+        "gift_message": info.gift_message,
+        "signature_required": info.signature_required or "none",
+        "saturday_delivery": bool(info.saturday_delivery),
+        "reason_for_export": info.reason_for_export or "sold",
+        "declared_value_service": bool(info.declared_value_service),
+        "declared_value": info.declared_value,
+        "declared_value_currency": info.declared_value_currency or ("USD" if info.declared_value is not None else None),
+        "overbox": bool(info.overbox),
+        "requested_ship_date": info.requested_ship_date,
+        "delayed_ship_date": info.delayed_ship_date,
+        "desired_delivery_date": info.desired_delivery_date,
+        "tpb_group_id": info.tpb_group_id,
+        "shipping_address": address,
+        "weight": round(sum(weighed, Decimal(0)), 4),
+        "weight_unit": unit,
+        "total_item_count": len(items),
+        "extra": _extra(info),
+    }
+
+
+def _item_row(line_no: int, item: ItemInput, product: Product, allocation: LineAllocation) -> tuple[Any, ...]:
+    return (
+        product.product_id, line_no, product.sku, product.name, item.order_item_ref, item.qty,
+        allocation.allocated, allocation.backordered, product.weight, product.weight_unit,
+        item.unit_declared_value, item.unit_declared_value_currency or ("USD" if item.unit_declared_value is not None else None),
+        item.unit_customs_value, item.unit_customs_value_currency or ("USD" if item.unit_customs_value is not None else None),
+    )
+
+
+def _stock_adjustments(products: Sequence[Product], deltas: Mapping[tuple[int, int], int], available: Available) -> dict[str, Any]:
+    adjustments: dict[str, Any] = {}
+    for product in products:
+        taken = sum(units for (pid, _), units in deltas.items() if pid == product.product_id)
+        if taken == 0 or product.sku in adjustments:
+            continue
+        left = sum(available.get(product.product_id, {}).values())
+        adjustments[product.sku] = stock_adjustment(product.sku, product.external_id, product.product_id, -taken, left)
+    return adjustments
+
+
+def draft_order(order: OrderInput, products: Sequence[Product], available: Available) -> Draft:
+    """Allocate (updating ``available``) and build the rows. Pure."""
+    lines = [(product.product_id, item.qty) for product, item in zip(products, order.items)]
+    allocations = allocate_lines(lines, available)
+    state, status = _status(order, allocations)
+    deltas = stock_deltas(lines, allocations)
+    columns = order_columns(order.info, order.address, products, order.items)
+    columns.update(state=state, status=status)
+    items = [_item_row(n, item, p, a) for n, (item, p, a) in enumerate(zip(order.items, products, allocations), start=1)]
+    event = {
+        "order_ref": order.info.order_ref,
+        "source": order.info.source,
+        "state": state,
+        "status": status,
+        "items": [
+            {
+                "sku": p.sku,
+                "order_item_ref": item.order_item_ref,
+                "qty_ordered": formats.quantity(item.qty),
+                "qty_allocated": formats.quantity(a.allocated),
+                "qty_backordered": formats.quantity(a.backordered),
+            }
+            for item, p, a in zip(order.items, products, allocations)
+        ],
+        "stock_adjustments": _stock_adjustments(products, deltas, available),
+    }
+    return Draft(
+        state=state,
+        status=status,
+        columns=columns,
+        items=items,
+        allocations=[(n, w, units) for n, a in enumerate(allocations, start=1) for w, units in a.by_warehouse.items()],
+        stock_deltas=[(pid, wid, units) for (pid, wid), units in sorted(deltas.items())],
+        event=event,
+    )

@@ -1,0 +1,154 @@
+"""order.edit and order.comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.orders.draft import EXTRA_INFO
+from rpc_fulfillment.orders.input import (
+    INVALID,
+    InfoInput,
+    check_declared_values,
+    complete_address,
+    parse_address,
+    parse_info,
+)
+from rpc_fulfillment.orders.views import select_fields
+from rpc_fulfillment.fulfillment.states import check_allowed
+from rpc_fulfillment.core.context import REQUIRED, CallContext
+from rpc_fulfillment.fulfillment.order_rows import order_or_fault
+from rpc_fulfillment.orders.read import order_properties
+from rpc_fulfillment.db import outbox as events
+from rpc_fulfillment.orders import queries as store
+
+STAR = select_fields("*", INVALID)
+MAX_COMMENT = 65535
+# info fields order.edit may change, each stored in the orders column of the same name
+EDITABLE_COLUMNS = (
+    "order_ref", "shipping_method", "backorder_policy", "priority", "source", "custom_greeting", "gift_message",
+    "signature_required", "saturday_delivery", "reason_for_export", "declared_value_service", "declared_value",
+    "declared_value_currency", "overbox", "requested_ship_date", "desired_delivery_date", "tpb_group_id",
+)
+# Holds change the status and have methods of their own.
+NOT_EDITABLE = {
+    "unique_id": "the unique id of an order cannot be changed",
+    "hold_indefinitely": "use order.hold to put an order on hold",
+    "delayed_ship_date": "use order.hold and order.unhold to change a scheduled hold",
+}
+CUSTOM_FIELD_OPERATIONS = ("set", "add", "remove")
+# Changing one of these checks the declared-value rule against the order's items.
+DECLARED_VALUE_COLUMNS = ("declared_value_service", "declared_value")
+
+
+async def order_comment(ctx: CallContext, orderUniqueId: Any = REQUIRED, comment: Any = REQUIRED) -> bool:  # noqa: N803
+    if not isinstance(comment, str) or not comment.strip():
+        raise Fault(INVALID, "comment: must be a non-empty string")
+    if len(comment) > MAX_COMMENT:
+        raise Fault(INVALID, f"comment: at most {MAX_COMMENT} characters")
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
+        check_allowed("comment", row["state"], row["status"], "order_comment_not_added", "the order cannot take comments")
+        await store.add_history(conn, ctx.principal.merchant_id, row["order_id"], row["state"], row["status"], comment.strip())
+        await store.update_order(conn, row["order_id"], {})
+    return True
+
+
+def _info_changes(info: InfoInput, row: Any) -> dict[str, Any]:
+    """Columns to set from the info keys the client sent, checked against the order's other values."""
+    given = info.model_fields_set
+    refused = [f"info.{key}: {reason}" for key, reason in NOT_EDITABLE.items() if key in given]
+    if refused:
+        raise Fault(INVALID, "; ".join(refused))
+    changes = {name: getattr(info, name) for name in EDITABLE_COLUMNS if name in given}
+    for flag in ("saturday_delivery", "declared_value_service", "overbox"):
+        if flag in changes:
+            changes[flag] = bool(changes[flag])
+    if "shipping_method" in changes:
+        if changes["shipping_method"] is None:
+            raise Fault(INVALID, "info.shipping_method: cannot be removed")
+        changes["carrier_code"] = changes["shipping_method"].split("_", 1)[0]
+    if "priority" in changes and changes["priority"] is None:
+        changes["priority"] = 50
+    if "backorder_policy" in changes and changes["backorder_policy"] is None:
+        changes["backorder_policy"] = "default"
+    merged = {**dict(row), **changes}
+    if merged["shipping_method"] == "cheapest_ON_TIME" and merged["desired_delivery_date"] is None:
+        raise Fault(INVALID, "info.desired_delivery_date: is required for shipping method cheapest_ON_TIME")
+    if changes.get("declared_value") is not None and merged["declared_value_currency"] is None:
+        changes["declared_value_currency"] = "USD"  # as order.create does
+    # stored as order.create stores them (no null members inside instructions); a key sent as null stays null
+    dumped = info.model_dump(mode="json", include=set(EXTRA_INFO), exclude_none=True)
+    extra = {key: dumped.get(key) for key in EXTRA_INFO if key in given}
+    if extra:
+        changes["extra"] = {**(row["extra"] or {}), **extra}
+    return changes
+
+
+def _custom_fields(current: dict[str, Any], operations: Any) -> dict[str, Any]:
+    """ShipStream's customFields operations: set (replace all), add (merge), remove (codes)."""
+    if not isinstance(operations, dict):
+        raise Fault(INVALID, "customFields: must be an object of operations such as {\"add\": {...}}")
+    unknown = sorted(set(operations) - set(CUSTOM_FIELD_OPERATIONS))
+    if unknown:
+        raise Fault(INVALID, f"customFields: unknown operation(s) {', '.join(unknown)}")
+    fields = dict(current)
+    if "set" in operations:
+        if not isinstance(operations["set"], dict):
+            raise Fault(INVALID, "customFields.set: must be an object")
+        fields = dict(operations["set"])
+    if "add" in operations:
+        if not isinstance(operations["add"], dict):
+            raise Fault(INVALID, "customFields.add: must be an object")
+        fields.update(operations["add"])
+    if "remove" in operations:
+        codes = operations["remove"]
+        if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+            raise Fault(INVALID, "customFields.remove: must be an array of codes")
+        for code in codes:
+            fields.pop(code, None)
+    return fields
+
+
+def _new_address(row: Any, given: dict[str, Any], raw: Any) -> dict[str, Any]:
+    current = dict(row["shipping_address"])
+    if isinstance(raw, dict) and "street" in raw:
+        current.pop("street1", None)
+        current.pop("street2", None)
+    return complete_address({**current, **given})
+
+
+async def order_edit(
+    ctx: CallContext,
+    orderUniqueId: Any = REQUIRED,  # noqa: N803
+    address: Any = None,
+    info: Any = None,
+    customFields: Any = None,  # noqa: N803
+) -> dict[str, Any]:
+    address_given = parse_address(address, partial=True)
+    info_input = parse_info(info, partial=True)
+    merchant_id = ctx.principal.merchant_id
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
+        check_allowed("edit", row["state"], row["status"], "order_not_editable", "shipments have started")
+        changes = _info_changes(info_input, row)
+        if changes.keys() & set(DECLARED_VALUE_COLUMNS):
+            service, value = (changes.get(name, row[name]) for name in DECLARED_VALUE_COLUMNS)
+            check_declared_values(service, value, await store.declares_item_values(conn, row["order_id"]))
+        if customFields is not None and customFields != []:  # [] is PHP's empty array
+            extra = changes.get("extra", dict(row["extra"] or {}))
+            extra["custom_fields"] = _custom_fields(extra.get("custom_fields", {}), customFields)
+            changes["extra"] = extra
+        if address_given:
+            new_address = _new_address(row, address_given, address)
+            if new_address != row["shipping_address"]:
+                changes.update(shipping_address=new_address, is_address_modified=True)
+                await events.emit(conn, merchant_id, "order:address_changed", {
+                    "unique_id": row["unique_id"], "order_ref": row["order_ref"], "source": row["source"],
+                    "old_address": row["shipping_address"], "address": new_address, "update_method": "api",
+                })
+        if info_input.note:
+            await store.add_history(conn, merchant_id, row["order_id"], row["state"], row["status"], info_input.note)
+        await store.update_order(conn, row["order_id"], changes)
+        updated = await order_or_fault(conn, ctx, row["unique_id"])
+        return await order_properties(conn, updated, STAR)

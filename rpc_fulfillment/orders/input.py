@@ -1,0 +1,385 @@
+"""The arguments of order.create and order.edit, validated: items, address, info, flags.
+
+Every problem is fault 102 with a message naming the field; a valid input becomes an
+``OrderInput`` the services can write without checking anything again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.lenient import whole_quantity
+from rpc_fulfillment.fulfillment.policies import parse_backorder_policy
+from rpc_fulfillment.core.validation import check_country, check_currency, describe, nul_location
+
+INVALID = "order_invalid_data"
+MAX_ITEMS = 1000
+_SHIPPING_METHOD = re.compile(r"^[a-z][a-z0-9]*_[A-Za-z0-9][A-Za-z0-9_\-]*$")
+_RELATIVE_WINDOW = re.compile(r"^\s*-?\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*(ago)?\s*$", re.I)
+_WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
+
+
+def _text_or_number(value: Any) -> Any:
+    """Identifiers and postcodes may arrive as numbers from loosely typed clients."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _not_bool(value: Any) -> Any:
+    """JSON true/false are not the numbers 1 and 0 (pydantic's lax int would take them)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Text = Annotated[str, Field(max_length=255)]
+LongText = Annotated[str, Field(max_length=65535)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_text_or_number)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Currency = Annotated[str, AfterValidator(check_currency)]
+Flag = Annotated[bool, Field(strict=False)]
+WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+# ---------------------------------------------------------------------------------- items
+
+
+class ItemInput(_Model):
+    sku: Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_text_or_number)] | None = None
+    barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(_text_or_number)] | None = None
+    vendor_sku: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(_text_or_number)] | None = None
+    qty: Any
+    order_item_ref: Annotated[str, Field(max_length=255), BeforeValidator(_text_or_number)] | None = None
+    unit_declared_value: Money | None = None
+    unit_declared_value_currency: Currency | None = None
+    unit_customs_value: Money | None = None
+    unit_customs_value_currency: Currency | None = None
+    inner_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
+    outer_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
+
+    @field_validator("qty", mode="before")
+    @classmethod
+    def _whole_positive(cls, value: Any) -> int:
+        return whole_quantity(value)
+
+    @model_validator(mode="after")
+    def _one_product_key(self) -> "ItemInput":
+        if not (self.sku or self.barcode or self.vendor_sku):
+            raise ValueError("needs a sku (or a barcode or vendor_sku)")
+        return self
+
+    @property
+    def lookup(self) -> str:
+        """The value to look the product up by: sku, then barcode, then vendor_sku."""
+        return self.sku or self.barcode or self.vendor_sku  # type: ignore[return-value]
+
+
+def parse_items(items: Any, max_items: int = MAX_ITEMS) -> list[ItemInput]:
+    """The three shapes: {"SKU": qty}, [{"sku", "qty"}], [{"sku", "qty", "unit_declared_value"}];
+    at most ``max_items`` lines (the server's max_order_items)."""
+    if isinstance(items, dict):
+        entries = [{"sku": sku, "qty": qty} for sku, qty in items.items()]
+        labels = [f"items.{sku}" for sku in items]
+    elif isinstance(items, list):
+        entries, labels = items, [f"items[{index}]" for index in range(len(items))]
+    else:
+        raise Fault(INVALID, "items must be an object {\"SKU\": qty} or an array of {\"sku\", \"qty\"}")
+    if not entries:
+        raise Fault(INVALID, "items must not be empty")
+    if len(entries) > max_items:
+        raise Fault(INVALID, f"items: at most {max_items} items per order, got {len(entries)}")
+    parsed, problems = [], []
+    for label, entry in zip(labels, entries):
+        if not isinstance(entry, dict):
+            problems.append(f"{label}: must be an object with sku and qty")
+            continue
+        try:
+            parsed.append(ItemInput.model_validate(entry))
+        except ValidationError as error:
+            problems.append(describe(error, label))
+    if problems:
+        raise Fault(INVALID, "; ".join(problems))
+    return parsed
+
+
+# -------------------------------------------------------------------------------- address
+
+
+class AddressInput(_Model):
+    firstname: Text | None = None
+    lastname: Text | None = None
+    company: Text | None = None
+    street: Annotated[str, Field(max_length=511)] | None = None
+    street1: Text | None = None
+    street2: Text | None = None
+    city: Text | None = None
+    region: Text | None = None
+    postcode: Annotated[str, Field(max_length=20), BeforeValidator(_text_or_number)] | None = None
+    country: Annotated[str, AfterValidator(check_country)] | None = None
+    classification: Literal["res", "com", "po", "mil", "unk"] | None = None
+    is_valid: Flag | None = None
+    telephone: Annotated[str, Field(max_length=64), BeforeValidator(_text_or_number)] | None = None
+    email: Annotated[str, Field(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _street_lines(self) -> "AddressInput":
+        if self.street is not None and (self.street1 is not None or self.street2 is not None):
+            raise ValueError("give either street or street1/street2, not both")
+        if self.street is not None and len(self.street.split("\n")) > 2:
+            raise ValueError("street may have at most two lines")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """The address as stored and returned: street split into street1/street2."""
+        values = self.model_dump(exclude_none=True, exclude={"street"})
+        if self.street is not None:
+            lines = [line.strip() for line in self.street.split("\n")]
+            values["street1"] = lines[0]
+            if len(lines) > 1 and lines[1]:
+                values["street2"] = lines[1]
+        return values
+
+
+# The parts of an address that must be there for a parcel to go anywhere.
+REQUIRED_ADDRESS = ("firstname", "lastname", "street1", "city", "country")
+# Countries whose addresses always carry a region and a postcode.
+REGION_AND_POSTCODE = frozenset({"US", "CA", "AU"})
+
+
+def complete_address(values: dict[str, Any]) -> dict[str, Any]:
+    missing = [f"address.{name}" for name in REQUIRED_ADDRESS if not values.get(name)]
+    if values.get("country") in REGION_AND_POSTCODE:
+        missing += [f"address.{name}" for name in ("region", "postcode") if not values.get(name)]
+    if missing:
+        raise Fault(INVALID, "; ".join(f"{name}: is required" for name in missing))
+    if values.get("country") == "US" and not re.fullmatch(r"\d{5}(-\d{4})?", values["postcode"]):
+        raise Fault(INVALID, f"address.postcode: '{values['postcode']}' is not a US ZIP code (12345 or 12345-6789)")
+    return values
+
+
+def parse_address(address: Any, *, partial: bool = False) -> dict[str, Any]:
+    """The address as stored; ``partial`` (order.edit) takes some fields, null or ``[]`` (PHP's
+    empty array) meaning none, and leaves the completeness check to the caller."""
+    if partial and (address is None or address == []):
+        return {}
+    if not isinstance(address, dict):
+        raise Fault(INVALID, "address must be an object")
+    try:
+        values = AddressInput.model_validate(address).stored()
+    except ValidationError as error:
+        raise Fault(INVALID, describe(error, "address")) from None
+    return values if partial else complete_address(values)
+
+
+# ----------------------------------------------------------------------------------- info
+
+
+def _base64(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("file_content must be base64") from None
+    return value
+
+
+class FileRequest(_Model):
+    url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)]
+    auth: Annotated[list[str], Field(min_length=2, max_length=2)] | None = None
+    headers: dict[str, str] | None = None
+
+
+class InstructionInput(_Model):
+    note: Annotated[str, Field(min_length=1, max_length=1024)]
+    file_name: Text | None = None
+    file_content: Annotated[str, AfterValidator(_base64)] | None = None
+    file_request: FileRequest | None = None
+    presentation: Literal["once_per_order", "once_per_shipment", "once_per_package"] | None = None
+    print_target: Literal["LABEL", "SMALL_LABEL", "LASER"] | None = None
+
+
+def _ship_date(value: Any) -> Any:
+    """delayed_ship_date: YYYY-MM-DD, YYYY-MM-DDThh:mm:ss, or with Z/offset; UTC when bare."""
+    if not isinstance(value, str) or not re.match(r"\s*\d{4}-\d{2}-\d{2}(\s*$|[T ])", value):
+        raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]")
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) > 10 else datetime.combine(
+            date.fromisoformat(text), datetime.min.time()
+        )
+    except ValueError:
+        raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso_day(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError("must be a date YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
+class InfoInput(_Model):
+    unique_id: Identifier | None = None
+    order_ref: Annotated[str, Field(max_length=255), BeforeValidator(_text_or_number)] | None = None
+    shipping_method: Annotated[str, Field(max_length=128)] | None = None
+    custom_greeting: LongText | None = None
+    note: LongText | None = None
+    gift_message: LongText | None = None
+    source: Text | None = None
+    signature_required: Literal["none", "any", "adult", "indirect", "default"] | None = None
+    saturday_delivery: Flag | None = None
+    reason_for_export: Literal["sold", "not_sold", "gift", "sample", "repair_return", "personal_effects"] | None = None
+    declared_value_service: Flag | None = None
+    declared_value: Money | None = None
+    declared_value_currency: Currency | None = None
+    customs_value: Money | None = None
+    customs_value_currency: Currency | None = None
+    overbox: Flag | None = None
+    backorder_policy: Annotated[str, AfterValidator(parse_backorder_policy)] | None = None
+    priority: Annotated[WholeNumber, Field(ge=0, le=100, strict=False)] | None = None
+    requested_ship_date: Day | None = None
+    delayed_ship_date: Annotated[datetime, BeforeValidator(_ship_date)] | None = None
+    desired_delivery_date: Day | None = None
+    hold_indefinitely: Flag | None = None
+    tpb_group_id: Annotated[WholeNumber, Field(ge=0)] | None = None
+    duties_payor: Literal["default", "shipper", "recipient", "third_party"] | None = None
+    duties_tpb_group_id: Annotated[WholeNumber, Field(ge=0)] | None = None
+    instructions: Annotated[list[InstructionInput], Field(max_length=50)] | None = None
+    generate_sscc: list[Literal["pack", "item"]] | None = None
+    custom_fields: dict[str, Any] | None = None
+
+    @field_validator("shipping_method")
+    @classmethod
+    def _method_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _SHIPPING_METHOD.match(value):
+            raise ValueError(f"'{value}' is not a shipping method of the form carrier_service, such as ups_03")
+        return value
+
+    @model_validator(mode="after")
+    def _combinations(self, validation: ValidationInfo) -> "InfoInput":
+        if validation.context and validation.context.get("partial"):
+            # order.edit: the other half of a pair may be on the order already; the service
+            # checks the merged values.
+            return self
+        if self.hold_indefinitely and self.delayed_ship_date is not None:
+            raise ValueError("hold_indefinitely cannot be used together with delayed_ship_date")
+        if self.shipping_method == "cheapest_ON_TIME" and self.desired_delivery_date is None:
+            raise ValueError("desired_delivery_date is required for shipping method cheapest_ON_TIME")
+        return self
+
+
+def parse_info(info: Any, *, partial: bool = False) -> InfoInput:
+    """``partial`` (order.edit): some fields of an existing order, so the rules that tie two
+    fields together are left to the caller, who knows the order's other values."""
+    if info is None or info == []:  # [] is PHP's empty array
+        info = {}
+    if not isinstance(info, dict):
+        raise Fault(INVALID, "info must be an object")
+    try:
+        return InfoInput.model_validate(info, context={"partial": partial})
+    except ValidationError as error:
+        raise Fault(INVALID, describe(error, "info")) from None
+
+
+def check_declared_values(service: bool | None, declared_value: Decimal | None, per_item: bool) -> None:
+    """Declared value goes either on the order or on the items, and only with the service.
+    ``per_item``: some item carries a unit_declared_value. order.create and order.edit (with
+    the order's merged values) both ask here."""
+    if declared_value is not None and not service:
+        raise Fault(INVALID, "info.declared_value: requires declared_value_service: true")
+    if per_item and not service:
+        raise Fault(INVALID, "items: unit_declared_value requires info.declared_value_service: true")
+    if per_item and declared_value is not None:
+        raise Fault(INVALID, "info.declared_value: give declared_value or per-item unit_declared_value, not both")
+    if service and not per_item and declared_value is None:
+        raise Fault(INVALID, "info.declared_value: required with declared_value_service unless items carry unit_declared_value")
+
+
+# ---------------------------------------------------------------------------------- flags
+
+
+def parse_unique_order_ref(value: Any) -> timedelta | None | Literal[True]:
+    """``true`` (unique forever), ``false``/absent (not unique), or a window such as "-3 days"."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    if isinstance(value, str):
+        match = _RELATIVE_WINDOW.match(value)
+        if match:
+            return timedelta(seconds=int(match.group(1)) * _WINDOW_UNITS[match.group(2).lower()])
+    raise Fault(INVALID, f"flags.unique_order_ref: must be true, false or a window such as \"-3 days\", got {value!r}")
+
+
+def parse_flags(flags: Any) -> timedelta | None | Literal[True]:
+    if flags is None or flags == []:
+        return None
+    if not isinstance(flags, dict):
+        raise Fault(INVALID, "flags must be an object")
+    unknown = sorted(set(flags) - {"unique_order_ref"})
+    if unknown:
+        raise Fault(INVALID, "; ".join(f"flags.{key}: unknown key" for key in unknown))
+    return parse_unique_order_ref(flags.get("unique_order_ref"))
+
+
+# ------------------------------------------------------------------------------ the whole
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    store_code: str | None
+    items: list[ItemInput]
+    address: dict[str, Any]
+    info: InfoInput
+    unique_order_ref: timedelta | None | Literal[True]
+
+
+def parse_order(
+    store_code: Any, items: Any, address: Any, info: Any, flags: Any, *, max_items: int = MAX_ITEMS
+) -> OrderInput:
+    """Validate order.create's arguments, reporting the first argument that is wrong."""
+    for name, value in (("storeCode", store_code), ("items", items), ("address", address), ("info", info), ("flags", flags)):
+        # Refused here, naming the field, rather than by PostgreSQL at the write: one such
+        # order must not take a whole order.bulk_create down with it.
+        if (where := nul_location(value, name)) is not None:
+            raise Fault(INVALID, f"{where}: text may not contain the NUL character (\\u0000)")
+    if store_code is not None and not isinstance(store_code, str):
+        raise Fault(INVALID, f"storeCode must be a string or null, got {store_code!r}")
+    if store_code == "":  # PHP clients send "" for "not specified": the default store
+        store_code = None
+    parsed_items = parse_items(items, max_items)
+    parsed_address = parse_address(address)
+    parsed_info = parse_info(info)
+    if parsed_info.shipping_method is None:
+        raise Fault(INVALID, "info.shipping_method: is required")
+    per_item = any(item.unit_declared_value is not None for item in parsed_items)
+    check_declared_values(parsed_info.declared_value_service, parsed_info.declared_value, per_item)
+    return OrderInput(store_code, parsed_items, parsed_address, parsed_info, parse_flags(flags))

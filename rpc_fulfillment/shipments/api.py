@@ -1,0 +1,295 @@
+"""shipment.create, pack, ship, deliver, cancel and update: one transaction each.
+
+The steps themselves (``create_for_order``, ``pack_shipment``, ...) run inside a caller's
+transaction with the locks taken, so the sandbox worker (workers/auto_fulfill.py) runs exactly
+what the API runs. Lock order: stock rows (primary-key order), then the order row, then the
+shipment row; create, pack and deliver touch no stock and start at the order row.
+
+Order statuses change only through ``settle`` (the matrix: start_shipment, pack,
+return_shipment); shipping changes no order status (the units leave processing and the
+shipment together, see states.resolve), only the order's shipped_at / delivered_at.
+
+Events, in the same transaction: ``shipment:packed|shipped|delivered`` (the shipment as
+shipment.info gives it, plus ``unique_id``, ``external_id`` = the shipment's source, ``source``
+= the order's source, ``order_status``, ``carrier``, ``service``, ``trackers``),
+``order:shipments_updated`` on create and cancel, ``order:shipped`` when no shipment of the
+order is left open, ``order:delivered`` when every shipped shipment is delivered.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Mapping, Sequence
+
+import asyncpg
+
+from rpc_fulfillment.core import formats
+from rpc_fulfillment.shipments import rules as domain
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.fulfillment.policies import DEFAULT, resolve_policy
+from rpc_fulfillment.shipments.views import service_of, trackers
+from rpc_fulfillment.fulfillment.states import check_allowed
+from rpc_fulfillment.core.context import REQUIRED, CallContext
+from rpc_fulfillment.fulfillment.engine import order_reference, reserve_backorders, settle
+from rpc_fulfillment.fulfillment.order_rows import order_or_fault
+from rpc_fulfillment.shipments.read import shipment_or_fault, shipment_properties
+from rpc_fulfillment.db import outbox as event_store
+from rpc_fulfillment.fulfillment import queries as fulfillment_store
+from rpc_fulfillment.fulfillment import order_rows
+from rpc_fulfillment.shipments import queries as store
+from rpc_fulfillment.fulfillment.queries import Reservation
+from rpc_fulfillment.db.pool import Connection
+
+Row = Mapping[str, Any]
+
+
+# ------------------------------------------------------------------------ event messages
+
+
+async def _reload(conn: Connection, shipment_id: int) -> asyncpg.Record:
+    return (await store.fetch_shipments(conn, [shipment_id]))[0]
+
+
+def _shipment_message(row: Row, info: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **info,
+        "unique_id": row["increment_id"],
+        "external_id": row["source"],
+        "order_unique_id": row["order_unique_id"],
+        "order_ref": row["order_ref"],
+        "source": row["order_source"],
+        "order_status": row["order_status"],
+        "carrier": row["carrier_code"],
+        "service": service_of(row["shipping_method"]),
+        "shipping_method": row["shipping_method"],
+        "trackers": trackers(info["tracking_numbers"], row["delivered_at"] is not None),
+    }
+
+
+async def _shipment_event(conn: Connection, topic: str, row: Row) -> tuple[str, dict[str, Any]]:
+    info = (await shipment_properties(conn, [row]))[0]
+    return topic, _shipment_message(row, info)
+
+
+async def _order_shipments_message(conn: Connection, order: Row) -> dict[str, Any]:
+    """order:shipped / order:delivered: the order and its shipments that are not canceled."""
+    tracking: dict[int, list[Any]] = defaultdict(list)
+    for row in await store.order_tracking(conn, [order["order_id"]]):
+        tracking[row["shipment_id"]].append(row)
+    carrier = order["carrier_code"]
+    service = service_of(order["shipping_method"])
+    return {
+        **order_reference(order),
+        "shipments": [
+            {"unique_id": s["increment_id"], "warehouse_id": s["warehouse_id"], "carrier": carrier,
+             "status": s["status"], "service": service,
+             "trackers": trackers(tracking[s["shipment_id"]], s["delivered_at"] is not None)}
+            for s in await store.order_shipments(conn, [order["order_id"]])
+            if s["status"] != "canceled"
+        ],
+    }
+
+
+async def _shipments_updated(conn: Connection, order: Row) -> tuple[str, dict[str, Any]]:
+    return "order:shipments_updated", {
+        **order_reference(order),
+        "shipments": [
+            {"unique_id": s["increment_id"], "shipment_id": s["increment_id"], "warehouse_id": s["warehouse_id"],
+             "status": s["status"]}
+            for s in await store.order_shipments(conn, [order["order_id"]])
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------- steps
+
+
+async def create_for_order(conn: Connection, merchant_id: int, order: Row, requests: Sequence[domain.LineInput] | None,
+                           warehouse_id: int | None) -> asyncpg.Record:
+    """A new shipment of the (locked) order's reserved units not yet in a shipment."""
+    check_allowed("start_shipment", order["state"], order["status"], domain.NOT_CREATED,
+                  f"No shipment can start for order {order['unique_id']}")
+    order_id = order["order_id"]
+    free: dict[int, dict[int, int]] = defaultdict(dict)
+    for row in await fulfillment_store.free_allocations(conn, order_id):
+        if row["free"] > 0:
+            free[row["order_item_id"]][row["warehouse_id"]] = row["free"]
+    lines = [
+        domain.OrderLine(item["order_item_id"], item["sku"], item["order_item_ref"], item["qty_backordered"],
+                         free.get(item["order_item_id"], {}))
+        for item in await order_rows.fetch_items(conn, [order_id])
+    ]
+    policy_name = order["backorder_policy"]
+    if policy_name == DEFAULT:
+        policy_name = await store.store_policy(conn, order["store_id"])
+    policy = resolve_policy(policy_name)
+    so_far = await store.count_shipments(conn, order_id)
+    backordered = sum(line.backordered for line in lines)
+    free_total = sum(units for line in lines for units in line.free.values())
+    domain.check_policy(policy, policy_name, so_far, backordered, free_total)
+    plan = domain.plan_shipment(lines, requests, warehouse_id)
+    domain.check_policy(policy, policy_name, so_far, backordered, free_total, plan.total)
+    shipment_id = await store.insert_shipment(conn, merchant_id, order_id, plan.warehouse_id, plan.quantities)
+    await settle(conn, merchant_id, [order], "start_shipment", fault=domain.NOT_CREATED,
+                 what=f"No shipment can start for order {order['unique_id']}")
+    await event_store.emit(conn, merchant_id, *await _shipments_updated(conn, order))
+    return await _reload(conn, shipment_id)
+
+
+async def pack_shipment(conn: Connection, merchant_id: int, order: Row, shipment: Row,
+                        packages: Sequence[domain.PackageInput]) -> asyncpg.Record:
+    """Every unit of the (locked) shipment into packages with their labels."""
+    domain.check_shipment_action("pack", shipment["increment_id"], shipment["status"])
+    lines = [
+        domain.ShipmentLine(item["order_item_id"], item["sku"], item["order_item_ref"], item["qty"] - item["qty_canceled"])
+        for item in await store.fetch_items(conn, [shipment["shipment_id"]])
+    ]
+    plans = domain.plan_packages(lines, packages)
+    await store.write_packages(conn, merchant_id, shipment["shipment_id"], plans, order["carrier_code"])
+    await settle(conn, merchant_id, [order], "pack", fault=domain.NOT_PACKED,
+                 what=f"Shipment {shipment['increment_id']} cannot be packed")
+    row = await _reload(conn, shipment["shipment_id"])
+    await event_store.emit(conn, merchant_id, *await _shipment_event(conn, "shipment:packed", row))
+    return row
+
+
+async def ship_shipment(conn: Connection, merchant_id: int, api_user_id: int | None, order: Row,
+                        shipment: Row) -> asyncpg.Record:
+    """Ship the (locked) packed shipment; its stock rows were locked before the order."""
+    domain.check_shipment_action("ship", shipment["increment_id"], shipment["status"])
+    shipped = await store.ship(conn, merchant_id, shipment["shipment_id"], api_user_id)
+    row = await _reload(conn, shipment["shipment_id"])
+    events = [await _shipment_event(conn, "shipment:shipped", row)]
+    if shipped.order_shipped:
+        events.append(("order:shipped", await _order_shipments_message(conn, order)))
+    await event_store.emit_many(conn, merchant_id, events)
+    return row
+
+
+async def deliver_shipment(conn: Connection, merchant_id: int, order: Row, shipment: Row) -> asyncpg.Record:
+    domain.check_shipment_action("deliver", shipment["increment_id"], shipment["status"],
+                                 delivered=shipment["delivered_at"] is not None)
+    order_delivered = await store.deliver(conn, shipment["shipment_id"])
+    row = await _reload(conn, shipment["shipment_id"])
+    events = [await _shipment_event(conn, "shipment:delivered", row)]
+    if order_delivered:
+        events.append(("order:delivered", await _order_shipments_message(conn, order)))
+    await event_store.emit_many(conn, merchant_id, events)
+    return row
+
+
+def _items_updated(order: Row, items: Sequence[Row], canceled: Mapping[int, int]) -> dict[str, Any]:
+    return {
+        **order_reference(order),
+        "items_canceled": [
+            {"sku": item["sku"], "order_item_ref": item["order_item_ref"],
+             "qty_canceled": formats.quantity(canceled[item["order_item_id"]])}
+            for item in items if canceled.get(item["order_item_id"])
+        ],
+        "items_remaining": [
+            {"sku": item["sku"], "order_item_ref": item["order_item_ref"],
+             "qty": formats.quantity(item["qty_processing"] + item["qty_backordered"] + item["qty_shipped"])}
+            for item in items
+        ],
+        "reason": "shipment.cancel",
+    }
+
+
+async def cancel_shipment(conn: Connection, merchant_id: int, api_user_id: int | None, order: Row,
+                          shipment: Row) -> asyncpg.Record:
+    """Return the (locked) shipment's units to the order, where they stay reserved for a new
+    shipment; units with a cancellation request are canceled instead, and the stock they free
+    goes to backordered orders. Stock rows were locked before the order."""
+    domain.check_shipment_action("cancel", shipment["increment_id"], shipment["status"])
+    order_id = order["order_id"]
+    returned = await store.cancel(conn, shipment["shipment_id"])
+    releases = [
+        Reservation(row["order_item_id"], order_id, row["product_id"], shipment["warehouse_id"], -row["requested"])
+        for row in returned if row["requested"] > 0
+    ]
+    events = []
+    if releases:
+        await fulfillment_store.apply_reservations(conn, merchant_id, releases, from_backorder=False,
+                                                   entity_action="release", api_user_id=api_user_id)
+        items = await order_rows.fetch_items(conn, [order_id])
+        events.append(("order:items_updated", _items_updated(order, items, {r.order_item_id: -r.qty for r in releases})))
+        await reserve_backorders(conn, merchant_id, sorted({r.product_id for r in releases}), api_user_id)
+    # reserve_backorders may have settled this very order: settle from what it is now
+    current = (await fulfillment_store.orders_by_id(conn, [order_id]))[0]
+    await settle(conn, merchant_id, [current], "return_shipment", fault=domain.NOT_CANCELED,
+                 what=f"Shipment {shipment['increment_id']} cannot be canceled",
+                 comment=f"Shipment {shipment['increment_id']} canceled")
+    events.append(await _shipments_updated(conn, current))
+    await event_store.emit_many(conn, merchant_id, events)
+    return await _reload(conn, shipment["shipment_id"])
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+async def _locked(conn: Connection, ctx: CallContext, shipment_id: Any, *, stock: bool) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """The caller's order and shipment, locked in the engine's order (stock rows first when
+    ``stock``). Another merchant's shipment does not exist."""
+    merchant_id = ctx.principal.merchant_id
+    found = await shipment_or_fault(conn, merchant_id, shipment_id)
+    if stock:
+        await fulfillment_store.lock_order_stock(conn, found["order_id"])
+    order = await order_rows.find_order(conn, merchant_id, found["order_unique_id"], lock=True)
+    shipment = await store.find_shipment(conn, merchant_id, found["increment_id"], lock=True)
+    return order, shipment
+
+
+async def _answer(conn: Connection, row: Row) -> dict[str, Any]:
+    return (await shipment_properties(conn, [row]))[0]
+
+
+async def shipment_create(ctx: CallContext, order_unique_id: Any = REQUIRED, items: Any = None,
+                          warehouse_id: Any = None) -> dict[str, Any]:
+    """A shipment of the order's reserved units not yet in a shipment (all, or ``items``), from
+    one warehouse (``warehouse_id``, or the one holding the most of them)."""
+    requests = domain.parse_lines(items)
+    warehouse = domain.parse_id(warehouse_id, "warehouse_id", required=False)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order = await order_or_fault(conn, ctx, order_unique_id, lock=True)
+        row = await create_for_order(conn, ctx.principal.merchant_id, order, requests, warehouse)
+        return await _answer(conn, row)
+
+
+async def shipment_pack(ctx: CallContext, shipment_id: Any = REQUIRED, packages: Any = REQUIRED) -> dict[str, Any]:
+    parsed = domain.parse_packages(packages)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
+        row = await pack_shipment(conn, ctx.principal.merchant_id, order, shipment, parsed)
+        return await _answer(conn, row)
+
+
+async def shipment_ship(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
+        row = await ship_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
+        return await _answer(conn, row)
+
+
+async def shipment_deliver(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
+        row = await deliver_shipment(conn, ctx.principal.merchant_id, order, shipment)
+        return await _answer(conn, row)
+
+
+async def shipment_cancel(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
+        row = await cancel_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
+        return await _answer(conn, row)
+
+
+async def shipment_update(ctx: CallContext, shipment_id: Any = REQUIRED, data: Any = REQUIRED,
+                          customFields: Any = None) -> bool:  # noqa: N803 (ShipStream's argument name)
+    """Only ``source`` may change: association data for integrations (ShipStream shipment.md)."""
+    increment_id = domain.shipment_id_argument(shipment_id)
+    source = domain.parse_update(data, customFields)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if not await store.update_source(conn, ctx.principal.merchant_id, increment_id, source):
+            raise Fault(domain.NOT_FOUND)
+    return True
