@@ -11,12 +11,13 @@ import os
 import signal
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import asyncpg
 
-from rpc_fulfillment.config import ENVIRONMENT, Settings, SettingsError, load_settings
+from rpc_fulfillment.config import ENVIRONMENT, ZERO_MEANS_OFF, Settings, SettingsError, load_settings
 from rpc_fulfillment.db.database import open_database
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.accounts.provisioning import NewApiUser, ProvisioningError
@@ -25,50 +26,75 @@ from rpc_fulfillment.db.pool import connect
 log = logging.getLogger("rpc_fulfillment")
 
 
-def _database_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", help=f"PostgreSQL URL (env {ENVIRONMENT['database_url']}); "
-                        "without it an embedded PostgreSQL is used")
-    parser.add_argument("--data-dir", type=Path, help=f"embedded database directory (env "
-                        f"{ENVIRONMENT['data_dir']}, default ./rpcf-data)")
+# The help of each setting's flag; the flag (--name-with-dashes), its type, its environment
+# variable and its default come from Settings (config.py). A default shown otherwise than
+# as Settings holds it follows the help after a "|".
+SETTING_HELP = {
+    "database_url": "PostgreSQL URL; without it an embedded PostgreSQL is used|none",
+    "data_dir": "embedded database directory|./rpcf-data",
+    "host": "address to listen on",
+    "port": "port",
+    "workers": "server processes sharing the port",
+    "session_lifetime": "session lifetime in seconds",
+    "max_body_bytes": "largest request body|16 MiB",
+    "max_batch": "largest JSON-RPC batch or multiCall",
+    "max_bulk_orders": "most orders in one order.bulk_create",
+    "max_depth": "deepest JSON nesting",
+    "rate_limit": "requests per second per API user, in every process together; 0 or off: none",
+    "rate_burst": "requests an API user may make at once before the rate applies",
+    "concurrency_limit": "requests of one API user running at once; 0 or off: none",
+    "login_max_failures": "failed logins per username before each attempt waits",
+    "login_failure_window": "seconds failed logins are counted for",
+    "login_max_delay": "longest wait of a login attempt after failures",
+    "max_string_length": "longest string in a request, in characters",
+    "max_file_content_length": "longest file_content (base64) of an order instruction",
+    "max_order_items": "most item lines in one order",
+    "shutdown_timeout": "seconds a stopping server gives requests in flight",
+    "db_pool_size": "database connections per process",
+    "scheduler_interval": "seconds between looks for due scheduled holds",
+    "auto_fulfill": "sandbox: ship and deliver orders automatically",
+    "auto_fulfill_delay": "sandbox: seconds between the automatic steps",
+    "log_level": "DEBUG, INFO, WARNING...",
+    "webhook_concurrency": "webhook delivery slots per process, each a database connection with up to 20 "
+                           "deliveries in flight",
+    "webhook_interval": "seconds between looks for due webhook deliveries when no notification arrives",
+    "webhook_timeout": "seconds a receiver has to answer|5; at most 3 of them to connect",
+    "webhook_retry_schedule": "comma-separated delays in seconds before each retry, or none|ShipStream's "
+                              "60,120,240,...,86400: 14 retries",
+    "webhook_allow_private": "whether webhooks may target loopback, private, link-local (cloud metadata) or "
+                             "reserved addresses; turn it off (--no-webhook-allow-private) when merchants are not "
+                             "trusted|on",
+    "webhook_retention_days": "days delivered and failed webhook deliveries, and events no pending delivery "
+                              "needs, are kept; 0 or off: forever",
+    "max_api_keys": "active API keys a merchant may have",
+}
+DATABASE_SETTINGS = ("database_url", "data_dir")
+WEBHOOK_SETTINGS = ("webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule",
+                    "webhook_allow_private")
+SERVE_SETTINGS = ("host", "port", "workers", "session_lifetime", "max_body_bytes", "max_batch", "max_bulk_orders",
+                  "max_depth", "rate_limit", "rate_burst", "concurrency_limit", "login_max_failures",
+                  "login_failure_window", "login_max_delay", "max_string_length", "max_file_content_length",
+                  "max_order_items", "shutdown_timeout", "db_pool_size", "scheduler_interval", "auto_fulfill",
+                  "auto_fulfill_delay", "log_level", *WEBHOOK_SETTINGS, "webhook_retention_days")
+# Flags that `user limits` uses for an API user's own limits, not the server's.
+USER_LIMITS = ("rate_limit", "rate_burst", "concurrency_limit")
+_SETTINGS = {setting.name: setting for setting in fields(Settings)}
 
 
-def _webhook_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--webhook-concurrency", type=int, help="webhook delivery slots per process, each a database "
-                        "connection with up to 20 deliveries in flight (env RPCF_WEBHOOK_CONCURRENCY, default 2)")
-    parser.add_argument("--webhook-interval", type=float, help="seconds between looks for due webhook deliveries when "
-                        "no notification arrives (env RPCF_WEBHOOK_INTERVAL, default 10)")
-    parser.add_argument("--webhook-timeout", type=float, help="seconds a receiver has to answer (env RPCF_WEBHOOK_TIMEOUT, "
-                        "default 5; at most 3 of them to connect)")
-    parser.add_argument("--webhook-retry-schedule", help="comma-separated delays in seconds before each retry, or none "
-                        "(env RPCF_WEBHOOK_RETRY_SCHEDULE, default ShipStream's 60,120,240,...,86400: 14 retries)")
-    parser.add_argument("--webhook-allow-private", action=argparse.BooleanOptionalAction, default=None,
-                        help="whether webhooks may target loopback, private, link-local (cloud metadata) or reserved "
-                        "addresses; turn it off (--no-webhook-allow-private) when merchants are not trusted "
-                        "(env RPCF_WEBHOOK_ALLOW_PRIVATE, default on)")
-
-
-def _limit_flags(serve: argparse.ArgumentParser) -> None:
-    """Limits, login throttling and shutdown (README: Configuration)."""
-    serve.add_argument("--rate-limit", help="requests per second per API user, in every process together; 0 or off: "
-                       "none (env RPCF_RATE_LIMIT, default 10)")
-    serve.add_argument("--rate-burst", type=int, help="requests an API user may make at once before the rate applies "
-                       "(env RPCF_RATE_BURST, default 60)")
-    serve.add_argument("--concurrency-limit", help="requests of one API user running at once; 0 or off: none "
-                       "(env RPCF_CONCURRENCY_LIMIT, default 5)")
-    serve.add_argument("--login-max-failures", type=int, help="failed logins per username before each attempt waits "
-                       "(env RPCF_LOGIN_MAX_FAILURES, default 5)")
-    serve.add_argument("--login-failure-window", type=float, help="seconds failed logins are counted for "
-                       "(env RPCF_LOGIN_FAILURE_WINDOW, default 900)")
-    serve.add_argument("--login-max-delay", type=float, help="longest wait of a login attempt after failures "
-                       "(env RPCF_LOGIN_MAX_DELAY, default 10)")
-    serve.add_argument("--max-string-length", type=int, help="longest string in a request, in characters "
-                       "(env RPCF_MAX_STRING_LENGTH, default 65536)")
-    serve.add_argument("--max-file-content-length", type=int, help="longest file_content (base64) of an order "
-                       "instruction (env RPCF_MAX_FILE_CONTENT_LENGTH, default 10485760)")
-    serve.add_argument("--max-order-items", type=int, help="most item lines in one order "
-                       "(env RPCF_MAX_ORDER_ITEMS, default 1000)")
-    serve.add_argument("--shutdown-timeout", type=float, help="seconds a stopping server gives requests in flight "
-                       "(env RPCF_SHUTDOWN_TIMEOUT, default 30)")
+def _setting_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    for name in names:
+        what, _, shown = SETTING_HELP[name].partition("|")
+        default = getattr(Settings(), name)
+        help_text = f"{what} (env {ENVIRONMENT[name]}, default {shown or default})"
+        flag = f"--{name.replace('_', '-')}"
+        kind = _SETTINGS[name].type
+        if kind == "bool":
+            action = argparse.BooleanOptionalAction if default else "store_true"
+            parser.add_argument(flag, action=action, default=None, help=help_text)
+        elif name in ZERO_MEANS_OFF or kind not in ("int", "float", "Path"):
+            parser.add_argument(flag, help=help_text)  # text: "off", "none", a level, a schedule
+        else:
+            parser.add_argument(flag, type={"int": int, "float": float, "Path": Path}[kind], help=help_text)
 
 
 def _user_limit_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,90 +103,63 @@ def _user_limit_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, help=f"this user's {what}; 0: none; default: the server's setting")
 
 
-LIMIT_SETTINGS = ("rate_limit", "rate_burst", "concurrency_limit", "max_api_keys", "login_max_failures",
-                  "login_failure_window", "login_max_delay", "max_string_length", "max_file_content_length",
-                  "max_order_items", "shutdown_timeout")
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rpc-fulfillment", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the JSON-RPC server")
-    _database_flags(serve)
-    serve.add_argument("--host", help="address to listen on (env RPCF_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (env RPCF_PORT, default 8080)")
-    serve.add_argument("--workers", type=int, help="server processes sharing the port (env RPCF_WORKERS, default 1)")
-    serve.add_argument("--session-lifetime", type=int, help="session lifetime in seconds (env RPCF_SESSION_LIFETIME, default 86400)")
-    serve.add_argument("--max-body-bytes", type=int, help="largest request body (env RPCF_MAX_BODY_BYTES, default 16 MiB)")
-    serve.add_argument("--max-batch", type=int, help="largest JSON-RPC batch or multiCall (env RPCF_MAX_BATCH, default 100)")
-    serve.add_argument("--max-bulk-orders", type=int, help="most orders in one order.bulk_create (env RPCF_MAX_BULK_ORDERS, default 1000)")
-    serve.add_argument("--max-depth", type=int, help="deepest JSON nesting (env RPCF_MAX_DEPTH, default 64)")
-    _limit_flags(serve)
-    serve.add_argument("--db-pool-size", type=int, help="database connections per process (env RPCF_DB_POOL_SIZE, default 10)")
-    serve.add_argument("--scheduler-interval", type=float, help="seconds between looks for due scheduled holds (env RPCF_SCHEDULER_INTERVAL, default 10)")
-    serve.add_argument("--auto-fulfill", action="store_true", default=None,
-                       help="sandbox: ship and deliver orders automatically (env RPCF_AUTO_FULFILL)")
-    serve.add_argument("--auto-fulfill-delay", type=float,
-                       help="sandbox: seconds between the automatic steps (env RPCF_AUTO_FULFILL_DELAY, default 5)")
-    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
+    _setting_flags(serve, DATABASE_SETTINGS + SERVE_SETTINGS)
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.add_argument("--demo", action="store_true", help="create the demo merchant and API user if the database has no merchant")
-    _webhook_flags(serve)
-    serve.add_argument("--webhook-retention-days", help="days delivered and failed webhook deliveries, and events no "
-                       "pending delivery needs, are kept; 0 or off: forever (env RPCF_WEBHOOK_RETENTION_DAYS, default 30)")
     serve.add_argument("--no-webhook-delivery", dest="webhook_delivery", action="store_const", const=False,
                        help="do not deliver webhooks in the server processes; run `rpc-fulfillment worker` instead "
                        "(env RPCF_WEBHOOK_DELIVERY=false)")
 
     worker = commands.add_parser("worker", help="deliver webhooks (run any number beside the servers)")
-    _database_flags(worker)
-    _webhook_flags(worker)
-    worker.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env RPCF_LOG_LEVEL, default INFO)")
+    _setting_flags(worker, DATABASE_SETTINGS + WEBHOOK_SETTINGS + ("log_level",))
 
     merchant = commands.add_parser("merchant", help="create and list merchants").add_subparsers(dest="action", required=True)
     create = merchant.add_parser("create", help="create a merchant and its default store")
     create.add_argument("code")
     create.add_argument("name")
-    _database_flags(create)
-    _database_flags(merchant.add_parser("list", help="list merchants"))
+    _setting_flags(create, DATABASE_SETTINGS)
+    _setting_flags(merchant.add_parser("list", help="list merchants"), DATABASE_SETTINGS)
 
     store = commands.add_parser("store", help="create and list stores").add_subparsers(dest="action", required=True)
     create = store.add_parser("create", help="add a store to a merchant")
     create.add_argument("--merchant", required=True, help="merchant code")
     create.add_argument("code")
     create.add_argument("name")
-    _database_flags(create)
+    _setting_flags(create, DATABASE_SETTINGS)
     listing = store.add_parser("list", help="list stores")
     listing.add_argument("--merchant", help="only this merchant's stores")
-    _database_flags(listing)
+    _setting_flags(listing, DATABASE_SETTINGS)
 
     warehouse = commands.add_parser("warehouse", help="create and list warehouses").add_subparsers(dest="action", required=True)
     create = warehouse.add_parser("create", help="add a warehouse (shared by all merchants)")
     create.add_argument("name")
     for part in ("street1", "street2", "city", "region", "postcode", "country"):
         create.add_argument(f"--{part}")
-    _database_flags(create)
-    _database_flags(warehouse.add_parser("list", help="list warehouses"))
+    _setting_flags(create, DATABASE_SETTINGS)
+    _setting_flags(warehouse.add_parser("list", help="list warehouses"), DATABASE_SETTINGS)
 
     user = commands.add_parser("user", help="create, list and revoke API users").add_subparsers(dest="action", required=True)
     create = user.add_parser("create", help="create an API user and print its key once")
     create.add_argument("--merchant", required=True, help="merchant code")
     create.add_argument("--role", required=True, choices=provisioning.ROLES)
     create.add_argument("name")
-    _database_flags(create)
+    _setting_flags(create, DATABASE_SETTINGS)
     listing = user.add_parser("list", help="list API users")
     listing.add_argument("--merchant", help="only this merchant's users")
-    _database_flags(listing)
-    create.add_argument("--max-api-keys", type=int, help="active API keys a merchant may have "
-                        "(env RPCF_MAX_API_KEYS, default 6)")
+    _setting_flags(listing, DATABASE_SETTINGS)
+    _setting_flags(create, ("max_api_keys",))
     limits = user.add_parser("limits", help="set an API user's own rate and concurrency limits")
     limits.add_argument("name")
     _user_limit_flags(limits)
-    _database_flags(limits)
+    _setting_flags(limits, DATABASE_SETTINGS)
     revoke = user.add_parser("revoke", help="revoke an API user and end its sessions")
     revoke.add_argument("name")
-    _database_flags(revoke)
+    _setting_flags(revoke, DATABASE_SETTINGS)
 
     from rpc_fulfillment import importer  # an API client: no database flags
 
@@ -169,13 +168,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = ("host", "port", "database_url", "data_dir", "workers", "session_lifetime", "max_body_bytes",
-             "max_batch", "max_bulk_orders", "max_depth", "db_pool_size", "log_level", "scheduler_interval",
-             "auto_fulfill", "auto_fulfill_delay")
-    names += ("webhook_delivery", "webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule",
-              "webhook_allow_private", "webhook_retention_days")
-    names += LIMIT_SETTINGS if args.command == "serve" else ("max_api_keys",)
-    return load_settings({name: getattr(args, name, None) for name in names})
+    return load_settings({
+        name: getattr(args, name, None) for name in _SETTINGS if args.command == "serve" or name not in USER_LIMITS
+    })
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

@@ -70,39 +70,8 @@ class Settings:
 
 # Environment variable for each setting; DATABASE_URL keeps its conventional name.
 ENVIRONMENT = {
-    "host": "RPCF_HOST",
-    "port": "RPCF_PORT",
-    "database_url": "DATABASE_URL",
-    "data_dir": "RPCF_DATA_DIR",
-    "workers": "RPCF_WORKERS",
-    "session_lifetime": "RPCF_SESSION_LIFETIME",
-    "max_body_bytes": "RPCF_MAX_BODY_BYTES",
-    "max_batch": "RPCF_MAX_BATCH",
-    "max_bulk_orders": "RPCF_MAX_BULK_ORDERS",
-    "max_depth": "RPCF_MAX_DEPTH",
-    "rate_limit": "RPCF_RATE_LIMIT",
-    "rate_burst": "RPCF_RATE_BURST",
-    "concurrency_limit": "RPCF_CONCURRENCY_LIMIT",
-    "max_api_keys": "RPCF_MAX_API_KEYS",
-    "login_max_failures": "RPCF_LOGIN_MAX_FAILURES",
-    "login_failure_window": "RPCF_LOGIN_FAILURE_WINDOW",
-    "login_max_delay": "RPCF_LOGIN_MAX_DELAY",
-    "max_string_length": "RPCF_MAX_STRING_LENGTH",
-    "max_file_content_length": "RPCF_MAX_FILE_CONTENT_LENGTH",
-    "max_order_items": "RPCF_MAX_ORDER_ITEMS",
-    "shutdown_timeout": "RPCF_SHUTDOWN_TIMEOUT",
-    "db_pool_size": "RPCF_DB_POOL_SIZE",
-    "log_level": "RPCF_LOG_LEVEL",
-    "scheduler_interval": "RPCF_SCHEDULER_INTERVAL",
-    "auto_fulfill": "RPCF_AUTO_FULFILL",
-    "auto_fulfill_delay": "RPCF_AUTO_FULFILL_DELAY",
-    "webhook_delivery": "RPCF_WEBHOOK_DELIVERY",
-    "webhook_concurrency": "RPCF_WEBHOOK_CONCURRENCY",
-    "webhook_interval": "RPCF_WEBHOOK_INTERVAL",
-    "webhook_timeout": "RPCF_WEBHOOK_TIMEOUT",
-    "webhook_retry_schedule": "RPCF_WEBHOOK_RETRY_SCHEDULE",
-    "webhook_allow_private": "RPCF_WEBHOOK_ALLOW_PRIVATE",
-    "webhook_retention_days": "RPCF_WEBHOOK_RETENTION_DAYS",
+    setting.name: "DATABASE_URL" if setting.name == "database_url" else f"RPCF_{setting.name.upper()}"
+    for setting in fields(Settings)
 }
 
 

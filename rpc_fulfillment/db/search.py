@@ -12,7 +12,21 @@ from rpc_fulfillment.core.filters import Condition, Page
 _OF_CHILDREN: dict[str, tuple[bool, str | None]] = {
     "neq": (True, "eq"), "nin": (True, "in"), "null": (True, None), "notnull": (False, None),
 }
-_SQL_COMPARISON = {"eq": "=", "gt": ">", "lt": "<", "gteq": ">=", "lteq": "<=", "from": ">=", "to": "<="}
+# Each operator's SQL, as (on a scalar column, on an array column): {e} is the column's
+# expression, {v} the value as a parameter typed for the comparison, {p} the value as a plain
+# parameter, {like} a LIKE pattern of values starting with it. NULL is "not equal" too:
+# {"vendor_sku": {"neq": "x"}} keeps products without one.
+_COMPARISONS = {"eq": "=", "gt": ">", "lt": "<", "gteq": ">=", "lteq": "<=", "from": ">=", "to": "<="}
+_OPERATOR_SQL: dict[str, tuple[str, str | None]] = {
+    **{op: (f"{{e}} {sql} {{v}}", None) for op, sql in _COMPARISONS.items()},
+    "eq": ("{e} = {v}", "{e} @> ARRAY[{p}::text]"),
+    "neq": ("{e} IS DISTINCT FROM {v}", "NOT ({e} @> ARRAY[{p}::text])"),
+    "in": ("{e} = ANY({v})", "{e} && {p}::text[]"),
+    "nin": ("({e} IS NULL OR {e} <> ALL({v}))", "NOT ({e} && {p}::text[])"),
+    "null": ("{e} IS NULL", "cardinality({e}) = 0"),
+    "notnull": ("{e} IS NOT NULL", "cardinality({e}) > 0"),
+    "starts": ("{e} LIKE {like}", "EXISTS (SELECT 1 FROM unnest({e}) AS element WHERE element LIKE {like})"),
+}
 
 
 @dataclass(frozen=True)
@@ -69,53 +83,27 @@ class WhereBuilder:
     def add(self, clause: str) -> None:
         self.clauses.append(clause)
 
-    def _scalar_test(self, expression: str, op: str, value: Any) -> str:
-        if op in _SQL_COMPARISON:
-            return f"{expression} {_SQL_COMPARISON[op]} {self._typed(value)}"
-        if op == "neq":
-            # NULL is "not equal" too: {"vendor_sku": {"neq": "x"}} keeps products without one.
-            return f"{expression} IS DISTINCT FROM {self._typed(value)}"
-        if op == "in":
-            return f"{expression} = ANY({self._typed(value)})"
-        if op == "nin":
-            return f"({expression} IS NULL OR {expression} <> ALL({self._typed(value)}))"
-        if op == "null":
-            return f"{expression} IS NULL"
-        if op == "notnull":
-            return f"{expression} IS NOT NULL"
-        if op == "starts":
-            return f"{expression} LIKE {self.param(_escape_like(value) + '%')}"
-        raise ValueError(f"operator {op!r} has no SQL")
-
-    def _array_test(self, expression: str, op: str, value: Any) -> str:
-        if op == "eq":
-            return f"{expression} @> ARRAY[{self.param(value)}::text]"
-        if op == "neq":
-            return f"NOT ({expression} @> ARRAY[{self.param(value)}::text])"
-        if op == "in":
-            return f"{expression} && {self.param(value)}::text[]"
-        if op == "nin":
-            return f"NOT ({expression} && {self.param(value)}::text[])"
-        if op == "null":
-            return f"cardinality({expression}) = 0"
-        if op == "notnull":
-            return f"cardinality({expression}) > 0"
-        if op == "starts":
-            pattern = self.param(_escape_like(value) + "%")
-            return f"EXISTS (SELECT 1 FROM unnest({expression}) AS element WHERE element LIKE {pattern})"
-        raise ValueError(f"operator {op!r} does not apply to an array column")
+    def _test(self, expression: str, op: str, value: Any, array: bool = False) -> str:
+        scalar, on_array = _OPERATOR_SQL.get(op, (None, None))
+        template = on_array if array else scalar
+        if template is None:
+            raise ValueError(f"operator {op!r} " + ("does not apply to an array column" if array else "has no SQL"))
+        # Only the placeholders the template uses become parameters.
+        values = {
+            "v": lambda: self._typed(value),
+            "p": lambda: self.param(value),
+            "like": lambda: self.param(_escape_like(value) + "%"),
+        }
+        return template.format(e=expression, **{name: make() for name, make in values.items() if f"{{{name}}}" in template})
 
     def add_condition(self, condition: Condition, column: Column) -> None:
         if column.wrapper and condition.op in _OF_CHILDREN:
             none, child_op = _OF_CHILDREN[condition.op]
-            test = "TRUE" if child_op is None else self._scalar_test(column.expression, child_op, condition.value)
+            test = "TRUE" if child_op is None else self._test(column.expression, child_op, condition.value)
             clause = column.wrapper.format(test)
             self.add(f"NOT {clause}" if none else clause)
             return
-        if column.array:
-            test = self._array_test(column.expression, condition.op, condition.value)
-        else:
-            test = self._scalar_test(column.expression, condition.op, condition.value)
+        test = self._test(column.expression, condition.op, condition.value, column.array)
         self.add(column.wrapper.format(test) if column.wrapper else test)
 
     def add_conditions(self, conditions: Sequence[Condition], columns: Mapping[str, Column]) -> None:
