@@ -33,7 +33,7 @@ import random
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Generic, Mapping, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Generator, Generic, Mapping, Sequence, TypeVar
 
 import httpx
 import orjson
@@ -172,6 +172,14 @@ def fault_from_entry(entry: Mapping[str, Any], method: str | None = None) -> Rpc
 NO_ARGS: Any = object()  # call(path) with no args at all (not even null)
 _UNSET: Any = object()
 RETRY_STATUSES = frozenset({409, 429})
+JSON = {"Content-Type": "application/json"}
+# One call's conversation (_Core.exchange): it yields a body to POST or seconds to wait.
+Exchange = Generator[bytes | float, Any, Any]
+
+
+def _resume(exchange: Exchange, outcome: httpx.Response | httpx.HTTPError) -> bytes | float:
+    """Hand a POST's outcome back to the exchange: the response, or the error thrown in."""
+    return exchange.throw(outcome) if isinstance(outcome, httpx.HTTPError) else exchange.send(outcome)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -215,6 +223,27 @@ class _Core:
     def body(self, method: str, params: list[Any]) -> tuple[int, bytes]:
         request_id = next(self._ids)
         return request_id, orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+
+    def exchange(self, method: str, params: list[Any], path: str | None) -> Exchange:
+        """One call with its retries, without I/O, for both clients: yields a request body to
+        POST (the client sends back the response, or throws the httpx error) or seconds to
+        sleep; returns the decoded result (StopIteration's value)."""
+        for attempt in itertools.count(1):
+            request_id, body = self.body(method, params)
+            try:
+                response = yield body
+            except httpx.ConnectError as exc:
+                if attempt >= self.max_attempts:
+                    raise TransportError(f"cannot connect to {self.url}: {exc}") from exc
+                yield float(self.delay(attempt, None))
+                continue
+            except httpx.HTTPError as exc:
+                raise TransportError(f"{type(exc).__name__} from {self.url}: {exc}") from exc
+            wait = self.should_retry(response, attempt)
+            if wait is None:
+                return self.decode(response, request_id, path)
+            yield float(wait)
+        raise AssertionError("unreachable")
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt ``attempt + 1``: Retry-After when given, otherwise
@@ -361,24 +390,19 @@ class Client:
     # -- plumbing
 
     def _post(self, method: str, params: list[Any], path: str | None) -> Any:
-        core = self._core
-        for attempt in itertools.count(1):
-            request_id, body = core.body(method, params)
-            try:
-                response = self._http.post(core.url, content=body, auth=core.auth(),
-                                           headers={"Content-Type": "application/json"})
-            except httpx.ConnectError as exc:
-                if attempt >= core.max_attempts:
-                    raise TransportError(f"cannot connect to {core.url}: {exc}") from exc
-                time.sleep(core.delay(attempt, None))
-                continue
-            except httpx.HTTPError as exc:
-                raise TransportError(f"{type(exc).__name__} from {core.url}: {exc}") from exc
-            wait = core.should_retry(response, attempt)
-            if wait is None:
-                return core.decode(response, request_id, path)
-            time.sleep(wait)
-        raise AssertionError("unreachable")
+        exchange = self._core.exchange(method, params, path)
+        step = next(exchange)
+        try:
+            while True:
+                step = exchange.send(time.sleep(step)) if isinstance(step, float) else _resume(exchange, self._send(step))
+        except StopIteration as done:
+            return done.value
+
+    def _send(self, body: bytes) -> httpx.Response | httpx.HTTPError:
+        try:
+            return self._http.post(self._core.url, content=body, auth=self._core.auth(), headers=JSON)
+        except httpx.HTTPError as exc:
+            return exc
 
     # -- the API
 
@@ -475,24 +499,22 @@ class AsyncClient:
         self.order: OrderMethods[Awaitable[Any]] = OrderMethods(self.call)
 
     async def _post(self, method: str, params: list[Any], path: str | None) -> Any:
-        core = self._core
-        for attempt in itertools.count(1):
-            request_id, body = core.body(method, params)
-            try:
-                response = await self._http.post(core.url, content=body, auth=core.auth(),
-                                                 headers={"Content-Type": "application/json"})
-            except httpx.ConnectError as exc:
-                if attempt >= core.max_attempts:
-                    raise TransportError(f"cannot connect to {core.url}: {exc}") from exc
-                await asyncio.sleep(core.delay(attempt, None))
-                continue
-            except httpx.HTTPError as exc:
-                raise TransportError(f"{type(exc).__name__} from {core.url}: {exc}") from exc
-            wait = core.should_retry(response, attempt)
-            if wait is None:
-                return core.decode(response, request_id, path)
-            await asyncio.sleep(wait)
-        raise AssertionError("unreachable")
+        exchange = self._core.exchange(method, params, path)
+        step = next(exchange)
+        try:
+            while True:
+                if isinstance(step, float):
+                    step = exchange.send(await asyncio.sleep(step))
+                else:
+                    step = _resume(exchange, await self._send(step))
+        except StopIteration as done:
+            return done.value
+
+    async def _send(self, body: bytes) -> httpx.Response | httpx.HTTPError:
+        try:
+            return await self._http.post(self._core.url, content=body, auth=self._core.auth(), headers=JSON)
+        except httpx.HTTPError as exc:
+            return exc
 
     @property
     def session(self) -> str | None:
