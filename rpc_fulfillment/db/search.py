@@ -66,6 +66,15 @@ class WhereBuilder:
         self.params: list[Any] = params if params is not None else []
         self.clauses: list[str] = []
 
+    @classmethod
+    def for_merchant(cls, merchant_id: int, merchant_column: str, conditions: Sequence[Condition],
+                     columns: Mapping[str, Column]) -> "WhereBuilder":
+        """The conditions of one merchant's search: every tenant-owned search starts here."""
+        where = cls([merchant_id])
+        where.add(f"{merchant_column} = $1")
+        where.add_conditions(conditions, columns)
+        return where
+
     def param(self, value: Any) -> str:
         self.params.append(value)
         return f"${len(self.params)}"

@@ -258,9 +258,7 @@ MOVEMENT_COLUMNS: dict[str, Column] = {
 async def search_movements(
     conn: asyncpg.Connection, merchant_id: int, conditions: Sequence[Condition], page: Page
 ) -> tuple[list[asyncpg.Record], int]:
-    where = WhereBuilder([merchant_id])
-    where.add("m.merchant_id = $1")
-    where.add_conditions(conditions, MOVEMENT_COLUMNS)
+    where = WhereBuilder.for_merchant(merchant_id, "m.merchant_id", conditions, MOVEMENT_COLUMNS)
     return await fetch_page(
         conn,
         "stock_movements m JOIN products p ON p.product_id = m.product_id",

@@ -83,9 +83,7 @@ async def _estimated_matches(conn: Connection, sql: str, params: Sequence[object
 async def search(conn: Connection, merchant_id: int, conditions: Sequence[Condition], page: Page) -> tuple[list[asyncpg.Record], int]:
     """One page of orders and the total count: one statement when the matches are expected to
     be few, else the count and then the page."""
-    where = WhereBuilder([merchant_id])
-    where.add("o.merchant_id = $1")
-    where.add_conditions(conditions, COLUMNS)
+    where = WhereBuilder.for_merchant(merchant_id, "o.merchant_id", conditions, COLUMNS)
     # Plans for these values, never a generic plan for the statement: "status = 'complete'" and
     # "status = 'new'" select 94% and 2% of the orders and need different plans.
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")

@@ -113,7 +113,5 @@ async def update_product(
 async def search_products(
     conn: asyncpg.Connection, merchant_id: int, conditions: Sequence[Condition], page: Page
 ) -> tuple[list[asyncpg.Record], int]:
-    where = WhereBuilder([merchant_id])
-    where.add("p.merchant_id = $1")
-    where.add_conditions(conditions, SEARCH_COLUMNS)
+    where = WhereBuilder.for_merchant(merchant_id, "p.merchant_id", conditions, SEARCH_COLUMNS)
     return await fetch_page(conn, "products p", PRODUCT_COLUMNS, where, page, SEARCH_COLUMNS, "p.product_id")

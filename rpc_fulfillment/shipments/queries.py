@@ -375,9 +375,7 @@ SORT_COLUMNS = columns_for(SORT_FIELDS, {
 
 
 async def search(conn: Connection, merchant_id: int, conditions: Sequence[Condition], page: Page) -> tuple[list[asyncpg.Record], int]:
-    where = WhereBuilder([merchant_id])
-    where.add("s.merchant_id = $1")
-    where.add_conditions(conditions, COLUMNS)
+    where = WhereBuilder.for_merchant(merchant_id, "s.merchant_id", conditions, COLUMNS)
     return await fetch_page(conn, SHIPMENT_SOURCE, SHIPMENT_COLUMNS, where, page, SORT_COLUMNS, "s.shipment_id")
 
 

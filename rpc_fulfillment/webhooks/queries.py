@@ -10,7 +10,7 @@ writes ``webhooks.last_increment_id`` without holding the webhook's row lock, so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Sequence
 
@@ -170,6 +170,8 @@ class Attempt:
     delay: float | None  # seconds until the retry when pending
 
 
+# The statement's parameters, one array each, in this order ($1 the delivery_id...).
+ATTEMPT_FIELDS = tuple(field.name for field in fields(Attempt))
 _RECORD = """
 WITH outcome AS (
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[],
@@ -197,18 +199,7 @@ SELECT o.delivery_id, o.merchant_id, o.attempted_at, o.http_status, o.duration_m
 
 
 async def record_attempts(conn: asyncpg.Connection, attempts: Sequence[Attempt]) -> None:
-    await conn.execute(
-        _RECORD,
-        [a.delivery_id for a in attempts],
-        [a.merchant_id for a in attempts],
-        [a.attempted_at for a in attempts],
-        [a.http_status for a in attempts],
-        [a.duration_ms for a in attempts],
-        [a.error for a in attempts],
-        [a.excerpt for a in attempts],
-        [a.status for a in attempts],
-        [a.delay for a in attempts],
-    )
+    await conn.execute(_RECORD, *[[getattr(attempt, name) for attempt in attempts] for name in ATTEMPT_FIELDS])
 
 
 async def seconds_until_next_due(conn: asyncpg.Connection) -> float | None:
