@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any, Mapping
 
 from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.lenient import whole_number
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -176,19 +177,9 @@ def parse_filters(filters: Any, fields: Mapping[str, Kind], fault: str) -> list[
 
 
 def _positive_int(name: str, value: Any, fault: str, maximum: int) -> int:
-    message = f"option {name} must be a whole number from 1 to {maximum}"
-    if isinstance(value, bool):
-        raise _problem(fault, message)
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise _problem(fault, message)
-        value = int(value)
-    try:
-        number = value if isinstance(value, int) else int(str(value).strip())
-    except (TypeError, ValueError, OverflowError):
-        raise _problem(fault, message) from None
-    if not 1 <= number <= maximum:
-        raise _problem(fault, message)
+    number = whole_number(value)
+    if number is None or not 1 <= number <= maximum:
+        raise _problem(fault, f"option {name} must be a whole number from 1 to {maximum}")
     return number
 
 

@@ -19,3 +19,25 @@ def whole_quantity(value: Any) -> int:
     if value > 1_000_000:
         raise ValueError("must be at most 1000000")
     return value
+
+
+def whole_number(value: Any) -> int | None:
+    """An int, an integral float, or a string of up to 18 digits with an optional sign, as the
+    int it means; None for anything else (true and false included: they are not 1 and 0)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text[:1] in "+-" else text
+        if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+            return int(text)
+    return None
+
+
+def text_or_number(value: Any) -> Any:
+    """Identifiers, SKUs and postcodes may arrive as numbers from loosely typed clients."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value

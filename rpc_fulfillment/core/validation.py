@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pycountry
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 COUNTRIES = frozenset(country.alpha_2 for country in pycountry.countries)
 CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+
+
+class InputModel(BaseModel):
+    """An API argument's model: unknown keys refused, strings stripped, values immutable."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
 def _location(prefix: str, loc: tuple[Any, ...]) -> str:

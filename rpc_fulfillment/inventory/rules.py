@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.lenient import whole_number
 from rpc_fulfillment.core.filters import Kind, parse_datetime
 
 INVALID_DATA = "inventory_invalid_data"
@@ -29,22 +30,6 @@ _ZERO = formats.quantity(0)
 
 def _invalid(detail: str) -> Fault:
     return Fault(INVALID_DATA, f"Invalid data given: {detail}")
-
-
-def _whole_number(value: Any) -> int | None:
-    """An int, an integral float, or a string of digits with an optional sign; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    if isinstance(value, str):
-        text = value.strip()
-        digits = text[1:] if text[:1] in "+-" else text
-        if digits.isascii() and digits.isdigit() and len(digits) <= 18:
-            return int(text)
-    return None
 
 
 def parse_skus(value: Any) -> list[str] | None:
@@ -70,7 +55,7 @@ def parse_skus(value: Any) -> list[str] | None:
 def parse_warehouse_id(value: Any, name: str, *, required: bool) -> int | None:
     if value is None and not required:
         return None
-    number = _whole_number(value)
+    number = whole_number(value)
     if number is None or not 1 <= number < 2**63:
         raise _invalid(f"'{name}' must be a warehouse id (a positive whole number), not {str(value)[:40]!r}")
     return number
@@ -100,7 +85,7 @@ def parse_adjust_sku(value: Any) -> str:
 
 
 def parse_qty_delta(value: Any) -> int:
-    number = _whole_number(value)
+    number = whole_number(value)
     if number is None or number == 0 or abs(number) > MAX_ADJUST:
         raise _invalid(
             f"'qty_delta' must be a non-zero whole number from -{MAX_ADJUST} to {MAX_ADJUST}, not {str(value)[:40]!r}"

@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.lenient import whole_number
 from rpc_fulfillment.core.filters import Kind
 from rpc_fulfillment.core.units import WEIGHT_UNITS
 from rpc_fulfillment.core.validation import COUNTRIES, CURRENCIES
@@ -172,22 +173,10 @@ def _status(value: Any) -> int:
         if word in _STATUS_WORDS:
             return _STATUS_WORDS[word]
         value = word
-    number = _small_int(value)
+    number = whole_number(value)
     if number not in (STATUS_ENABLED, STATUS_DISABLED):
         raise _error(f"must be 1 (enabled) or 2 (disabled), or \"enabled\" / \"disabled\" (got {str(value)[:40]!r})")
     return number
-
-
-def _small_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
-        return int(value.strip())
-    return None
 
 
 def _one_of_ints(allowed: dict[int, str]) -> Callable[[Any], int | None]:
@@ -196,7 +185,7 @@ def _one_of_ints(allowed: dict[int, str]) -> Callable[[Any], int | None]:
     def validate(value: Any) -> int | None:
         if value is None:
             return None
-        number = _small_int(value)
+        number = whole_number(value)
         if number not in allowed:
             raise _error(f"must be {described}")
         return number
@@ -210,7 +199,7 @@ def _flag(value: Any) -> int | None:
         return None
     if isinstance(value, bool):
         return int(value)
-    number = _small_int(value)
+    number = whole_number(value)
     if number not in (0, 1):
         raise _error("must be 0 or 1 (or false / true)")
     return number
@@ -219,7 +208,7 @@ def _flag(value: Any) -> int | None:
 def _positive_int(value: Any) -> int | None:
     if value is None:
         return None
-    number = _small_int(value)
+    number = whole_number(value)
     if number is None or not 1 <= number <= 1_000_000:
         raise _error("must be a whole number from 1 to 1000000")
     return number

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Mapping, Sequence
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import whole_quantity
+from rpc_fulfillment.core.lenient import text_or_number, whole_quantity
+from rpc_fulfillment.core.validation import InputModel
 from rpc_fulfillment.fulfillment.policies import BackorderPolicy
 from rpc_fulfillment.core.filters import Kind
 from rpc_fulfillment.core.validation import describe
@@ -84,18 +85,10 @@ def check_shipment_action(action: str, shipment_id: str, status: str, delivered:
 # -------------------------------------------------------------------------------- input
 
 
-def _text_or_number(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+Key = Annotated[str, BeforeValidator(text_or_number), Field(min_length=1, max_length=255)]
 
 
-Key = Annotated[str, BeforeValidator(_text_or_number), Field(min_length=1, max_length=255)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
-
-
-class LineInput(_Model):
+class LineInput(InputModel):
     """``{"sku" or "order_item_ref", "qty"}``: units of an order item."""
 
     sku: Key | None = None
@@ -184,7 +177,7 @@ def _tracking_shape(value: Any) -> Any:
     return value
 
 
-class TrackingInput(_Model):
+class TrackingInput(InputModel):
     number: Annotated[str, Field(min_length=1, max_length=64)]
     carrier: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     description: Annotated[str, Field(max_length=255)] | None = None
@@ -195,7 +188,7 @@ Weight = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4)]
 Dimension = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
 
 
-class PackageInput(_Model):
+class PackageInput(InputModel):
     weight: Weight | None = None
     weight_unit: Literal["lb", "oz", "kg", "g"] = "lb"
     length: Dimension | None = None
@@ -422,7 +415,7 @@ def parse_update(data: Any, custom_fields: Any) -> str | None:
         raise Fault(INVALID, "data.source: is required")
     if custom_fields not in (None, [], {}):
         raise Fault(INVALID, "customFields: shipments have no custom fields here")
-    source = _text_or_number(data["source"])
+    source = text_or_number(data["source"])
     if source is not None and not isinstance(source, str):
         raise Fault(INVALID, "data.source: must be a string or null")
     if source is not None and len(source) > MAX_SOURCE:

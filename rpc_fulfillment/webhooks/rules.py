@@ -25,6 +25,7 @@ import orjson
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.lenient import whole_number
 from rpc_fulfillment.core.filters import Kind
 
 # ShipStream's 51 documented topics (reference §4.1, topics.md). A webhook may subscribe to any
@@ -357,15 +358,9 @@ def parse_status(value: Any) -> bool:
 
 
 def _whole(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 18:
-        return int(value.strip())
-    return None
+    """A whole number a bigint column holds; None for anything else."""
+    number = whole_number(value)
+    return number if number is not None and -(2**63) <= number < 2**63 else None
 
 
 def parse_event_id(value: Any, fault: str = "webhook_event_not_found") -> int:
