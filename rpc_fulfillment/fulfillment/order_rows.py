@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import asyncpg
 
+from rpc_fulfillment.core.lenient import text_or_number
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.db.pool import Connection
@@ -59,8 +60,7 @@ async def fetch_items(conn: Connection, order_ids: Sequence[int]) -> list[asyncp
 
 def unique_id_argument(value: Any) -> str:
     """ShipStream's order ids are strings; loosely typed clients send numbers."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    value = text_or_number(value)
     if not isinstance(value, str) or not value:
         raise Fault("order_not_found", "the order unique id must be a string")
     return value

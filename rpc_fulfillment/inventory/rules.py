@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import whole_number
+from rpc_fulfillment.core.lenient import text_or_number, whole_number
 from rpc_fulfillment.core.filters import Kind, parse_datetime
 
 INVALID_DATA = "inventory_invalid_data"
@@ -43,9 +43,7 @@ def parse_skus(value: Any) -> list[str] | None:
     if len(value) > SKUS_MAX:
         raise _invalid(f"'skus' may list at most {SKUS_MAX} SKUs")
     skus = []
-    for index, sku in enumerate(value):
-        if isinstance(sku, int) and not isinstance(sku, bool):
-            sku = str(sku)
+    for index, sku in enumerate(map(text_or_number, value)):
         if not isinstance(sku, str):
             raise _invalid(f"'skus' item {index} must be a string")
         skus.append(sku)
@@ -77,8 +75,7 @@ def parse_updated_since(value: Any) -> datetime | None:
 
 
 def parse_adjust_sku(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+    value = text_or_number(value)
     if not isinstance(value, str) or not value:
         raise _invalid("'sku' must be a non-empty string")
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rpc_fulfillment.core.lenient import text_or_number
 from rpc_fulfillment.products import rules as domain
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
@@ -21,8 +22,7 @@ INVALID_FILTERS = "product_invalid_filters"
 
 def _lookup_sku(sku: Any) -> str:
     """The SKU of info/update: anything that cannot be a SKU names no product (fault 101)."""
-    if isinstance(sku, int) and not isinstance(sku, bool):
-        sku = str(sku)
+    sku = text_or_number(sku)
     if not isinstance(sku, str):
         raise Fault("product_not_found", "the SKU must be a string")
     return sku

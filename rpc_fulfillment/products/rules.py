@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import whole_number
+from rpc_fulfillment.core.lenient import text_or_number, whole_number
 from rpc_fulfillment.core.filters import Kind
 from rpc_fulfillment.core.units import WEIGHT_UNITS
 from rpc_fulfillment.core.validation import COUNTRIES, CURRENCIES
@@ -240,15 +240,12 @@ def _barcodes(value: Any) -> list[str]:
     Spaces around each are dropped, and so are repeats."""
     if value is None:
         return []
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+    value = text_or_number(value)
     if isinstance(value, str):
         parts = value.split(",")
     elif isinstance(value, list):
         parts = []
-        for index, item in enumerate(value):
-            if isinstance(item, int) and not isinstance(item, bool):
-                item = str(item)
+        for index, item in enumerate(map(text_or_number, value)):
             if not isinstance(item, str):
                 raise _error(f"item {index} must be a string, not {_kind(item)}")
             if "," in item:
@@ -272,20 +269,21 @@ def _barcodes(value: Any) -> list[str]:
     return barcodes
 
 
-def _country(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or value.strip().upper() not in COUNTRIES:
-        raise _error(f"must be a two-letter ISO 3166-1 country code such as US (got {str(value)[:40]!r})")
-    return value.strip().upper()
+def _iso_code(codes: frozenset[str], what: str) -> Callable[[Any], str | None]:
+    """A validator of an ISO code (any case, spaces around dropped); null or "" for none."""
+
+    def validate(value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or value.strip().upper() not in codes:
+            raise _error(f"must be {what} (got {str(value)[:40]!r})")
+        return value.strip().upper()
+
+    return validate
 
 
-def _currency(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or value.strip().upper() not in CURRENCIES:
-        raise _error(f"must be a three-letter ISO 4217 currency code such as USD (got {str(value)[:40]!r})")
-    return value.strip().upper()
+_country = _iso_code(COUNTRIES, "a two-letter ISO 3166-1 country code such as US")
+_currency = _iso_code(CURRENCIES, "a three-letter ISO 4217 currency code such as USD")
 
 
 def _hts_base_code(value: Any) -> str | None:

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Mapping, Sequence
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import text_or_number, whole_quantity
+from rpc_fulfillment.core.lenient import text_or_number, whole_number, whole_quantity
 from rpc_fulfillment.core.validation import InputModel
 from rpc_fulfillment.fulfillment.policies import BackorderPolicy
 from rpc_fulfillment.core.filters import Kind
@@ -149,13 +149,7 @@ def parse_id(value: Any, name: str, *, required: bool = True) -> int | None:
     """A positive whole number (also as a numeric string)."""
     if value is None and not required:
         return None
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
+    number = whole_number(value)
     if number is None or not 1 <= number < 2**63:
         raise Fault(INVALID, f"{name}: must be a positive whole number, not {str(value)[:40]!r}")
     return number
@@ -163,8 +157,7 @@ def parse_id(value: Any, name: str, *, required: bool = True) -> int | None:
 
 def shipment_id_argument(value: Any) -> str:
     """ShipStream's shipment ids are strings ("100000005"); loosely typed clients send numbers."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    value = text_or_number(value)
     if not isinstance(value, str) or not value.strip() or len(value) > 64:
         raise Fault(NOT_FOUND, "the shipment id must be a string such as \"100000001\"")
     return value.strip()
