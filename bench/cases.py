@@ -287,6 +287,15 @@ ORDER_CREATE = Case(
     floor="order_insert",
 )
 
+ORDER_CREATE_MINIMAL = Case(
+    name="order.create.minimal_floor",
+    description="order.create again, against the least any server could write for an order: one statement "
+                "inserting the order, one item and the stock update",
+    prepare=_prepare_order_create,
+    body=_order_create_body,
+    floor="order_minimal",
+)
+
 BULK_SIZE = 100
 
 
@@ -487,4 +496,4 @@ ORDER_SEARCH = Case(
     label=_search_label,
 )
 
-CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST, ORDER_CREATE, ORDER_BULK_CREATE, ORDER_SEARCH, IMPORT)}
+CASES: dict[str, Case] = {case.name: case for case in (STORE_LIST, ORDER_CREATE, ORDER_CREATE_MINIMAL, ORDER_BULK_CREATE, ORDER_SEARCH, IMPORT)}

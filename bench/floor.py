@@ -26,6 +26,13 @@ Kinds:
          validation per request, the store and product lookups, locking the stock rows and
          deciding the allocation, BEGIN/COMMIT and the projection of the answer.
 
+  order_minimal
+         the least any order-taking server could write: read and parse the body, then ONE
+         statement inserting the order row (its NOT NULL columns), one item row and the stock
+         update for that item (the first line of the case's first order, one warehouse), and
+         answer with the same captured ``result``. No allocation rows, movements, history or
+         event: the gap between this floor and ``order_insert`` is the price of our rows.
+
 A kind that needs the database sets ``needs_db`` and gets ``app[POOL]``, an asyncpg pool on
 ``config["database_url"]`` (with the server's JSON codecs), and may ``setup`` once on it.
 """
@@ -80,8 +87,9 @@ async def _draft_order_arguments(app: web.Application, config: dict[str, Any]) -
 async def _draft_one(app: web.Application, config: dict[str, Any], args: list[Any]) -> list[Any]:
     from rpc_fulfillment.orders.draft import ProductIndex, draft_order, match_products
     from rpc_fulfillment.orders.input import parse_order
-    from rpc_fulfillment.orders.create import order_write, product_from_row
+    from rpc_fulfillment.fulfillment.order_rows import lock_stock
     from rpc_fulfillment.orders import queries as store
+    from rpc_fulfillment.orders.create import order_write, product_from_row
     from rpc_fulfillment.orders.queries import orders_arguments
 
     merchant_id = config["merchant_id"]
@@ -90,7 +98,7 @@ async def _draft_one(app: web.Application, config: dict[str, Any], args: list[An
         rows = await store.find_products(conn, merchant_id, [item.lookup for item in order.items])
         products = match_products(order.items, ProductIndex([product_from_row(row) for row in rows]))
         available: dict[int, dict[int, int]] = {}
-        for row in await store.lock_stock(conn, sorted({p.product_id for p in products})):  # no transaction: no lock kept
+        for row in await lock_stock(conn, sorted({p.product_id for p in products})):  # no transaction: no lock kept
             available.setdefault(row["product_id"], {})[row["warehouse_id"]] = row["available"]
         store_row = await store.find_store(conn, merchant_id, None)
     draft = draft_order(order, products, available)
@@ -136,9 +144,68 @@ def _order_insert(config: dict[str, Any]) -> Handler:
     return handle
 
 
+MINIMAL_ARGUMENTS: web.AppKey[list[Any]] = web.AppKey("minimal_arguments", list)
+MINIMAL_INSERT = """
+    WITH placed AS (
+        INSERT INTO orders (merchant_id, store_id, unique_id, state, status, shipping_method, carrier_code,
+                            shipping_address)
+        VALUES ($1, $2, 'floor-' || $3::text, $4, $5, $6, $7, $8::jsonb)
+        RETURNING order_id, unique_id),
+    line AS (
+        INSERT INTO order_items (order_id, merchant_id, product_id, line_no, sku, qty_ordered, qty_processing)
+        SELECT order_id, $1, $9, 1, $10, $11, $11 FROM placed),
+    stock_taken AS (
+        UPDATE stock SET qty_allocated = qty_allocated + $11 WHERE product_id = $9 AND warehouse_id = $12)
+    SELECT order_id, unique_id FROM placed"""
+
+
+async def _minimal_arguments(app: web.Application, config: dict[str, Any]) -> None:
+    """The statement's arguments but for the unique_id: the first order's first line."""
+    items, address = config["orders"][0][1], config["orders"][0][2]
+    result = config["result"]
+    async with app[POOL].acquire() as conn:
+        row = await conn.fetchrow(
+            """SELECT st.store_id, p.product_id, s.warehouse_id
+                 FROM stores st JOIN products p USING (merchant_id) JOIN stock s USING (product_id)
+                WHERE st.merchant_id = $1 AND st.is_default AND p.sku = $2
+                ORDER BY s.warehouse_id LIMIT 1""",
+            config["merchant_id"], items[0]["sku"])
+    app[MINIMAL_ARGUMENTS] = [
+        config["merchant_id"], row["store_id"], result["state"], result["status"], result["shipping_method"],
+        result["carrier_code"] if "carrier_code" in result else result["shipping_method"].split("_")[0],
+        orjson.dumps(address).decode(), row["product_id"], items[0]["sku"], int(items[0]["qty"]), row["warehouse_id"],
+    ]
+
+
+def _order_minimal(config: dict[str, Any]) -> Handler:
+    import asyncpg
+
+    result = config["result"]
+    counter = iter(range(1 << 62))
+    prefix = f"{multiprocessing.current_process().pid}-"
+
+    async def handle(request: web.Request) -> web.Response:
+        parsed = orjson.loads(await request.read())
+        merchant, store, state, status, method, carrier, address, product, sku, qty, warehouse = (
+            request.app[MINIMAL_ARGUMENTS])
+        try:
+            async with request.app[POOL].acquire() as conn:
+                row = await conn.fetchrow(MINIMAL_INSERT, merchant, store, prefix + str(next(counter)), state, status,
+                                          method, carrier, address, product, sku, qty, warehouse)
+        except asyncpg.PostgresError as error:
+            answer = {"jsonrpc": "2.0", "id": parsed.get("id"), "error": {"code": 1, "message": repr(error)}}
+        else:
+            answer = {"jsonrpc": "2.0", "id": parsed.get("id"),
+                      "result": {**result, "order_id": row["order_id"], "unique_id": row["unique_id"]}}
+        return web.Response(body=orjson.dumps(answer), headers=JSON_HEADERS)
+
+    return handle
+
+
 FLOORS: dict[str, Floor] = {
     "echo": Floor(_echo),
     "order_insert": Floor(_order_insert, needs_db=True, setup=_draft_order_arguments),
+    "order_minimal": Floor(_order_minimal, needs_db=True, setup=_minimal_arguments),
 }
 
 
