@@ -8,7 +8,7 @@ entity's properties on the wire); its input models, queries and views read the t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from pydantic.fields import FieldInfo
@@ -75,10 +75,6 @@ class Field:
         return self.sql_type is not None
 
     @property
-    def stored(self) -> bool:
-        return self.sql_type is not None or self.bag is not None
-
-    @property
     def editable(self) -> bool:
         return self.input is not None and self.not_editable is None
 
@@ -113,24 +109,17 @@ def constant(value: Any) -> Callable[[Row], Any]:
     return lambda row: value
 
 
-@dataclass(frozen=True)
 class Fields:
     """An entity's field table, in the order of its properties on the wire."""
 
-    rows: tuple[Field, ...]
-    by_name: dict[str, Field] = field(init=False)
-
     def __init__(self, *rows: Field) -> None:
-        object.__setattr__(self, "rows", rows)
-        object.__setattr__(self, "by_name", {row.name: row for row in rows})
+        self.rows = rows
+        self.by_name = {row.name: row for row in rows}
         if len(self.by_name) != len(rows):
             raise RuntimeError("a field table names a field twice")
 
     def __getitem__(self, name: str) -> Field:
         return self.by_name[name]
-
-    def __iter__(self) -> Any:
-        return iter(self.rows)
 
     # ---------------------------------------------------------------------------- input
 
