@@ -4,7 +4,12 @@ as the value they mean: "3" and 3.0 for 3."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from rpc_fulfillment.core.validation import check_currency
 
 
 def whole_quantity(value: Any) -> int:
@@ -41,3 +46,19 @@ def whole_number(value: Any) -> int | None:
 def text_or_number(value: Any) -> Any:
     """Identifiers, SKUs and postcodes may arrive as numbers from loosely typed clients."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def not_bool(value: Any) -> Any:
+    """JSON true/false are not the numbers 1 and 0 (pydantic's lax int would take them)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
+# pydantic types for what such clients send.
+Text = Annotated[str, Field(max_length=255)]
+LongText = Annotated[str, Field(max_length=65535)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Currency = Annotated[str, AfterValidator(check_currency)]
+Flag = Annotated[bool, Field(strict=False)]
+WholeNumber = Annotated[int, BeforeValidator(not_bool)]

@@ -11,14 +11,13 @@ from rpc_fulfillment.core import formats
 from rpc_fulfillment.fulfillment.allocation import Available, LineAllocation, allocate_lines, stock_deltas
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.inventory.rules import stock_adjustment
+from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS, ORDER_ITEM_FIELDS
 from rpc_fulfillment.orders.input import INVALID, InfoInput, ItemInput, OrderInput
 from rpc_fulfillment.fulfillment.states import OrderTotals, initial_rule, resolve
 from rpc_fulfillment.core.units import convert_weight
 
-DEFAULT_PRIORITY = 50
 # info fields kept in orders.extra rather than in columns of their own
-EXTRA_INFO = ("customs_value", "customs_value_currency", "duties_payor", "duties_tpb_group_id", "instructions",
-              "generate_sscc", "custom_fields")
+EXTRA_INFO = ORDER_FIELDS.in_bag(EXTRA)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class Draft:
     state: str
     status: str
     columns: dict[str, Any]
-    items: list[tuple[Any, ...]]
+    items: list[dict[str, Any]]  # order_items columns by name
     allocations: list[tuple[int, int, int]]
     stock_deltas: list[tuple[int, int, int]]
     event: dict[str, Any]
@@ -89,55 +88,48 @@ def _status(order: OrderInput, allocations: Sequence[LineAllocation]) -> tuple[s
     return resolve(rule, rule.to_state, "", totals)
 
 
-def _extra(info: InfoInput) -> dict[str, Any]:
-    dumped = info.model_dump(mode="json", include=set(EXTRA_INFO), exclude_none=True)
-    return dumped
+def extra_info(info: InfoInput, keys: Sequence[str] = EXTRA_INFO) -> dict[str, Any]:
+    """The info keys kept in orders.extra, as stored: no null members (inside instructions either)."""
+    return info.model_dump(mode="json", include=set(keys), exclude_none=True)
 
 
 def order_columns(info: InfoInput, address: dict[str, Any], products: Sequence[Product], items: Sequence[ItemInput]) -> dict[str, Any]:
-    """The orders columns that come from the input (state, status and store are added by the caller)."""
-    method = info.shipping_method or ""
+    """The orders columns that come from the input, with the field table's defaults (state,
+    status and store are added by the caller)."""
     # The order's weight is in its first product's unit; other lines are converted to it.
     unit = products[0].weight_unit if products else "lb"
     weighed = [
         convert_weight((p.weight or Decimal(0)) * item.qty, p.weight_unit, unit)
         for p, item in zip(products, items)
     ]
-    return {
-        "order_ref": info.order_ref,
-        "shipping_method": method,
-        "carrier_code": method.split("_", 1)[0],
-        "backorder_policy": info.backorder_policy or "default",
-        "priority": DEFAULT_PRIORITY if info.priority is None else info.priority,
-        "source": info.source,
-        "custom_greeting": info.custom_greeting,
-        "gift_message": info.gift_message,
-        "signature_required": info.signature_required or "none",
-        "saturday_delivery": bool(info.saturday_delivery),
-        "reason_for_export": info.reason_for_export or "sold",
-        "declared_value_service": bool(info.declared_value_service),
-        "declared_value": info.declared_value,
-        "declared_value_currency": info.declared_value_currency or ("USD" if info.declared_value is not None else None),
-        "overbox": bool(info.overbox),
-        "requested_ship_date": info.requested_ship_date,
-        "delayed_ship_date": info.delayed_ship_date,
-        "desired_delivery_date": info.desired_delivery_date,
-        "tpb_group_id": info.tpb_group_id,
+    values = {
+        **dict(info),
         "shipping_address": address,
         "weight": round(sum(weighed, Decimal(0)), 4),
         "weight_unit": unit,
         "total_item_count": len(items),
-        "extra": _extra(info),
+        EXTRA: extra_info(info),
     }
+    return ORDER_FIELDS.resolved(values)
 
 
-def _item_row(line_no: int, item: ItemInput, product: Product, allocation: LineAllocation) -> tuple[Any, ...]:
-    return (
-        product.product_id, line_no, product.sku, product.name, item.order_item_ref, item.qty,
-        allocation.allocated, allocation.backordered, product.weight, product.weight_unit,
-        item.unit_declared_value, item.unit_declared_value_currency or ("USD" if item.unit_declared_value is not None else None),
-        item.unit_customs_value, item.unit_customs_value_currency or ("USD" if item.unit_customs_value is not None else None),
-    )
+def _item_row(line_no: int, item: ItemInput, product: Product, allocation: LineAllocation) -> dict[str, Any]:
+    return ORDER_ITEM_FIELDS.resolved({
+        "product_id": product.product_id,
+        "line_no": line_no,
+        "sku": product.sku,
+        "name": product.name,
+        "order_item_ref": item.order_item_ref,
+        "qty_ordered": item.qty,
+        "qty_processing": allocation.allocated,
+        "qty_backordered": allocation.backordered,
+        "weight": product.weight,
+        "weight_unit": product.weight_unit,
+        "unit_declared_value": item.unit_declared_value,
+        "unit_declared_value_currency": item.unit_declared_value_currency,
+        "unit_customs_value": item.unit_customs_value,
+        "unit_customs_value_currency": item.unit_customs_value_currency,
+    })
 
 
 def _stock_adjustments(products: Sequence[Product], deltas: Mapping[tuple[int, int], int], available: Available) -> dict[str, Any]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.orders.draft import EXTRA_INFO
+from rpc_fulfillment.orders.draft import EXTRA_INFO, extra_info
+from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS
 from rpc_fulfillment.orders.input import (
     INVALID,
+    ON_TIME_METHOD,
     InfoInput,
     check_declared_values,
     complete_address,
+    needs_delivery_date,
     parse_address,
     parse_info,
 )
@@ -24,18 +27,11 @@ from rpc_fulfillment.orders import queries as store
 
 STAR = select_fields("*", INVALID)
 MAX_COMMENT = 65535
-# info fields order.edit may change, each stored in the orders column of the same name
-EDITABLE_COLUMNS = (
-    "order_ref", "shipping_method", "backorder_policy", "priority", "source", "custom_greeting", "gift_message",
-    "signature_required", "saturday_delivery", "reason_for_export", "declared_value_service", "declared_value",
-    "declared_value_currency", "overbox", "requested_ship_date", "desired_delivery_date", "tpb_group_id",
-)
-# Holds change the status and have methods of their own.
-NOT_EDITABLE = {
-    "unique_id": "the unique id of an order cannot be changed",
-    "hold_indefinitely": "use order.hold to put an order on hold",
-    "delayed_ship_date": "use order.hold and order.unhold to change a scheduled hold",
-}
+# The info keys order.edit refuses, and why.
+NOT_EDITABLE = ORDER_FIELDS.not_editable()
+# The editable info keys stored in orders columns of their own (the others: orders.extra, or
+# the status history's note).
+EDITABLE_COLUMNS = tuple(name for name in ORDER_FIELDS.editable() if ORDER_FIELDS[name].column)
 CUSTOM_FIELD_OPERATIONS = ("set", "add", "remove")
 # Changing one of these checks the declared-value rule against the order's items.
 DECLARED_VALUE_COLUMNS = ("declared_value_service", "declared_value")
@@ -55,33 +51,27 @@ async def order_comment(ctx: CallContext, orderUniqueId: Any = REQUIRED, comment
 
 
 def _info_changes(info: InfoInput, row: Any) -> dict[str, Any]:
-    """Columns to set from the info keys the client sent, checked against the order's other values."""
+    """Columns to set from the info keys the client sent (with the field table's defaults for
+    those sent as null, and the columns that follow them), checked against the order's other
+    values."""
     given = info.model_fields_set
     refused = [f"info.{key}: {reason}" for key, reason in NOT_EDITABLE.items() if key in given]
     if refused:
         raise Fault(INVALID, "; ".join(refused))
-    changes = {name: getattr(info, name) for name in EDITABLE_COLUMNS if name in given}
-    for flag in ("saturday_delivery", "declared_value_service", "overbox"):
-        if flag in changes:
-            changes[flag] = bool(changes[flag])
-    if "shipping_method" in changes:
-        if changes["shipping_method"] is None:
-            raise Fault(INVALID, "info.shipping_method: cannot be removed")
-        changes["carrier_code"] = changes["shipping_method"].split("_", 1)[0]
-    if "priority" in changes and changes["priority"] is None:
-        changes["priority"] = 50
-    if "backorder_policy" in changes and changes["backorder_policy"] is None:
-        changes["backorder_policy"] = "default"
-    merged = {**dict(row), **changes}
-    if merged["shipping_method"] == "cheapest_ON_TIME" and merged["desired_delivery_date"] is None:
-        raise Fault(INVALID, "info.desired_delivery_date: is required for shipping method cheapest_ON_TIME")
-    if changes.get("declared_value") is not None and merged["declared_value_currency"] is None:
-        changes["declared_value_currency"] = "USD"  # as order.create does
-    # stored as order.create stores them (no null members inside instructions); a key sent as null stays null
-    dumped = info.model_dump(mode="json", include=set(EXTRA_INFO), exclude_none=True)
+    for name in ORDER_FIELDS.required():
+        if name in given and getattr(info, name) is None:
+            raise Fault(INVALID, f"info.{name}: cannot be removed")
+    sent = {name: getattr(info, name) for name in EDITABLE_COLUMNS if name in given}
+    merged = {**dict(row), **sent}
+    changes = ORDER_FIELDS.resolved(merged, ORDER_FIELDS.touched_by(sent))
+    merged.update(changes)
+    if needs_delivery_date(merged["shipping_method"], merged["desired_delivery_date"]):
+        raise Fault(INVALID, f"info.desired_delivery_date: is required for shipping method {ON_TIME_METHOD}")
+    # stored as order.create stores them; a key sent as null stays null
+    dumped = extra_info(info)
     extra = {key: dumped.get(key) for key in EXTRA_INFO if key in given}
     if extra:
-        changes["extra"] = {**(row["extra"] or {}), **extra}
+        changes[EXTRA] = {**(row[EXTRA] or {}), **extra}
     return changes
 
 

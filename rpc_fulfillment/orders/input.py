@@ -6,76 +6,45 @@ Every problem is fault 102 with a message naming the field; a valid input become
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import whole_quantity
-from rpc_fulfillment.fulfillment.policies import parse_backorder_policy
-from rpc_fulfillment.core.validation import check_country, check_currency, describe, nul_location
+from rpc_fulfillment.core.lenient import Currency, Flag, Money, Text, WholeNumber, text_or_number, whole_quantity
+from rpc_fulfillment.core.validation import check_country, describe, nul_location
+from rpc_fulfillment.orders.fields import INFO_KEYS, ORDER_FIELDS
+from rpc_fulfillment.core.validation import InputModel
 
 INVALID = "order_invalid_data"
 MAX_ITEMS = 1000
-_SHIPPING_METHOD = re.compile(r"^[a-z][a-z0-9]*_[A-Za-z0-9][A-Za-z0-9_\-]*$")
+ON_TIME_METHOD = "cheapest_ON_TIME"
 _RELATIVE_WINDOW = re.compile(r"^\s*-?\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*(ago)?\s*$", re.I)
 _WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
-
-
-def _text_or_number(value: Any) -> Any:
-    """Identifiers and postcodes may arrive as numbers from loosely typed clients."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _not_bool(value: Any) -> Any:
-    """JSON true/false are not the numbers 1 and 0 (pydantic's lax int would take them)."""
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number, not true or false")
-    return value
-
-
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-Text = Annotated[str, Field(max_length=255)]
-LongText = Annotated[str, Field(max_length=65535)]
-Identifier = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_text_or_number)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
-Currency = Annotated[str, AfterValidator(check_currency)]
-Flag = Annotated[bool, Field(strict=False)]
-WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
 # ---------------------------------------------------------------------------------- items
 
 
-class ItemInput(_Model):
-    sku: Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(_text_or_number)] | None = None
-    barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(_text_or_number)] | None = None
-    vendor_sku: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(_text_or_number)] | None = None
+class ItemInput(InputModel):
+    sku: Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(text_or_number)] | None = None
+    barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
+    vendor_sku: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
     qty: Any
-    order_item_ref: Annotated[str, Field(max_length=255), BeforeValidator(_text_or_number)] | None = None
+    order_item_ref: Annotated[str, Field(max_length=255), BeforeValidator(text_or_number)] | None = None
     unit_declared_value: Money | None = None
     unit_declared_value_currency: Currency | None = None
     unit_customs_value: Money | None = None
@@ -131,7 +100,7 @@ def parse_items(items: Any, max_items: int = MAX_ITEMS) -> list[ItemInput]:
 # -------------------------------------------------------------------------------- address
 
 
-class AddressInput(_Model):
+class AddressInput(InputModel):
     firstname: Text | None = None
     lastname: Text | None = None
     company: Text | None = None
@@ -140,11 +109,11 @@ class AddressInput(_Model):
     street2: Text | None = None
     city: Text | None = None
     region: Text | None = None
-    postcode: Annotated[str, Field(max_length=20), BeforeValidator(_text_or_number)] | None = None
+    postcode: Annotated[str, Field(max_length=20), BeforeValidator(text_or_number)] | None = None
     country: Annotated[str, AfterValidator(check_country)] | None = None
     classification: Literal["res", "com", "po", "mil", "unk"] | None = None
     is_valid: Flag | None = None
-    telephone: Annotated[str, Field(max_length=64), BeforeValidator(_text_or_number)] | None = None
+    telephone: Annotated[str, Field(max_length=64), BeforeValidator(text_or_number)] | None = None
     email: Annotated[str, Field(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
 
     @model_validator(mode="after")
@@ -200,100 +169,28 @@ def parse_address(address: Any, *, partial: bool = False) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- info
 
 
-def _base64(value: str) -> str:
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("file_content must be base64") from None
-    return value
+def needs_delivery_date(shipping_method: str | None, desired_delivery_date: Any) -> bool:
+    """The on-time method ships to arrive by a date, so it needs one."""
+    return shipping_method == ON_TIME_METHOD and desired_delivery_date is None
 
 
-class FileRequest(_Model):
-    url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)]
-    auth: Annotated[list[str], Field(min_length=2, max_length=2)] | None = None
-    headers: dict[str, str] | None = None
-
-
-class InstructionInput(_Model):
-    note: Annotated[str, Field(min_length=1, max_length=1024)]
-    file_name: Text | None = None
-    file_content: Annotated[str, AfterValidator(_base64)] | None = None
-    file_request: FileRequest | None = None
-    presentation: Literal["once_per_order", "once_per_shipment", "once_per_package"] | None = None
-    print_target: Literal["LABEL", "SMALL_LABEL", "LASER"] | None = None
-
-
-def _ship_date(value: Any) -> Any:
-    """delayed_ship_date: YYYY-MM-DD, YYYY-MM-DDThh:mm:ss, or with Z/offset; UTC when bare."""
-    if not isinstance(value, str) or not re.match(r"\s*\d{4}-\d{2}-\d{2}(\s*$|[T ])", value):
-        raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]")
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) > 10 else datetime.combine(
-            date.fromisoformat(text), datetime.min.time()
-        )
-    except ValueError:
-        raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _iso_day(value: Any) -> Any:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise ValueError("must be a date YYYY-MM-DD")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_iso_day)]
-
-
-class InfoInput(_Model):
-    unique_id: Identifier | None = None
-    order_ref: Annotated[str, Field(max_length=255), BeforeValidator(_text_or_number)] | None = None
-    shipping_method: Annotated[str, Field(max_length=128)] | None = None
-    custom_greeting: LongText | None = None
-    note: LongText | None = None
-    gift_message: LongText | None = None
-    source: Text | None = None
-    signature_required: Literal["none", "any", "adult", "indirect", "default"] | None = None
-    saturday_delivery: Flag | None = None
-    reason_for_export: Literal["sold", "not_sold", "gift", "sample", "repair_return", "personal_effects"] | None = None
-    declared_value_service: Flag | None = None
-    declared_value: Money | None = None
-    declared_value_currency: Currency | None = None
-    customs_value: Money | None = None
-    customs_value_currency: Currency | None = None
-    overbox: Flag | None = None
-    backorder_policy: Annotated[str, AfterValidator(parse_backorder_policy)] | None = None
-    priority: Annotated[WholeNumber, Field(ge=0, le=100, strict=False)] | None = None
-    requested_ship_date: Day | None = None
-    delayed_ship_date: Annotated[datetime, BeforeValidator(_ship_date)] | None = None
-    desired_delivery_date: Day | None = None
-    hold_indefinitely: Flag | None = None
-    tpb_group_id: Annotated[WholeNumber, Field(ge=0)] | None = None
-    duties_payor: Literal["default", "shipper", "recipient", "third_party"] | None = None
-    duties_tpb_group_id: Annotated[WholeNumber, Field(ge=0)] | None = None
-    instructions: Annotated[list[InstructionInput], Field(max_length=50)] | None = None
-    generate_sscc: list[Literal["pack", "item"]] | None = None
-    custom_fields: dict[str, Any] | None = None
-
-    @field_validator("shipping_method")
-    @classmethod
-    def _method_shape(cls, value: str | None) -> str | None:
-        if value is not None and not _SHIPPING_METHOD.match(value):
-            raise ValueError(f"'{value}' is not a shipping method of the form carrier_service, such as ups_03")
-        return value
+class _InfoRules(InputModel):
+    """The rules that tie info keys together; the keys themselves are the field table's."""
 
     @model_validator(mode="after")
-    def _combinations(self, validation: ValidationInfo) -> "InfoInput":
+    def _combinations(self, validation: ValidationInfo) -> "_InfoRules":
         if validation.context and validation.context.get("partial"):
             # order.edit: the other half of a pair may be on the order already; the service
             # checks the merged values.
             return self
         if self.hold_indefinitely and self.delayed_ship_date is not None:
             raise ValueError("hold_indefinitely cannot be used together with delayed_ship_date")
-        if self.shipping_method == "cheapest_ON_TIME" and self.desired_delivery_date is None:
-            raise ValueError("desired_delivery_date is required for shipping method cheapest_ON_TIME")
+        if needs_delivery_date(self.shipping_method, self.desired_delivery_date):
+            raise ValueError(f"desired_delivery_date is required for shipping method {ON_TIME_METHOD}")
         return self
+
+
+InfoInput = create_model("InfoInput", __base__=_InfoRules, __module__=__name__, **ORDER_FIELDS.model_fields(INFO_KEYS))
 
 
 def parse_info(info: Any, *, partial: bool = False) -> InfoInput:
@@ -378,8 +275,9 @@ def parse_order(
     parsed_items = parse_items(items, max_items)
     parsed_address = parse_address(address)
     parsed_info = parse_info(info)
-    if parsed_info.shipping_method is None:
-        raise Fault(INVALID, "info.shipping_method: is required")
+    for name in ORDER_FIELDS.required():
+        if getattr(parsed_info, name) is None:
+            raise Fault(INVALID, f"info.{name}: is required")
     per_item = any(item.unit_declared_value is not None for item in parsed_items)
     check_declared_values(parsed_info.declared_value_service, parsed_info.declared_value, per_item)
     return OrderInput(store_code, parsed_items, parsed_address, parsed_info, parse_flags(flags))

@@ -10,26 +10,12 @@ import asyncpg
 
 from rpc_fulfillment.db.pool import Connection
 from rpc_fulfillment.fulfillment.order_rows import stock_locked_sql
+from rpc_fulfillment.orders.fields import ORDER_FIELDS, ORDER_ITEM_FIELDS
 
 
 # The columns order.create writes, with their SQL types (the statement takes each as an array).
-ORDER_COLUMNS = (
-    ("store_id", "bigint"), ("order_ref", "text"), ("state", "text"), ("status", "text"),
-    ("shipping_method", "text"), ("carrier_code", "text"), ("backorder_policy", "text"), ("priority", "smallint"),
-    ("source", "text"), ("custom_greeting", "text"), ("gift_message", "text"), ("signature_required", "text"),
-    ("saturday_delivery", "boolean"), ("reason_for_export", "text"), ("declared_value_service", "boolean"),
-    ("declared_value", "numeric"), ("declared_value_currency", "text"), ("overbox", "boolean"),
-    ("requested_ship_date", "date"), ("delayed_ship_date", "timestamptz"), ("desired_delivery_date", "date"),
-    ("tpb_group_id", "integer"), ("shipping_address", "jsonb"), ("weight", "numeric"), ("weight_unit", "text"),
-    ("total_item_count", "integer"), ("extra", "jsonb"), ("submitted_by_id", "bigint"), ("remote_ip", "text"),
-)
-ITEM_COLUMNS = (
-    ("product_id", "bigint"), ("line_no", "smallint"), ("sku", "text"), ("name", "text"),
-    ("order_item_ref", "text"), ("qty_ordered", "integer"), ("qty_processing", "integer"),
-    ("qty_backordered", "integer"), ("weight", "numeric"), ("weight_unit", "text"),
-    ("unit_declared_value", "numeric"), ("unit_declared_value_currency", "text"),
-    ("unit_customs_value", "numeric"), ("unit_customs_value_currency", "text"),
-)
+ORDER_COLUMNS = ORDER_FIELDS.columns()
+ITEM_COLUMNS = ORDER_ITEM_FIELDS.columns()
 # Per order, besides its columns: the unique_id (null: the merchant's next number), the status
 # history comment and the order:created event message.
 _PER_ORDER = (("unique_id", "text"), *ORDER_COLUMNS, ("note", "text"), ("message", "jsonb"))
@@ -130,7 +116,7 @@ class OrderWrite:
     merchant_id: int
     unique_id: str | None
     order: dict[str, Any]
-    items: list[tuple[Any, ...]]
+    items: list[dict[str, Any]]  # ITEM_COLUMNS by name
     allocations: list[tuple[int, int, int]]  # (line_no, warehouse_id, qty)
     stock_deltas: list[tuple[int, int, int]]  # (product_id, warehouse_id, qty)
     note: str | None
@@ -147,7 +133,7 @@ def orders_arguments(writes: Sequence[OrderWrite]) -> list[Any]:
     arrays; lines, allocations and stock deltas carry their order's number (1, 2, ...)."""
     per_order = [(w.unique_id, *(w.order[name] for name, _ in ORDER_COLUMNS), w.note, w.event) for w in writes]
     numbered = list(enumerate(writes, start=1))
-    items = [(n, *item) for n, w in numbered for item in w.items]
+    items = [(n, *(item[name] for name, _ in ITEM_COLUMNS)) for n, w in numbered for item in w.items]
     allocations = [(n, *allocation) for n, w in numbered for allocation in w.allocations]
     deltas = [(n, *delta) for n, w in numbered for delta in w.stock_deltas]
     return [

@@ -1,33 +1,18 @@
-"""order.search: which fields filter (and how their values are checked) and which sort.
+"""order.search: which fields filter (and how their values are checked) and which sort, as
+the field tables of ``orders/fields.py`` say.
 
-The API description (``rpc.discover``, /docs) and the service read this table; the SQL of each
-field is ``orders/search_queries.py``'s, which is built from this table's names and refuses to
-load if the two disagree.
+The API description (``rpc.discover``, /docs) and the service read these; the SQL of each
+field is ``orders/search_queries.py``'s, built from the same tables.
 """
 
 from __future__ import annotations
 
 from rpc_fulfillment.core.filters import Kind
+from rpc_fulfillment.orders.fields import ORDER_FIELDS, ORDER_ITEM_FIELDS
 
-SEARCH_FIELDS: dict[str, Kind] = {
-    "order_id": Kind.INTEGER,
-    "unique_id": Kind.TEXT,
-    "order_ref": Kind.TEXT,
-    "state": Kind.TEXT,
-    "status": Kind.TEXT,
-    "store_code": Kind.TEXT,
-    "shipping_method": Kind.TEXT,
-    "carrier_code": Kind.TEXT,
-    "priority": Kind.INTEGER,
-    "source": Kind.TEXT,
-    "created_at": Kind.TIMESTAMP,
-    "updated_at": Kind.TIMESTAMP,
-    "completed_at": Kind.TIMESTAMP,
-    "shipped_at": Kind.TIMESTAMP,
-    "delivered_at": Kind.TIMESTAMP,
-    "requested_ship_date": Kind.DATE,
-    "sku": Kind.TEXT,  # orders with a line of that SKU
-}
-SORT_FIELDS = frozenset({"order_id", "unique_id", "order_ref", "status", "priority", "created_at", "updated_at", "requested_ship_date"})
+# The order's own fields, then its lines' (an order matches when some line does).
+SEARCH_FIELDS: dict[str, Kind] = ORDER_FIELDS.search_kinds() | ORDER_ITEM_FIELDS.search_kinds()
+SORT_FIELDS = ORDER_FIELDS.sortable()
 DEFAULT_SORT = "order_id"
+# A sort field's SQL is its filter's.
 assert SORT_FIELDS <= set(SEARCH_FIELDS) and DEFAULT_SORT in SORT_FIELDS

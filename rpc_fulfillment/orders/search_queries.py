@@ -6,31 +6,17 @@ from typing import Sequence
 
 import asyncpg
 
+from rpc_fulfillment.orders.fields import ORDER_FIELDS
 from rpc_fulfillment.orders.search_fields import SEARCH_FIELDS
 from rpc_fulfillment.core.filters import Condition, Page
 from rpc_fulfillment.db.pool import Connection
 from rpc_fulfillment.fulfillment.order_rows import ORDER_SELECT
 from rpc_fulfillment.db.search import Column, WhereBuilder, columns_for, order_by
 
-# The SQL of each filterable field of orders/search_fields.py (which says the fields, their
-# kinds and which sort; a sort field's SQL is its filter's).
+# The SQL of each filterable field of orders/search_fields.py (a sort field's SQL is its filter's):
+# the order's, from the field table; a line's, asked of the order's lines.
 COLUMNS = columns_for(SEARCH_FIELDS, {
-    "order_id": Column("o.order_id"),
-    "unique_id": Column("o.unique_id"),
-    "order_ref": Column("o.order_ref"),
-    "state": Column("o.state"),
-    "status": Column("o.status"),
-    "store_code": Column("s.code"),
-    "shipping_method": Column("o.shipping_method"),
-    "carrier_code": Column("o.carrier_code"),
-    "priority": Column("o.priority"),
-    "source": Column("o.source"),
-    "created_at": Column("o.created_at"),
-    "updated_at": Column("o.updated_at"),
-    "completed_at": Column("o.completed_at"),
-    "shipped_at": Column("o.shipped_at"),
-    "delivered_at": Column("o.delivered_at"),
-    "requested_ship_date": Column("o.requested_ship_date"),
+    **{name: Column(sql) for name, sql in ORDER_FIELDS.search_sql("o").items()},
     # Orders containing the SKU: matched on the merchant's products first, so the lines are found
     # through order_items_product (an item's sku is its product's, and a SKU never changes).
     "sku": Column("p.sku", "EXISTS (SELECT 1 FROM order_items i JOIN products p ON p.product_id = i.product_id "

@@ -169,9 +169,13 @@ def test_holds_at_creation(info, status):
 def test_rows_of_a_draft():
     available = {1: {10: 1, 20: 2}}
     result = draft([{"sku": "A", "qty": 4, "order_item_ref": "r1"}, {"sku": "B", "qty": 1}], available, priority=3)
+    no_values = {"unit_declared_value": None, "unit_declared_value_currency": None, "unit_customs_value": None,
+                 "unit_customs_value_currency": None}
     assert result.items == [
-        (1, 1, "A", "A", "r1", 4, 3, 1, Decimal("1.5"), "lb", None, None, None, None),
-        (2, 2, "B", "B", None, 1, 0, 1, None, "lb", None, None, None, None),
+        {"product_id": 1, "line_no": 1, "sku": "A", "name": "A", "order_item_ref": "r1", "qty_ordered": 4,
+         "qty_processing": 3, "qty_backordered": 1, "weight": Decimal("1.5"), "weight_unit": "lb", **no_values},
+        {"product_id": 2, "line_no": 2, "sku": "B", "name": "B", "order_item_ref": None, "qty_ordered": 1,
+         "qty_processing": 0, "qty_backordered": 1, "weight": None, "weight_unit": "lb", **no_values},
     ]
     assert result.allocations == [(1, 20, 2), (1, 10, 1)]
     assert result.stock_deltas == [(1, 10, 1), (1, 20, 2)]
@@ -189,7 +193,10 @@ def test_rows_of_a_draft():
 
 def test_declared_values_get_usd_by_default():
     result = draft([{"sku": "A", "qty": 1, "unit_declared_value": "2.5"}], {}, declared_value_service=True)
-    assert result.items[0][10:] == (Decimal("2.5"), "USD", None, None)
+    assert {name: result.items[0][name] for name in ("unit_declared_value", "unit_declared_value_currency",
+                                                     "unit_customs_value", "unit_customs_value_currency")} == {
+        "unit_declared_value": Decimal("2.5"), "unit_declared_value_currency": "USD", "unit_customs_value": None,
+        "unit_customs_value_currency": None}
     order = draft({"A": 1}, {}, declared_value_service=True, declared_value=9)
     assert (order.columns["declared_value"], order.columns["declared_value_currency"]) == (Decimal(9), "USD")
 

@@ -1,0 +1,154 @@
+"""The order's fields and its items' fields: each declared once, in the order of the Order
+Properties on the wire (``order.info``, ``order.search``).
+
+Read by: ``input.py`` (InfoInput's fields), ``draft.py`` (the columns order.create writes and
+their defaults), ``queries.py`` (the INSERT's column lists), ``edit.py`` (what order.edit may
+change, and the defaults it applies too), ``views.py`` (the projection), ``search_fields.py``
+and ``search_queries.py`` (filters, sorting and their SQL); ``rpc.discover`` documents InfoInput
+and the search fields from those.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field as Rule
+
+from rpc_fulfillment.core import formats
+from rpc_fulfillment.core.fields import Computed, Field, Fields, Row, constant
+from rpc_fulfillment.core.filters import Kind
+from rpc_fulfillment.core.lenient import Currency, Flag, LongText, Money, Text, WholeNumber, text_or_number
+from rpc_fulfillment.fulfillment.policies import parse_backorder_policy
+from rpc_fulfillment.orders.input_types import Day, Identifier, InstructionInput, ShipMoment, ShippingMethod, carrier_of
+
+# An order's other data, kept in this jsonb column rather than in columns of their own.
+EXTRA = "extra"
+DEFAULT_CURRENCY = "USD"
+
+
+def _currency_of(value_field: str) -> Computed:
+    """A currency that defaults to USD when its value is given."""
+    return Computed(lambda values: DEFAULT_CURRENCY if values.get(value_field) is not None else None, (value_field,))
+
+
+def _shipping_description(method: str) -> str:
+    carrier, _, service = method.partition("_")
+    return f"{carrier.upper()} {service.replace('_', ' ')}".strip()
+
+
+def _money(value: Decimal | None) -> str | None:
+    return formats.decimal(value, 2)
+
+
+ORDER_FIELDS = Fields(
+    Field("order_id", "bigint", written=False, search=Kind.INTEGER, sortable=True),
+    Field("unique_id", "text", written=False,  # the client's, or the merchant's next number: the INSERT's own
+          input=Identifier, not_editable="the unique id of an order cannot be changed", search=Kind.TEXT, sortable=True),
+    Field("order_ref", "text", input=Annotated[str, Rule(max_length=255), BeforeValidator(text_or_number)],
+          search=Kind.TEXT, sortable=True),
+    Field("state", "text", search=Kind.TEXT),
+    Field("status", "text", search=Kind.TEXT, sortable=True),
+    Field("store_id", "bigint", wire=None),
+    Field("store_code", search=Kind.TEXT, search_sql="s.code"),
+    Field("store_name"),
+    Field("carrier_code", "text", derived=Computed(lambda values: carrier_of(values["shipping_method"]), ("shipping_method",)),
+          search=Kind.TEXT),
+    Field("shipping_method", "text", input=ShippingMethod, required=True, search=Kind.TEXT),
+    Field("shipping_description", value=lambda row: _shipping_description(row["shipping_method"])),
+    Field("carrier_changed", value=constant(False)),
+    Field("is_address_modified", "boolean", written=False),
+    Field("is_address_modified_auto", value=constant(False)),
+    Field("weight", "numeric", wire=formats.decimal),
+    Field("weight_unit", "text"),
+    Field("total_item_count", "integer"),
+    Field("remote_ip", "text"),
+    Field("submitted_by"),
+    Field("submitted_by_type", value=constant("api")),
+    Field("submitted_by_id", "bigint"),
+    Field("signature_required", "text", input=Literal["none", "any", "adult", "indirect", "default"], default="none"),
+    Field("saturday_delivery", "boolean", input=Flag, default=False),
+    Field("reason_for_export", "text", default="sold",
+          input=Literal["sold", "not_sold", "gift", "sample", "repair_return", "personal_effects"]),
+    Field("overbox", "boolean", input=Flag, default=False),
+    Field("backorder_policy", "text", input=Annotated[str, AfterValidator(parse_backorder_policy)], default="default"),
+    Field("priority", "smallint", input=Annotated[WholeNumber, Rule(ge=0, le=100, strict=False)], default=50,
+          search=Kind.INTEGER, sortable=True),
+    Field("estimated_packages", value=constant(None)),
+    Field("target_ship_date", value=constant(None)),
+    Field("requested_ship_date", "date", input=Day, search=Kind.DATE, sortable=True, wire=formats.day),
+    Field("desired_delivery_date", "date", input=Day, wire=formats.day),
+    # Holds change the status and have methods of their own.
+    Field("hold_indefinitely", input=Flag, not_editable="use order.hold to put an order on hold", wire=None),
+    Field("delayed_ship_date", "timestamptz", input=ShipMoment,
+          not_editable="use order.hold and order.unhold to change a scheduled hold", wire=formats.timestamp),
+    Field("custom_greeting", "text", input=LongText),
+    Field("gift_message", "text", input=LongText),
+    Field("source", "text", input=Text, search=Kind.TEXT),
+    Field("declared_value_service", "boolean", input=Flag, default=False),
+    Field("declared_value", "numeric", input=Money, wire=_money),
+    Field("declared_value_currency", "text", input=Currency, default=_currency_of("declared_value")),
+    Field("customs_value", bag=EXTRA, input=Money),
+    Field("customs_value_currency", bag=EXTRA, input=Currency),
+    Field("tpb_group_id", "integer", input=Annotated[WholeNumber, Rule(ge=0)]),
+    Field("duties_payor", bag=EXTRA, input=Literal["default", "shipper", "recipient", "third_party"]),
+    Field("duties_tpb_group_id", bag=EXTRA, input=Annotated[WholeNumber, Rule(ge=0)]),
+    Field("instructions", bag=EXTRA, input=Annotated[list[InstructionInput], Rule(max_length=50)], absent=list),
+    Field("generate_sscc", bag=EXTRA, input=list[Literal["pack", "item"]], wire=None),
+    Field("custom_fields", bag=EXTRA, input=dict[str, Any], absent=dict),
+    Field("note", input=LongText, wire=None),  # the status history's comment
+    Field("shipping_address", "jsonb", wire=None),  # an expansion: views.py
+    Field(EXTRA, "jsonb", wire=None),
+    Field("created_at", "timestamptz", written=False, search=Kind.TIMESTAMP, sortable=True, wire=formats.timestamp),
+    Field("updated_at", "timestamptz", written=False, search=Kind.TIMESTAMP, sortable=True, wire=formats.timestamp),
+    Field("completed_at", "timestamptz", written=False, search=Kind.TIMESTAMP, wire=formats.timestamp),
+    Field("shipped_at", "timestamptz", written=False, search=Kind.TIMESTAMP, wire=formats.timestamp),
+    Field("delivered_at", "timestamptz", written=False, search=Kind.TIMESTAMP, wire=formats.timestamp),
+)
+
+# The order of order.create's info keys: the order rpc.discover lists them in and a fault
+# names their problems in (pydantic validates in this order), as before the table existed.
+INFO_KEYS = (
+    "unique_id", "order_ref", "shipping_method", "custom_greeting", "note", "gift_message", "source",
+    "signature_required", "saturday_delivery", "reason_for_export", "declared_value_service", "declared_value",
+    "declared_value_currency", "customs_value", "customs_value_currency", "overbox", "backorder_policy", "priority",
+    "requested_ship_date", "delayed_ship_date", "desired_delivery_date", "hold_indefinitely", "tpb_group_id",
+    "duties_payor", "duties_tpb_group_id", "instructions", "generate_sscc", "custom_fields",
+)
+
+
+def _row_weight(item: Row) -> Decimal | None:
+    return None if item["weight"] is None else item["weight"] * item["qty_ordered"]
+
+
+def _allocation_data(item: Row) -> list[dict[str, Any]]:
+    return [{"warehouse_id": entry["warehouse_id"], "qty_allocated": formats.quantity(entry["qty_allocated"])}
+            for entry in item["allocation_data"]]
+
+
+# An order's lines, in the order of their properties on the wire. Their input is ItemInput's
+# (input.py): an item names its product, whose sku, name and weight the line copies.
+ORDER_ITEM_FIELDS = Fields(
+    Field("order_item_id", "bigint", written=False),
+    Field("product_id", "bigint", wire=None),
+    Field("line_no", "smallint", wire=None),
+    Field("order_item_ref", "text"),
+    Field("sku", "text", search=Kind.TEXT),  # order.search: orders with a line of that SKU
+    Field("name", "text"),
+    Field("weight", "numeric", wire=formats.decimal),
+    Field("weight_unit", "text"),
+    Field("row_weight", value=_row_weight, wire=formats.decimal),
+    Field("row_weight_unit", value=lambda item: item["weight_unit"]),
+    Field("qty_ordered", "integer", wire=formats.quantity),
+    Field("qty_processing", "integer", wire=formats.quantity),
+    Field("qty_shipped", "integer", written=False, wire=formats.quantity),
+    Field("qty_canceled", "integer", written=False, wire=formats.quantity),
+    Field("qty_backordered", "integer", wire=formats.quantity),
+    Field("allocation_data", value=_allocation_data),
+    Field("package_data", value=lambda item: []),
+    Field("lot_data", value=lambda item: []),
+    Field("unit_declared_value", "numeric", wire=_money),
+    Field("unit_declared_value_currency", "text", default=_currency_of("unit_declared_value")),
+    Field("unit_customs_value", "numeric", wire=_money),
+    Field("unit_customs_value_currency", "text", default=_currency_of("unit_customs_value")),
+)
