@@ -53,14 +53,14 @@ def load_migrations(directory: Traversable = MIGRATIONS) -> list[Migration]:
     return migrations
 
 
-async def migrate(connection: asyncpg.Connection) -> list[int]:
+async def migrate(connection: asyncpg.Connection, directory: Traversable = MIGRATIONS) -> list[int]:
     """Bring the schema up to date; returns the versions applied now (empty if none).
 
     Each migration runs in its own transaction, all under one advisory lock held for the whole
     run, so several processes starting at once apply each migration exactly once, and a
     failing migration leaves the ones before it applied.
     """
-    migrations = load_migrations()
+    migrations = load_migrations(directory)
     applied_now: list[int] = []
     await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
