@@ -28,7 +28,7 @@ from rpc_fulfillment.fulfillment.states import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "rpc_fulfillment" / "db" / "schema.sql"
+SCHEMA = ROOT / "schema.sql"  # generated from the migrations; tests/api/test_schema_file.py keeps it so
 PAIRS = [(state, status) for state, statuses in STATUSES_BY_STATE.items() for status in statuses]
 # Every status ShipStream names (reference §2.2), including the two it places in no state.
 KNOWN_STATUSES = sorted(set(STATUS_LABELS) | {"invalid_address", "unable_to_process"})
@@ -173,10 +173,13 @@ def test_returned_shipment_without_others_goes_back_to_new():
 def _check_constraint_pairs() -> set[tuple[str, str]]:
     """The (state, status) pairs of schema.sql's orders_status_in_state, parsed."""
     text = SCHEMA.read_text()
-    body = re.search(r"CONSTRAINT orders_status_in_state CHECK \((.*?)\n    \),", text, re.S)
+    # pg_dump's form: (state = 'new'::text) AND (status = ANY (ARRAY['new'::text, ...])), or status = 'x'::text
+    body = re.search(r"CONSTRAINT orders_status_in_state CHECK (.*),$", text, re.M)
     assert body, "orders_status_in_state not found in schema.sql"
     pairs = set()
-    for state, listed, single in re.findall(r"state = '(\w+)' AND status (?:IN \(([^)]*)\)|= '(\w+)')", body.group(1)):
+    for state, listed, single in re.findall(
+        r"\(state = '(\w+)'::text\) AND \(status (?:= ANY \(ARRAY\[([^\]]*)\]\)|= '(\w+)'::text)\)", body.group(1)
+    ):
         pairs.update((state, status) for status in (re.findall(r"'(\w+)'", listed) if listed else [single]))
     return pairs
 
