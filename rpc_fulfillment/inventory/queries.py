@@ -100,7 +100,7 @@ WITH p AS (SELECT product_id, sku, external_id FROM products WHERE merchant_id =
 s AS (
     UPDATE stock AS st SET qty_on_hand = st.qty_on_hand + $4, updated_at = now()
       FROM p
-     WHERE st.product_id = p.product_id AND st.warehouse_id = $3 AND st.qty_on_hand - st.qty_allocated >= -$4
+     WHERE st.product_id = p.product_id AND st.warehouse_id = $3 AND st.qty_on_hand + $4 >= st.qty_allocated
     RETURNING st.product_id, st.warehouse_id, st.qty_on_hand, st.qty_allocated
 )
 {_AFTER_CHANGE}
