@@ -1,10 +1,10 @@
-"""What every service function receives: who is calling, and where the data lives."""
+"""What every service function receives: who is calling, and the call's unit of work."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-
-import asyncpg
+from typing import Any, Callable, Protocol
 
 from rpc_fulfillment.config import Settings
 
@@ -20,55 +20,41 @@ class Principal:
     merchant_code: str
 
 
+class UnitOfWork(Protocol):
+    """The call's unit of work (db/uow.py), as a service sees it."""
+
+    @property
+    def conn(self) -> Any:
+        """The call's connection: its statements run inside the call's transaction."""
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A nested transaction: an error inside undoes only what was written inside it."""
+
+    async def commit(self) -> None:
+        """Commit now; the statements after it each commit on their own."""
+
+    async def rollback(self) -> None:
+        """Undo what this call wrote so far; the next statement starts a fresh transaction."""
+
+
 @dataclass(frozen=True)
 class CallContext:
-    pool: asyncpg.Pool | CallConnection
     settings: Settings
     principal: Principal
     request_id: str
+    uow: UnitOfWork
+
+    @property
+    def conn(self) -> Any:
+        return self.uow.conn
 
 
-class CallConnection:
-    """One pooled connection standing in for the pool during one API call, so the session
-    check and the service share it: one acquire and release per call instead of two.
+class AfterCommit:
+    """A service's answer finished once its transaction has committed (order.create projects
+    the new order after the commit, so its stock rows stay locked no longer than the write)."""
 
-    ``acquire()`` hands out the same connection (nested acquires get it too, and a nested
-    transaction becomes a savepoint); the one-statement helpers run on it directly.
-    """
-
-    def __init__(self, connection: asyncpg.Connection) -> None:
-        self._connection = connection
-
-    def acquire(self) -> "_Borrowed":
-        return _Borrowed(self._connection)
-
-    def is_in_transaction(self) -> bool:
-        """Whether a transaction is still open on the call's connection (none is between the
-        call's statements: a service's transaction ends, committed or rolled back, with it)."""
-        return self._connection.is_in_transaction()
-
-    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
-        return await self._connection.fetch(query, *args)
-
-    async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
-        return await self._connection.fetchrow(query, *args)
-
-    async def fetchval(self, query: str, *args: object) -> object:
-        return await self._connection.fetchval(query, *args)
-
-    async def execute(self, query: str, *args: object) -> str:
-        return await self._connection.execute(query, *args)
-
-
-class _Borrowed:
-    def __init__(self, connection: asyncpg.Connection) -> None:
-        self._connection = connection
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        return self._connection
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
+    def __init__(self, finish: Callable[[], Any]) -> None:
+        self.finish = finish
 
 
 class _Required:

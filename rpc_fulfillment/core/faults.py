@@ -113,3 +113,41 @@ class Fault(Exception):
         if self._data is not None:
             return self._data
         return None if self.spec.details_in_message else self.detail
+
+    def to_error(self) -> dict[str, Any]:
+        """The JSON-RPC error object: code -(32000 + N), the message, the data if any. The one
+        place a fault becomes its wire shape (the envelope's errors, multiCall's and
+        order.bulk_create's entries are all built from it)."""
+        error: dict[str, Any] = {"code": self.spec.wire_code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+class InvalidParams(Exception):
+    """Arguments that do not fit the method: JSON-RPC -32602 "Invalid params" with the detail."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class StoreRefused(Exception):
+    """A statement the database refused by one of its rules (db/uow.py raises these in place of
+    the driver's errors); ``constraint`` names the rule when the database does."""
+
+    def __init__(self, constraint: str | None, detail: str) -> None:
+        super().__init__(detail)
+        self.constraint = constraint
+
+
+class Conflict(StoreRefused):
+    """A unique constraint: the row exists already."""
+
+
+class ConstraintViolated(StoreRefused):
+    """A check, foreign-key or not-null constraint."""
+
+
+class OutOfRange(StoreRefused):
+    """A number too large for its column."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncpg
 import orjson
 
-# What a query function is given: a connection of its own or one borrowed from the pool.
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+from rpc_fulfillment.db.uow import Statements
+
+# What a query function is given: an API call's connection (its unit of work's statements), a
+# connection of its own, or one borrowed from the pool (the workers).
+Connection = Statements | asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 def _dumps(value: object) -> str:

@@ -8,9 +8,13 @@ from typing import Any, Sequence
 import asyncpg
 
 from rpc_fulfillment.core.lenient import text_or_number
+from rpc_fulfillment.core.api import Arg
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.db.pool import Connection
+
+# The argument naming an order, as every order and shipment method documents it.
+ORDER_UNIQUE_ID = Arg({"type": ["string", "integer"], "minLength": 1}, "the order's unique_id (your order number)")
 
 
 def stock_locked_sql(products: str) -> str:

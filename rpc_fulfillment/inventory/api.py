@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import asyncpg
 
 from rpc_fulfillment.inventory import rules as domain
-from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.faults import ConstraintViolated, Fault, OutOfRange
 from rpc_fulfillment.inventory.rules import StockReceipt
 from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
 from rpc_fulfillment.core.context import CallContext
@@ -21,8 +21,37 @@ from rpc_fulfillment.fulfillment.engine import reserve_backorders
 from rpc_fulfillment.db import outbox as events
 from rpc_fulfillment.inventory import queries as store
 from rpc_fulfillment.inventory.queries import Movement, StockChange
+from rpc_fulfillment.core.api import EVERYONE, OPERATIONS, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import INTEGER, QUANTITY, STRING, TIMESTAMP, WHOLE, array_of, filters_schema, nullable, obj, options_schema, paginated_schema
 
 
+INVENTORY_ITEM = obj(
+    {name: QUANTITY for name in (
+        "qty_expected", "qty_unreceived", "qty_processed", "qty_putaway", "qty_available", "qty_allocated",
+        "qty_reserved", "qty_picked", "qty_backordered", "qty_advertised", "qty_on_hand",
+    )} | {"sku": STRING},
+    closed=False,
+)
+MOVEMENT = obj({
+    "id": INTEGER, "entity_type": STRING, "entity_action": STRING, "entity_id": nullable(STRING),
+    "product_id": INTEGER, "sku": STRING, "warehouse_id": INTEGER, "qty_on_hand": QUANTITY, "qty_allocated": QUANTITY,
+    "qty_available": QUANTITY, "comment": nullable(STRING), "created_at": TIMESTAMP, "location": {"type": "null"},
+})
+
+
+@api_method("inventory.list", EVERYONE, Doc(
+    "Stock per SKU, summed over all warehouses or in one.",
+    args={
+        "skus": Arg({"anyOf": [STRING, INTEGER, array_of({"type": ["string", "integer"]},
+                                                          maxItems=domain.SKUS_MAX), {"type": "null"}]},
+                    "one SKU, an array of SKUs, or null for every product"),
+        "warehouseId": Arg(nullable(WHOLE), "only this warehouse's stock"),
+        "updatedSince": Arg(nullable(STRING), "only stock changed since this ISO 8601 date-time"),
+    },
+    result=array_of(INVENTORY_ITEM),
+    faults=("inventory_invalid_data",),
+    description="Disabled and not-visible products are left out; every quantity is a decimal string.",
+), transaction=None)
 async def inventory_list(
     ctx: CallContext,
     skus: Any = None,
@@ -32,10 +61,10 @@ async def inventory_list(
     sku_list = domain.parse_skus(skus)
     warehouse_id = domain.parse_warehouse_id(warehouseId, "warehouseId", required=False)
     since = domain.parse_updated_since(updatedSince)
-    async with ctx.pool.acquire() as conn:  # reads: no BEGIN/COMMIT round trips needed
-        if warehouse_id is not None and not await store.warehouse_exists(conn, warehouse_id):
-            raise domain.unknown_warehouse(warehouse_id)
-        rows = await store.list_inventory(conn, ctx.principal.merchant_id, sku_list, warehouse_id, since)
+    conn = ctx.conn
+    if warehouse_id is not None and not await store.warehouse_exists(conn, warehouse_id):
+        raise domain.unknown_warehouse(warehouse_id)
+    rows = await store.list_inventory(conn, ctx.principal.merchant_id, sku_list, warehouse_id, since)
     return [
         domain.inventory_item(row["sku"], row["qty_on_hand"], row["qty_allocated"], row["qty_backordered"])
         for row in rows
@@ -58,9 +87,9 @@ async def receive_stock(
     when the merchant has no such SKU; an unknown warehouse is fault inventory_invalid_data."""
     try:
         change = await store.receive(conn, merchant_id, sku, warehouse_id, qty, movement)
-    except asyncpg.ForeignKeyViolationError:
+    except ConstraintViolated:  # the stock row's warehouse does not exist
         raise domain.unknown_warehouse(warehouse_id) from None
-    except asyncpg.NumericValueOutOfRangeError:
+    except OutOfRange:
         raise Fault(
             "inventory_not_adjusted", f"Stock not adjusted: SKU {sku!r} in warehouse {warehouse_id} would exceed the largest quantity"
         ) from None
@@ -75,7 +104,7 @@ async def receive_stock(
 async def _remove_stock(
     conn: asyncpg.Connection, merchant_id: int, sku: str, warehouse_id: int, qty: int, movement: Movement
 ) -> StockChange:
-    """Take ``qty`` units off hand; the CHECK constraints refuse more than available."""
+    """Take ``qty`` units off hand, no more than available (the statement changes nothing then)."""
     change = await store.remove(conn, merchant_id, sku, warehouse_id, qty, movement)
     if change is None:  # no such product, no such warehouse, or no stock there at all
         found = await store.diagnose(conn, merchant_id, sku, warehouse_id)
@@ -87,6 +116,23 @@ async def _remove_stock(
     return change
 
 
+@api_method("inventory.adjust", OPERATIONS, Doc(
+    "Receive (qty_delta > 0) or remove (qty_delta < 0) stock of one SKU in one warehouse.",
+    args={
+        "sku": Arg({"type": ["string", "integer"], "minLength": 1}, "the product's SKU"),
+        "warehouse_id": Arg(WHOLE, "the warehouse"),
+        "qty_delta": Arg({"type": ["integer", "string"], "not": {"const": 0},
+                          "minimum": -domain.MAX_ADJUST, "maximum": domain.MAX_ADJUST},
+                         "units to add (> 0) or remove (< 0)"),
+        "reason": Arg(nullable({"type": "string", "maxLength": domain.REASON_MAX}),
+                      "kept as the stock movement's comment"),
+    },
+    result=obj({**INVENTORY_ITEM["properties"], "warehouse_id": INTEGER}, closed=False),
+    faults=("inventory_product_not_found", "inventory_invalid_data", "inventory_not_adjusted"),
+    description="One atomic statement; records a stock movement and an inventory:adjusted event. Units "
+                "received go to backordered orders at once, most urgent first. Removing more than is "
+                "available is fault 103 and changes nothing.",
+))
 async def inventory_adjust(ctx: CallContext, sku: Any, warehouse_id: Any, qty_delta: Any, reason: Any = None) -> dict[str, Any]:
     """Receive (qty_delta > 0) or remove (< 0) stock of one SKU in one warehouse."""
     sku = domain.parse_adjust_sku(sku)
@@ -97,21 +143,15 @@ async def inventory_adjust(ctx: CallContext, sku: Any, warehouse_id: Any, qty_de
         ctx.principal.api_user_id,
     )
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                if delta > 0:
-                    change = await receive_stock(conn, merchant_id, sku, warehouse, delta, movement)
-                    if change is None:
-                        raise Fault("inventory_product_not_found", f"no product with SKU {sku[:100]!r}")
-                else:
-                    change = await _remove_stock(conn, merchant_id, sku, warehouse, -delta, movement)
-                entry = domain.stock_adjustment(change.sku, change.external_id, change.product_id, delta, change.total_available)
-                await events.emit(conn, merchant_id, "inventory:adjusted", {"stock_adjustments": {change.sku: entry}})
-        except asyncpg.CheckViolationError:
-            # The transaction is rolled back; read what is available now, for the message.
-            found = await store.diagnose(conn, merchant_id, sku, warehouse)
-            raise domain.not_adjusted(sku, warehouse, found["qty_available"], -delta) from None
+    conn = ctx.conn
+    if delta > 0:
+        change = await receive_stock(conn, merchant_id, sku, warehouse, delta, movement)
+        if change is None:
+            raise Fault("inventory_product_not_found", f"no product with SKU {sku[:100]!r}")
+    else:
+        change = await _remove_stock(conn, merchant_id, sku, warehouse, -delta, movement)
+    entry = domain.stock_adjustment(change.sku, change.external_id, change.product_id, delta, change.total_available)
+    await events.emit(conn, merchant_id, "inventory:adjusted", {"stock_adjustments": {change.sku: entry}})
     item = domain.inventory_item(change.sku, change.qty_on_hand, change.qty_allocated, change.qty_backordered)
     return {**item, "warehouse_id": change.warehouse_id}
 
@@ -129,9 +169,18 @@ async def stock_adjustments(conn: asyncpg.Connection, merchant_id: int, deltas: 
     }
 
 
+@api_method("stock_movement.list", EVERYONE, Doc(
+    "The merchant's stock movements.",
+    args={
+        "filters": Arg(filters_schema(domain.MOVEMENT_FIELDS)),
+        "options": Arg(options_schema(domain.MOVEMENT_SORT_FIELDS, domain.MOVEMENT_DEFAULT_SORT)),
+    },
+    result=paginated_schema(MOVEMENT),
+    faults=("stock_movement_invalid_filters",),
+), transaction=None)
 async def stock_movement_list(ctx: CallContext, filters: Any = None, options: Any = None) -> dict[str, Any]:
     conditions = parse_filters(filters, domain.MOVEMENT_FIELDS, domain.MOVEMENT_INVALID_FILTERS)
     page = parse_options(options, domain.MOVEMENT_SORT_FIELDS, domain.MOVEMENT_DEFAULT_SORT, domain.MOVEMENT_INVALID_FILTERS)
-    async with ctx.pool.acquire() as conn:  # one statement (a second only past the last page)
-        rows, total = await store.search_movements(conn, ctx.principal.merchant_id, conditions, page)
+    conn = ctx.conn
+    rows, total = await store.search_movements(conn, ctx.principal.merchant_id, conditions, page)
     return paginated([domain.movement_view(row) for row in rows], total, page)

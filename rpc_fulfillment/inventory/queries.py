@@ -1,8 +1,8 @@
 """SQL for stock (per product and warehouse) and stock movements.
 
 Stock changes are single atomic statements: a receipt is one upsert, a removal one UPDATE
-that the table's CHECK constraints refuse (``asyncpg.CheckViolationError``) when it would take
-on hand below allocated. Each writes its stock movement in the same statement.
+that changes nothing when it would take on hand below allocated (the table's CHECK
+constraints hold the same line). Each writes its stock movement in the same statement.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ WITH p AS (SELECT product_id, sku, external_id FROM products WHERE merchant_id =
 s AS (
     UPDATE stock AS st SET qty_on_hand = st.qty_on_hand + $4, updated_at = now()
       FROM p
-     WHERE st.product_id = p.product_id AND st.warehouse_id = $3
+     WHERE st.product_id = p.product_id AND st.warehouse_id = $3 AND st.qty_on_hand + $4 >= st.qty_allocated
     RETURNING st.product_id, st.warehouse_id, st.qty_on_hand, st.qty_allocated
 )
 {_AFTER_CHANGE}
@@ -141,9 +141,9 @@ async def receive(
 async def remove(
     conn: asyncpg.Connection, merchant_id: int, sku: str, warehouse_id: int, qty: int, movement: Movement
 ) -> StockChange | None:
-    """Take ``qty`` (> 0) off hand: one UPDATE and its movement. Raises
-    ``asyncpg.CheckViolationError`` when fewer than ``qty`` are available (on hand minus
-    allocated); None when there is no such SKU or no stock row in that warehouse."""
+    """Take ``qty`` (> 0) off hand: one UPDATE and its movement. None when there is no such
+    SKU, no stock row in that warehouse, or fewer than ``qty`` available there (on hand minus
+    allocated; the table's CHECK constraints hold the same line)."""
     assert qty > 0
     row = await conn.fetchrow(_REMOVE, merchant_id, sku, warehouse_id, -qty, *_movement_args(movement))
     return None if row is None else _change(row)

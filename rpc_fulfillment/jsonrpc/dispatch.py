@@ -1,12 +1,14 @@
-"""The top-level JSON-RPC methods: login, call, multiCall, endSession.
+"""The top-level JSON-RPC methods: login, call, multiCall, endSession, rpc.discover.
 
-jsonrpcserver dispatches to these. Each turns its outcome into a jsonrpcserver Result: a
-ShipStream fault becomes code -(32000 + N) with the exact message, and anything unexpected
-becomes fault 1 with the request id, which is also logged.
+jsonrpcserver dispatches to these. Each turns its outcome into a jsonrpcserver Result through
+``wire_error``, the one place an exception becomes its wire answer: a ShipStream fault becomes
+code -(32000 + N) with the exact message, and anything unexpected becomes fault 1 with the
+request id, which is also logged. A multiCall entry's ``{"isFault": ...}`` is built from the
+same answer.
 
-A call (and each entry of a multiCall) whose transaction PostgreSQL aborts as a deadlock
-victim or a serialization failure is run again, up to CALL_ATTEMPTS times in all: one service
-function is one transaction, so the failed attempt left nothing behind.
+A call (and each entry of a multiCall) runs its service function in the call's unit of work
+(db/uow.py): one connection, one transaction per function, the retry of deadlocks and
+serialization failures.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import asyncio
 import functools
 import inspect
 import logging
-import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -25,30 +26,29 @@ from jsonrpcserver import Error, Success
 from jsonrpcserver.result import Result
 
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.api import EVERYONE, api_method
+from rpc_fulfillment.core.faults import Fault, InvalidParams
 from rpc_fulfillment.accounts.limits import Admission, LoginPolicy, effective_limits
+from rpc_fulfillment.db.uow import UnitOfWork, unit_of_work
 from rpc_fulfillment.jsonrpc.basic_auth import basic_credentials
+from rpc_fulfillment.jsonrpc.docs import openrpc
 from rpc_fulfillment.jsonrpc.limits import RequestLimits, server_limits
-from rpc_fulfillment.jsonrpc.registry import METHODS, NOT_RETRIED, ApiMethod
+from rpc_fulfillment.jsonrpc.registry import RESOURCE_METHODS, ApiMethod, api_methods
+from rpc_fulfillment.jsonrpc.top_level_docs import TOP_LEVEL_DESCRIPTIONS
 from rpc_fulfillment.accounts import auth
-from rpc_fulfillment.core.context import CallConnection, CallContext, Principal
+from rpc_fulfillment.core.context import CallContext, Principal
 
 log = logging.getLogger(__name__)
 
 INVALID_PARAMS = -32602
 ABSENT: Any = object()
-# PostgreSQL's "try the transaction again" errors (SQLSTATE 40P01 and 40001): the whole
-# transaction was rolled back, and running it again may well succeed.
-TRANSIENT_ERRORS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
-CALL_ATTEMPTS = 3  # in all, the first included
-RETRY_BACKOFF = 0.004  # seconds: the n-th retry waits a random 50-100% of RETRY_BACKOFF * 2**(n-1)
 
 
 @dataclass(frozen=True)
 class RequestContext:
     """One HTTP request: what the top-level methods need from the transport."""
 
-    pool: asyncpg.Pool | CallConnection
+    pool: asyncpg.Pool
     settings: Settings
     request_id: str
     authorization: str | None
@@ -56,21 +56,38 @@ class RequestContext:
     limits: RequestLimits | None = None  # what the calls of this HTTP request were granted
 
 
-class InvalidParams(Exception):
-    """Arguments that do not fit the method's signature: JSON-RPC -32602."""
+@dataclass(frozen=True)
+class WireError:
+    """What an exception answers: the JSON-RPC error (``code``, ``message``, ``data`` if any),
+    and as a multiCall entry ``fault_code`` and ``fault_message``."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    error: dict[str, Any]
+    fault_code: int
+    fault_message: str
+
+    def result(self) -> Result:
+        return Error(**self.error)
+
+    def entry(self) -> dict[str, Any]:
+        return {"isFault": True, "faultCode": self.fault_code, "faultMessage": self.fault_message}
 
 
-def _error(code: int, message: str, data: Any = None) -> Result:
-    return Error(code, message, data) if data is not None else Error(code, message)
-
-
-def _internal_fault(ctx: RequestContext, what: str) -> Fault:
-    log.exception("request %s: unexpected error in %s", ctx.request_id, what)
-    return Fault("internal", data={"request_id": ctx.request_id})
+def wire_error(exception: Exception, ctx: RequestContext, what: str) -> WireError:
+    """The one place an exception becomes its wire answer. Anything unexpected is fault 1,
+    logged with the request id (which the answer carries)."""
+    if isinstance(exception, InvalidParams):
+        return WireError({"code": INVALID_PARAMS, "message": "Invalid params", "data": exception.detail},
+                         INVALID_PARAMS, f"Invalid params: {exception.detail}")
+    if isinstance(exception, auth.LimitRefused):
+        code, message, data = exception.admission.refusal()
+        return WireError({"code": code, "message": message, "data": data}, code, message)
+    if not isinstance(exception, Fault):
+        log.error("request %s: unexpected error in %s", ctx.request_id, what, exc_info=exception)
+        exception = Fault("internal", data={"request_id": ctx.request_id})
+    message = exception.message
+    if exception.name == "internal":
+        message = f"{message} Request id {ctx.request_id}."
+    return WireError(exception.to_error(), exception.number, message)
 
 
 def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Result]]:
@@ -78,15 +95,8 @@ def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Re
     async def wrapper(ctx: RequestContext, *args: Any, **kwargs: Any) -> Result:
         try:
             return Success(await func(ctx, *args, **kwargs))
-        except Fault as fault:
-            return _error(fault.spec.wire_code, fault.message, fault.data)
-        except InvalidParams as exc:
-            return _error(INVALID_PARAMS, "Invalid params", exc.detail)
-        except auth.LimitRefused as exc:
-            return _error(*exc.admission.refusal())
-        except Exception:
-            fault = _internal_fault(ctx, func.__name__)
-            return _error(fault.spec.wire_code, fault.message, fault.data)
+        except Exception as exception:
+            return wire_error(exception, ctx, func.__name__).result()
 
     # jsonrpcserver checks the arguments against inspect.signature on every request;
     # computing it once here saves most of that cost.
@@ -104,10 +114,10 @@ def _record(ctx: RequestContext, admission: Admission) -> None:
 
 
 @asynccontextmanager
-async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> AsyncIterator[tuple[RequestContext, Principal]]:
-    """The call's one connection (a CallConnection standing in for the pool, so that the
-    session check and the service share it), its principal, and its admission by
-    the user's rate and concurrency limits, decided in the session lookup's own statement.
+async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> AsyncIterator[tuple[UnitOfWork, Principal]]:
+    """The call's unit of work (one connection: the session check and the service share it),
+    its principal, and its admission by the user's rate and concurrency limits, decided in
+    the session lookup's own statement.
     A refusal raises LimitRefused; the concurrency slot is given back when the call ends.
 
     HTTP Basic credentials are checked on the pool before the connection is taken: after
@@ -120,7 +130,8 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> Asyn
         if credentials is None:
             raise Fault("session_expired", "no session and no HTTP Basic credentials")
         basic = await auth.authenticate_with_limits(ctx.pool, *credentials, _login_policy(ctx.settings), ctx.remote)
-    async with ctx.pool.acquire() as connection:
+    async with unit_of_work(ctx.pool, ctx.request_id) as uow:
+        connection = uow.connection
         if basic is None:
             principal, admission = await auth.admitted_principal_for_session(connection, session, limits, cost)
         else:
@@ -131,7 +142,7 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> Asyn
         if admission.refused is not None:
             raise auth.LimitRefused(admission)
         try:
-            yield replace(ctx, pool=CallConnection(connection)), principal
+            yield uow, principal
         finally:
             if admission.slot is not None:
                 await _release_slot(connection, principal.api_user_id, admission.slot)
@@ -187,47 +198,12 @@ def _bind(method: ApiMethod, args: Any) -> list[Any]:
     return values
 
 
-def _retryable(ctx: RequestContext, method: ApiMethod) -> bool:
-    """Whether the call may be run again: a method that commits once, and its transaction over
-    (rolled back by its ``async with`` when the error went through it), so that the next
-    attempt starts on a fresh transaction."""
-    if method.path in NOT_RETRIED:
-        return False
-    return not (isinstance(ctx.pool, CallConnection) and ctx.pool.is_in_transaction())
-
-
-async def _run(ctx: RequestContext, method: ApiMethod, call_context: CallContext, values: list[Any]) -> Any:
-    """The service function, run again after a deadlock or a serialization failure; the last
-    attempt's error goes on (fault 1 for the client)."""
-    attempt = 1
-    while True:
-        try:
-            return await method.handler(call_context, *values)
-        except TRANSIENT_ERRORS as error:
-            if attempt >= CALL_ATTEMPTS or not _retryable(ctx, method):
-                raise
-            delay = RETRY_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
-            log.warning(
-                "request %s: %s attempt %d of %d failed (%s %s: %s); retrying in %.1f ms",
-                ctx.request_id, method.path, attempt, CALL_ATTEMPTS, type(error).__name__, error.sqlstate,
-                error, delay * 1000,
-            )
-            await asyncio.sleep(delay)
-            attempt += 1
-
-
-async def _invoke(ctx: RequestContext, principal: Principal, path: object, args: Any) -> Any:
+async def _invoke(ctx: RequestContext, uow: UnitOfWork, principal: Principal, path: object, args: Any) -> Any:
     method = _resolve(path)
     if principal.role not in method.roles:
         raise Fault("access_denied", f"role '{principal.role}' may not call {method.path}")
     values = _bind(method, args)
-    call_context = CallContext(ctx.pool, ctx.settings, principal, ctx.request_id)
-    try:
-        return await _run(ctx, method, call_context, values)
-    except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
-        # JSON strings may hold U+0000, PostgreSQL text and jsonb may not; the call's
-        # transaction is rolled back like any failed call's.
-        raise InvalidParams(f"{method.path}: text may not contain the NUL character (\\u0000)") from None
+    return await uow.run(method.declaration, method.handler, CallContext(ctx.settings, principal, ctx.request_id, uow), *values)
 
 
 @top_level
@@ -245,8 +221,8 @@ async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) 
 
 @top_level
 async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSENT) -> Any:
-    async with _admitted(ctx, session) as (ctx, principal):
-        return await _invoke(ctx, principal, method, args)
+    async with _admitted(ctx, session) as (uow, principal):
+        return await _invoke(ctx, uow, principal, method, args)
 
 
 def _php_truthy(value: Any) -> bool:
@@ -254,25 +230,15 @@ def _php_truthy(value: Any) -> bool:
     return bool(value) and value != "0"
 
 
-def _fault_entry(number: int, message: str) -> dict[str, Any]:
-    return {"isFault": True, "faultCode": number, "faultMessage": message}
-
-
-async def _one_of_many(ctx: RequestContext, principal: Principal, entry: Any) -> tuple[bool, Any]:
+async def _one_of_many(ctx: RequestContext, uow: UnitOfWork, principal: Principal, entry: Any) -> tuple[bool, Any]:
     """Run one multiCall entry; returns (failed, result or fault entry)."""
     if not isinstance(entry, list) or not entry or len(entry) > 2:
         # Each call must be ["resource.method"] or ["resource.method", args].
-        fault = Fault("invalid_api_path")
-        return True, _fault_entry(fault.number, fault.message)
+        return True, wire_error(Fault("invalid_api_path"), ctx, "multiCall").entry()
     try:
-        return False, await _invoke(ctx, principal, entry[0], entry[1] if len(entry) == 2 else ABSENT)
-    except Fault as fault:
-        return True, _fault_entry(fault.number, fault.message)
-    except InvalidParams as exc:
-        return True, _fault_entry(INVALID_PARAMS, f"Invalid params: {exc.detail}")
-    except Exception:
-        fault = _internal_fault(ctx, f"multiCall entry {entry[0]!r:.100}")
-        return True, _fault_entry(fault.number, f"{fault.message} Request id {ctx.request_id}.")
+        return False, await _invoke(ctx, uow, principal, entry[0], entry[1] if len(entry) == 2 else ABSENT)
+    except Exception as exception:
+        return True, wire_error(exception, ctx, f"multiCall entry {entry[0]!r:.100}").entry()
 
 
 @top_level
@@ -280,11 +246,11 @@ async def multiCall(ctx: RequestContext, session: Any, calls: Any, options: Any 
     """Magento's multiCall: each call runs on its own; ``{"break": true}`` stops at the first fault."""
     # Each call of a multiCall takes a token; they run one after another in one slot.
     cost = len(calls) if isinstance(calls, list) and 0 < len(calls) <= ctx.settings.max_batch else 1
-    async with _admitted(ctx, session, cost) as (ctx, principal):
-        return await _many(ctx, principal, calls, options)
+    async with _admitted(ctx, session, cost) as (uow, principal):
+        return await _many(ctx, uow, principal, calls, options)
 
 
-async def _many(ctx: RequestContext, principal: Principal, calls: Any, options: Any) -> list[Any]:
+async def _many(ctx: RequestContext, uow: UnitOfWork, principal: Principal, calls: Any, options: Any) -> list[Any]:
     if not isinstance(calls, list):
         raise InvalidParams("calls must be an array of [\"resource.method\", args] pairs")
     if len(calls) > ctx.settings.max_batch:
@@ -296,7 +262,7 @@ async def _many(ctx: RequestContext, principal: Principal, calls: Any, options: 
     stop_on_fault = _php_truthy((options or {}).get("break"))
     results = []
     for entry in calls:
-        failed, result = await _one_of_many(ctx, principal, entry)
+        failed, result = await _one_of_many(ctx, uow, principal, entry)
         results.append(result)
         if failed and stop_on_fault:
             break
@@ -311,11 +277,26 @@ async def endSession(ctx: RequestContext, session: Any) -> bool:  # noqa: N802
 @top_level
 async def rpc_discover(ctx: RequestContext) -> dict[str, Any]:
     """JSON-RPC's conventional discovery method: the OpenRPC document, no session needed."""
-    from rpc_fulfillment.jsonrpc.docs.openrpc import document  # lazy: the document reads this module
+    return api_document()
 
-    return document()
+
+@api_method("rpc.discover", EVERYONE, TOP_LEVEL_DESCRIPTIONS["rpc.discover"], transaction=None)
+async def rpc_discover_in_session(ctx: CallContext) -> dict[str, Any]:
+    """rpc.discover as a resource.method, call(session, "rpc.discover"): the same document."""
+    return api_document()
 
 
 TOP_LEVEL = {
     "login": login, "call": call, "multiCall": multiCall, "endSession": endSession, "rpc.discover": rpc_discover,
 }
+# Every method call() reaches: the resources' and rpc.discover.
+METHODS: dict[str, ApiMethod] = {**RESOURCE_METHODS, **api_methods([rpc_discover_in_session])}
+
+
+def api_document() -> dict[str, Any]:
+    """The OpenRPC document of the live tables (jsonrpc/docs/openrpc.py)."""
+    return openrpc.document(TOP_LEVEL, METHODS)
+
+
+def api_document_json() -> bytes:
+    return openrpc.document_json(TOP_LEVEL, METHODS)

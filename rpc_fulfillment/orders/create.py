@@ -16,11 +16,14 @@ from typing import Any, Mapping, Sequence
 import asyncpg
 
 from rpc_fulfillment.fulfillment.allocation import Available
-from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.core.faults import Conflict, Fault
 from rpc_fulfillment.orders.draft import Draft, Product, ProductIndex, draft_order, match_products
 from rpc_fulfillment.orders.input import OrderInput, parse_order
 from rpc_fulfillment.orders.views import project, select_fields
-from rpc_fulfillment.core.context import REQUIRED, CallContext
+from rpc_fulfillment.core.api import INTEGRATION, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import STRING, WIRE_ERROR, array_of, nullable
+from rpc_fulfillment.orders.docs import ADDRESS, FLAGS, INFO, ITEMS, ORDER_CREATE_ARGS, ORDER_PROPERTIES
+from rpc_fulfillment.core.context import REQUIRED, AfterCommit, CallContext
 from rpc_fulfillment.orders import queries as store
 from rpc_fulfillment.db.pool import Connection
 from rpc_fulfillment.fulfillment.order_rows import lock_stock
@@ -119,8 +122,8 @@ async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: D
     write = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
     try:
         [row] = await store.insert_orders(conn, [write])
-    except asyncpg.UniqueViolationError as error:
-        if error.constraint_name != UNIQUE_ID_CONSTRAINT:
+    except Conflict as conflict:
+        if conflict.constraint != UNIQUE_ID_CONSTRAINT:
             raise
         if order.info.unique_id is None:
             raise _AutoIdTaken() from None
@@ -128,20 +131,35 @@ async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: D
     return _Written(row, store_row)
 
 
-async def _create_once(ctx: CallContext, order: OrderInput) -> dict[str, Any]:
+async def _create_once(ctx: CallContext, order: OrderInput) -> _Written:
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        lookup = await store.lookup_for_create(conn, merchant_id, order.store_code, sorted({i.lookup for i in order.items}))
-        store_row = _known_store(order.store_code, lookup.store)
-        products = match_products(order.items, ProductIndex([product_from_row(row) for row in lookup.products]))
-        available = _available(lookup.stock)
-        # Stock rows first, then the order_ref lock: the order bulk_create takes them in, so a
-        # create and a bulk with the same order_ref and product cannot deadlock.
-        await _check_order_ref(conn, ctx, order)
-        written = await _write(conn, ctx, order, draft_order(order, products, available), store_row)
-    return written.properties(ctx)
+    conn = ctx.conn
+    lookup = await store.lookup_for_create(conn, merchant_id, order.store_code, sorted({i.lookup for i in order.items}))
+    store_row = _known_store(order.store_code, lookup.store)
+    products = match_products(order.items, ProductIndex([product_from_row(row) for row in lookup.products]))
+    available = _available(lookup.stock)
+    # Stock rows first, then the order_ref lock: the order bulk_create takes them in, so a
+    # create and a bulk with the same order_ref and product cannot deadlock.
+    await _check_order_ref(conn, ctx, order)
+    return await _write(conn, ctx, order, draft_order(order, products, available), store_row)
 
 
+@api_method("order.create", INTEGRATION, Doc(
+    "Create an order; its units are reserved from stock at once, the rest backordered.",
+    args={
+        "storeCode": Arg(nullable(STRING), "the store's code; null or \"\" for the merchant's default store"),
+        "items": ITEMS,
+        "address": ADDRESS,
+        "info": INFO,
+        "flags": FLAGS,
+    },
+    result=ORDER_PROPERTIES,
+    result_description="the new order's properties, as order.info with fields '*'",
+    faults=("order_invalid_data", "order_exists", "order_product_not_found"),
+    description="unique_id is assigned from 100000001 when info leaves it out. The status says what could "
+                "be reserved: new, partial_backorder or backordered (holded or delayed_shipment with "
+                "hold_indefinitely or delayed_ship_date).",
+))
 async def order_create(
     ctx: CallContext,
     storeCode: Any = None,  # noqa: N803 (ShipStream's argument names are part of the API)
@@ -149,14 +167,15 @@ async def order_create(
     address: Any = REQUIRED,
     info: Any = REQUIRED,
     flags: Any = None,
-) -> dict[str, Any]:
+) -> AfterCommit:
     order = parse_order(storeCode, items, address, info, flags, max_items=ctx.settings.max_order_items)
     for _ in range(AUTO_ID_ATTEMPTS):
         try:
-            return await _create_once(ctx, order)
+            written = await _create_once(ctx, order)
+            return AfterCommit(lambda: written.properties(ctx))
         except _AutoIdTaken:
-            async with ctx.pool.acquire() as conn:
-                await store.skip_taken_unique_ids(conn, ctx.principal.merchant_id)
+            await ctx.uow.rollback()  # the failed insert aborted the transaction: start afresh
+            await store.skip_taken_unique_ids(ctx.conn, ctx.principal.merchant_id)
     raise RuntimeError("could not find a free unique_id after several attempts")
 
 
@@ -164,10 +183,7 @@ async def order_create(
 
 
 def _wire_error(fault: Fault) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": fault.spec.wire_code, "message": fault.message}
-    if fault.data is not None:
-        error["data"] = fault.data
-    return {"error": error}
+    return {"error": fault.to_error()}
 
 
 def _parse_bulk_entry(args: Any, max_items: int) -> OrderInput:
@@ -186,7 +202,7 @@ async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index
     saved = {p.product_id: dict(available.get(p.product_id, {})) for p in products}
     for _ in range(AUTO_ID_ATTEMPTS):
         try:
-            async with conn.transaction():
+            async with ctx.uow.savepoint():
                 await _check_order_ref(conn, ctx, order)
                 return await _write(conn, ctx, order, draft_order(order, products, available), store_row)
         except (Fault, _AutoIdTaken) as problem:
@@ -274,7 +290,7 @@ async def _bulk_in_one_statement(conn: Connection, ctx: CallContext, parsed: dic
                                  stores: dict[str | None, asyncpg.Record], available: Available) -> dict[str, Any]:
     """Every order of the bulk decided in Python and written by ONE statement: each key's
     wire error or _Written. Raises
-    asyncpg.UniqueViolationError (nothing written) when a unique_id was taken meanwhile."""
+    Conflict (nothing written) when a unique_id was taken meanwhile."""
     merchant_id = ctx.principal.merchant_id
     checks = {key: check for key, order in parsed.items() if (check := _ref_check(order)) is not None}
     taken = await store.order_refs_taken(conn, merchant_id, list(checks.values()))
@@ -290,14 +306,32 @@ async def _bulk_in_one_statement(conn: Connection, ctx: CallContext, parsed: dic
     for write, number in zip(auto, await _free_unique_ids(conn, merchant_id, len(auto), batch.ids_taken)):
         write.unique_id = number
     if batch.writes:
-        async with conn.transaction():  # a savepoint: a unique_id race undoes only this
+        async with ctx.uow.savepoint():  # a unique_id race undoes only this
             rows = await store.insert_orders(conn, list(batch.writes.values()))
         for key, row in zip(batch.writes, rows):
             results[key] = _Written(row, batch.store_rows[key])
     return results
 
 
-async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> dict[str, Any]:
+@api_method("order.bulk_create", INTEGRATION, Doc(
+    "Create many orders in one call; each succeeds or fails on its own.",
+    args={
+        "orders": Arg(
+            {"anyOf": [
+                {"type": "object", "additionalProperties": {"anyOf": [array_of({}, minItems=4, maxItems=5), ORDER_CREATE_ARGS]}},
+                array_of({"anyOf": [array_of({}, minItems=4, maxItems=5), ORDER_CREATE_ARGS]}),
+            ]},
+            "your keys (or an array) mapped to order.create's arguments, as [storeCode, items, address, info"
+            "(, flags)] or as an object with those names",
+        ),
+    },
+    result={"type": "object", "additionalProperties": {"anyOf": [ORDER_PROPERTIES, WIRE_ERROR]}},
+    result_description="each key mapped to the new order's properties or to {\"error\": {code, message}}",
+    faults=("order_invalid_data",),
+    description="An order that already exists answers error -32104 (fault 104) under its key, so a "
+                "re-sent batch creates nothing twice.",
+))
+async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> AfterCommit:
     """Each order succeeds or fails alone; the result maps each key to the order's properties
     or to ``{"error": {"code": -321xx, "message": ...}}``.
 
@@ -320,20 +354,20 @@ async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> dict[st
             results[key] = _wire_error(fault)
     if parsed:
         merchant_id = ctx.principal.merchant_id
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            index = await _product_index(conn, merchant_id, list(parsed.values()))
-            stores = await _bulk_stores(conn, merchant_id, list(parsed.values()))
-            known = {p.product_id for p in index.by_sku.values()}
-            available = await _lock_available(conn, known)
-            snapshot = {pid: dict(stock) for pid, stock in available.items()}
-            try:
-                results.update(await _bulk_in_one_statement(conn, ctx, parsed, index, stores, available))
-            except asyncpg.UniqueViolationError:
-                for key, order in parsed.items():
-                    try:
-                        results[key] = await _bulk_one(conn, ctx, order, index, stores, snapshot)
-                    except Fault as fault:
-                        results[key] = _wire_error(fault)
-    # In the caller's key order; the orders written are projected now, after the commit.
-    in_order = ((key, results[key]) for key in orders)
-    return {key: result.properties(ctx) if isinstance(result, _Written) else result for key, result in in_order}
+        conn = ctx.conn
+        index = await _product_index(conn, merchant_id, list(parsed.values()))
+        stores = await _bulk_stores(conn, merchant_id, list(parsed.values()))
+        known = {p.product_id for p in index.by_sku.values()}
+        available = await _lock_available(conn, known)
+        snapshot = {pid: dict(stock) for pid, stock in available.items()}
+        try:
+            results.update(await _bulk_in_one_statement(conn, ctx, parsed, index, stores, available))
+        except Conflict:
+            for key, order in parsed.items():
+                try:
+                    results[key] = await _bulk_one(conn, ctx, order, index, stores, snapshot)
+                except Fault as fault:
+                    results[key] = _wire_error(fault)
+    # In the caller's key order; the orders written are projected after the commit.
+    in_order = [(key, results[key]) for key in orders]
+    return AfterCommit(lambda: {key: result.properties(ctx) if isinstance(result, _Written) else result for key, result in in_order})

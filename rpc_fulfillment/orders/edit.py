@@ -10,6 +10,7 @@ from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS
 from rpc_fulfillment.orders.input import (
     INVALID,
     ON_TIME_METHOD,
+    AddressInput,
     InfoInput,
     check_declared_values,
     complete_address,
@@ -19,6 +20,10 @@ from rpc_fulfillment.orders.input import (
 )
 from rpc_fulfillment.orders.views import select_fields
 from rpc_fulfillment.fulfillment.states import check_allowed
+from rpc_fulfillment.core.api import EVERYONE, INTEGRATION, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import STRING, TRUE_RESULT, array_of, obj, or_none
+from rpc_fulfillment.fulfillment.order_rows import ORDER_UNIQUE_ID
+from rpc_fulfillment.orders.docs import ORDER_PROPERTIES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
 from rpc_fulfillment.fulfillment.order_rows import order_or_fault
 from rpc_fulfillment.orders.read import order_properties
@@ -37,16 +42,22 @@ CUSTOM_FIELD_OPERATIONS = ("set", "add", "remove")
 DECLARED_VALUE_COLUMNS = ("declared_value_service", "declared_value")
 
 
+@api_method("order.comment", EVERYONE, Doc(
+    "Add a comment to an order's status history.",
+    args={"orderUniqueId": ORDER_UNIQUE_ID, "comment": Arg({"type": "string", "minLength": 1, "maxLength": 65535})},
+    result=TRUE_RESULT,
+    faults=("order_not_found", "order_invalid_data", "order_comment_not_added"),
+))
 async def order_comment(ctx: CallContext, orderUniqueId: Any = REQUIRED, comment: Any = REQUIRED) -> bool:  # noqa: N803
     if not isinstance(comment, str) or not comment.strip():
         raise Fault(INVALID, "comment: must be a non-empty string")
     if len(comment) > MAX_COMMENT:
         raise Fault(INVALID, f"comment: at most {MAX_COMMENT} characters")
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
-        check_allowed("comment", row["state"], row["status"], "order_comment_not_added", "the order cannot take comments")
-        await store.add_history(conn, ctx.principal.merchant_id, row["order_id"], row["state"], row["status"], comment.strip())
-        await store.update_order(conn, row["order_id"], {})
+    conn = ctx.conn
+    row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
+    check_allowed("comment", row["state"], row["status"], "order_comment_not_added", "the order cannot take comments")
+    await store.add_history(conn, ctx.principal.merchant_id, row["order_id"], row["state"], row["status"], comment.strip())
+    await store.update_order(conn, row["order_id"], {})
     return True
 
 
@@ -108,6 +119,22 @@ def _new_address(row: Any, given: dict[str, Any], raw: Any) -> dict[str, Any]:
     return complete_address({**current, **given})
 
 
+@api_method("order.edit", INTEGRATION, Doc(
+    "Change an order's address, information or custom fields while no shipment has started.",
+    args={
+        "orderUniqueId": ORDER_UNIQUE_ID,
+        "address": Arg(or_none(AddressInput), "the address fields to change"),
+        "info": Arg(or_none(InfoInput), "the information to change (not unique_id, hold_indefinitely or "
+                                         "delayed_ship_date); a note is added to the status history"),
+        "customFields": Arg(
+            or_none(obj({"set": {"type": "object"}, "add": {"type": "object"}, "remove": array_of(STRING)})),
+            "custom field operations: set (replace them all), add (merge) and remove (codes)",
+        ),
+    },
+    result=ORDER_PROPERTIES,
+    result_description="the order's properties after the change (fields '*')",
+    faults=("order_not_found", "order_invalid_data", "order_not_editable"),
+))
 async def order_edit(
     ctx: CallContext,
     orderUniqueId: Any = REQUIRED,  # noqa: N803
@@ -118,27 +145,27 @@ async def order_edit(
     address_given = parse_address(address, partial=True)
     info_input = parse_info(info, partial=True)
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
-        check_allowed("edit", row["state"], row["status"], "order_not_editable", "shipments have started")
-        changes = _info_changes(info_input, row)
-        if changes.keys() & set(DECLARED_VALUE_COLUMNS):
-            service, value = (changes.get(name, row[name]) for name in DECLARED_VALUE_COLUMNS)
-            check_declared_values(service, value, await store.declares_item_values(conn, row["order_id"]))
-        if customFields is not None and customFields != []:  # [] is PHP's empty array
-            extra = changes.get("extra", dict(row["extra"] or {}))
-            extra["custom_fields"] = _custom_fields(extra.get("custom_fields", {}), customFields)
-            changes["extra"] = extra
-        if address_given:
-            new_address = _new_address(row, address_given, address)
-            if new_address != row["shipping_address"]:
-                changes.update(shipping_address=new_address, is_address_modified=True)
-                await events.emit(conn, merchant_id, "order:address_changed", {
-                    "unique_id": row["unique_id"], "order_ref": row["order_ref"], "source": row["source"],
-                    "old_address": row["shipping_address"], "address": new_address, "update_method": "api",
-                })
-        if info_input.note:
-            await store.add_history(conn, merchant_id, row["order_id"], row["state"], row["status"], info_input.note)
-        await store.update_order(conn, row["order_id"], changes)
-        updated = await order_or_fault(conn, ctx, row["unique_id"])
-        return await order_properties(conn, updated, STAR)
+    conn = ctx.conn
+    row = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
+    check_allowed("edit", row["state"], row["status"], "order_not_editable", "shipments have started")
+    changes = _info_changes(info_input, row)
+    if changes.keys() & set(DECLARED_VALUE_COLUMNS):
+        service, value = (changes.get(name, row[name]) for name in DECLARED_VALUE_COLUMNS)
+        check_declared_values(service, value, await store.declares_item_values(conn, row["order_id"]))
+    if customFields is not None and customFields != []:  # [] is PHP's empty array
+        extra = changes.get("extra", dict(row["extra"] or {}))
+        extra["custom_fields"] = _custom_fields(extra.get("custom_fields", {}), customFields)
+        changes["extra"] = extra
+    if address_given:
+        new_address = _new_address(row, address_given, address)
+        if new_address != row["shipping_address"]:
+            changes.update(shipping_address=new_address, is_address_modified=True)
+            await events.emit(conn, merchant_id, "order:address_changed", {
+                "unique_id": row["unique_id"], "order_ref": row["order_ref"], "source": row["source"],
+                "old_address": row["shipping_address"], "address": new_address, "update_method": "api",
+            })
+    if info_input.note:
+        await store.add_history(conn, merchant_id, row["order_id"], row["state"], row["status"], info_input.note)
+    await store.update_order(conn, row["order_id"], changes)
+    updated = await order_or_fault(conn, ctx, row["unique_id"])
+    return await order_properties(conn, updated, STAR)

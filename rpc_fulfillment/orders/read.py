@@ -8,6 +8,10 @@ from typing import Any, Mapping
 from rpc_fulfillment.orders import search_fields as order_search_fields
 from rpc_fulfillment.orders.views import Related, Selection, project, select_fields
 from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
+from rpc_fulfillment.core.api import EVERYONE, READ, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import filters_schema, options_schema, paginated_schema
+from rpc_fulfillment.fulfillment.order_rows import ORDER_UNIQUE_ID
+from rpc_fulfillment.orders.docs import ORDER_FIELDS, ORDER_PROPERTIES, ORDER_STATUSES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
 from rpc_fulfillment.shipments import queries as shipment_queries
 from rpc_fulfillment.orders import search_queries as search_store
@@ -35,21 +39,38 @@ async def order_properties(conn: Connection, row: Mapping[str, Any], selection: 
     return project(row, selection, related[row["order_id"]])
 
 
+@api_method("order.info", EVERYONE, Doc(
+    "One order.",
+    args={"orderUniqueId": ORDER_UNIQUE_ID, "fields": ORDER_FIELDS},
+    result=ORDER_PROPERTIES,
+    faults=("order_not_found", "order_invalid_data"),
+), transaction=READ)
 async def order_info(ctx: CallContext, orderUniqueId: Any = REQUIRED, fields: Any = []) -> dict[str, Any]:  # noqa: N803, B006
     selection = select_fields(fields, "order_invalid_data")
-    async with ctx.pool.acquire() as conn, conn.transaction(readonly=True):
-        row = await order_or_fault(conn, ctx, orderUniqueId)
-        return await order_properties(conn, row, selection)
+    conn = ctx.conn
+    row = await order_or_fault(conn, ctx, orderUniqueId)
+    return await order_properties(conn, row, selection)
 
 
+@api_method("order.search", EVERYONE, Doc(
+    "Search the merchant's orders.",
+    args={
+        "filters": Arg(filters_schema(order_search_fields.SEARCH_FIELDS)),
+        "options": Arg(options_schema(order_search_fields.SORT_FIELDS, order_search_fields.DEFAULT_SORT)),
+        "fields": ORDER_FIELDS,
+    },
+    result=paginated_schema(ORDER_PROPERTIES),
+    faults=("order_invalid_filters",),
+    description=f"The status filter takes the statuses of the order lifecycle: {', '.join(ORDER_STATUSES)}.",
+), transaction=READ)
 async def order_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> dict[str, Any]:  # noqa: B006
     fault = "order_invalid_filters"
     selection = select_fields(fields, fault)
     conditions = parse_filters(filters, order_search_fields.SEARCH_FIELDS, fault)
     page = parse_options(options, order_search_fields.SORT_FIELDS, order_search_fields.DEFAULT_SORT, fault)
-    async with ctx.pool.acquire() as conn, conn.transaction(readonly=True):
-        rows, total = await search_store.search(conn, ctx.principal.merchant_id, conditions, page)
-        related = await related_rows(conn, [row["order_id"] for row in rows], selection)
+    conn = ctx.conn
+    rows, total = await search_store.search(conn, ctx.principal.merchant_id, conditions, page)
+    related = await related_rows(conn, [row["order_id"] for row in rows], selection)
     results = [project(row, selection, related[row["order_id"]]) for row in rows]
     return paginated(results, total, page)
 

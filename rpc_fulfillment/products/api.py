@@ -16,6 +16,15 @@ from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.db import outbox as events
 from rpc_fulfillment.products import queries as store
+from rpc_fulfillment.core.api import EVERYONE, INTEGRATION, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import TRUE_RESULT, filters_schema, keys_only, options_schema, paginated_schema
+
+
+SKU = Arg({"type": ["string", "integer"], "minLength": 1, "maxLength": domain.SKU_MAX}, "the product's SKU")
+PRODUCT_VIEW = keys_only(
+    tuple(domain.ProductData.model_fields) + ("product_id", "created_at", "updated_at"),
+    "the product as product.info answers it",
+)
 
 INVALID_FILTERS = "product_invalid_filters"
 
@@ -28,50 +37,85 @@ def _lookup_sku(sku: Any) -> str:
     return sku
 
 
+@api_method("product.create", INTEGRATION, Doc(
+    "Create a product.",
+    args={
+        "sku": SKU,
+        "data": Arg(domain.ProductData, "the product's properties; name is required. Unknown keys are "
+                                                "refused by name; each value is checked by the server's own rules "
+                                                "(the schema lists the keys, not every rule)"),
+    },
+    result=TRUE_RESULT,
+    faults=("product_invalid_data", "product_sku_exists"),
+    description="Writes a product:created event in the same transaction.",
+))
 async def product_create(ctx: CallContext, sku: Any, data: Any) -> bool:
     sku = domain.parse_sku(sku)
     changes = domain.parse_product_data(sku, data, creating=True)
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        row = await store.insert_product(conn, merchant_id, sku, changes.columns, changes.attributes)
-        if row is None:
-            raise Fault("product_sku_exists", f"SKU {sku!r} already exists")
-        await events.emit(conn, merchant_id, "product:created", domain.product_view(row))
+    conn = ctx.conn
+    row = await store.insert_product(conn, merchant_id, sku, changes.columns, changes.attributes)
+    if row is None:
+        raise Fault("product_sku_exists", f"SKU {sku!r} already exists")
+    await events.emit(conn, merchant_id, "product:created", domain.product_view(row))
     return True
 
 
+@api_method("product.info", EVERYONE, Doc(
+    "One product by SKU.",
+    args={"sku": SKU},
+    result=PRODUCT_VIEW,
+    faults=("product_not_found",),
+), transaction=None)
 async def product_info(ctx: CallContext, sku: Any) -> dict[str, Any]:
     sku = _lookup_sku(sku)
-    async with ctx.pool.acquire() as conn:
-        row = await store.find_product(conn, ctx.principal.merchant_id, sku)
+    conn = ctx.conn
+    row = await store.find_product(conn, ctx.principal.merchant_id, sku)
     if row is None:
         raise Fault("product_not_found", f"no product with SKU {sku[:100]!r}")
     return domain.product_view(row)
 
 
+@api_method("product.update", INTEGRATION, Doc(
+    "Change some properties of a product; null clears one.",
+    args={"sku": SKU, "data": Arg(domain.ProductData, "only the properties to change")},
+    result=TRUE_RESULT,
+    faults=("product_not_found", "product_invalid_data"),
+    description="Writes a product:updated event when something changed.",
+))
 async def product_update(ctx: CallContext, sku: Any, data: Any) -> bool:
     sku = _lookup_sku(sku)
     changes = domain.parse_product_data(sku, data, creating=False)
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        if not changes:
-            # Nothing to change: no write, no event; the SKU must still exist.
-            found = await store.product_exists(conn, merchant_id, sku)
-        else:
-            row = await store.update_product(conn, merchant_id, sku, changes.columns, changes.attributes)
-            found = row is not None
-            if found:
-                await events.emit(conn, merchant_id, "product:updated", domain.product_view(row))
+    conn = ctx.conn
+    if not changes:
+        # Nothing to change: no write, no event; the SKU must still exist.
+        found = await store.product_exists(conn, merchant_id, sku)
+    else:
+        row = await store.update_product(conn, merchant_id, sku, changes.columns, changes.attributes)
+        found = row is not None
+        if found:
+            await events.emit(conn, merchant_id, "product:updated", domain.product_view(row))
     if not found:
         raise Fault("product_not_found", f"no product with SKU {sku[:100]!r}")
     return True
 
 
+@api_method("product.search", EVERYONE, Doc(
+    "Search the merchant's products.",
+    args={
+        "filters": Arg(filters_schema(domain.SEARCH_FIELDS)),
+        "options": Arg(options_schema(domain.SORT_FIELDS, domain.DEFAULT_SORT)),
+    },
+    result=paginated_schema(PRODUCT_VIEW),
+    faults=("product_invalid_filters",),
+    description="ShipStream documents a plain array; we answer the paginated shape of every search.",
+), transaction=None)
 async def product_search(ctx: CallContext, filters: Any = None, options: Any = None) -> dict[str, Any]:
     """ShipStream documents a plain array here but its own client reads a ``result`` key; we
     answer the paginated shape ``{results, totalCount, numPages}`` like every other search."""
     conditions = parse_filters(filters, domain.SEARCH_FIELDS, INVALID_FILTERS)
     page = parse_options(options, domain.SORT_FIELDS, domain.DEFAULT_SORT, INVALID_FILTERS)
-    async with ctx.pool.acquire() as conn:
-        rows, total = await store.search_products(conn, ctx.principal.merchant_id, conditions, page)
+    conn = ctx.conn
+    rows, total = await store.search_products(conn, ctx.principal.merchant_id, conditions, page)
     return paginated([domain.product_view(row) for row in rows], total, page)

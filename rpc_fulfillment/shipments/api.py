@@ -29,6 +29,10 @@ from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.fulfillment.policies import DEFAULT, resolve_policy
 from rpc_fulfillment.shipments.views import service_of, trackers
 from rpc_fulfillment.fulfillment.states import check_allowed
+from rpc_fulfillment.core.api import EVERYONE, OPERATIONS, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import TRUE_RESULT, WHOLE, array_of, nullable, obj
+from rpc_fulfillment.fulfillment.order_rows import ORDER_UNIQUE_ID
+from rpc_fulfillment.shipments.docs import SHIPMENT_ID, SHIPMENT_PROPERTIES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
 from rpc_fulfillment.fulfillment.engine import order_reference, reserve_backorders, settle
 from rpc_fulfillment.fulfillment.order_rows import order_or_fault
@@ -243,53 +247,111 @@ async def _answer(conn: Connection, row: Row) -> dict[str, Any]:
     return (await shipment_properties(conn, [row]))[0]
 
 
+@api_method("shipment.create", OPERATIONS, Doc(
+    "A shipment of an order's reserved units not yet in a shipment, from one warehouse.",
+    args={
+        "order_unique_id": ORDER_UNIQUE_ID,
+        "items": Arg(
+            {"anyOf": [array_of(domain.LineInput, minItems=1, maxItems=domain.MAX_LINES),
+                       {"type": "object", "additionalProperties": {"type": ["integer", "string"]},
+                        "description": "{\"SKU\": qty}"},
+                       {"type": "null"}]},
+            "the units to take; null for every reserved unit",
+        ),
+        "warehouse_id": Arg(nullable(WHOLE), "the warehouse; null for the one holding the most of the units"),
+    },
+    result=SHIPMENT_PROPERTIES,
+    faults=("order_not_found", "shipment_invalid_data", "shipment_not_created"),
+    description="Within the order's backorder policy (all_or_nothing, up_to_X, as_available).",
+))
 async def shipment_create(ctx: CallContext, order_unique_id: Any = REQUIRED, items: Any = None,
                           warehouse_id: Any = None) -> dict[str, Any]:
     """A shipment of the order's reserved units not yet in a shipment (all, or ``items``), from
     one warehouse (``warehouse_id``, or the one holding the most of them)."""
     requests = domain.parse_lines(items)
     warehouse = domain.parse_id(warehouse_id, "warehouse_id", required=False)
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        order = await order_or_fault(conn, ctx, order_unique_id, lock=True)
-        row = await create_for_order(conn, ctx.principal.merchant_id, order, requests, warehouse)
-        return await _answer(conn, row)
+    conn = ctx.conn
+    order = await order_or_fault(conn, ctx, order_unique_id, lock=True)
+    row = await create_for_order(conn, ctx.principal.merchant_id, order, requests, warehouse)
+    return await _answer(conn, row)
 
 
+@api_method("shipment.pack", OPERATIONS, Doc(
+    "Pack a shipment into packages, each with a tracking number.",
+    args={
+        "shipment_id": SHIPMENT_ID,
+        "packages": Arg({"anyOf": [array_of(domain.PackageInput, minItems=1), domain.PackageInput]},
+                        "every unit of the shipment in some package; one package may leave out items"),
+    },
+    result=SHIPMENT_PROPERTIES,
+    faults=("shipment_not_found", "shipment_invalid_data", "shipment_not_packed"),
+))
 async def shipment_pack(ctx: CallContext, shipment_id: Any = REQUIRED, packages: Any = REQUIRED) -> dict[str, Any]:
     parsed = domain.parse_packages(packages)
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
-        row = await pack_shipment(conn, ctx.principal.merchant_id, order, shipment, parsed)
-        return await _answer(conn, row)
+    conn = ctx.conn
+    order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
+    row = await pack_shipment(conn, ctx.principal.merchant_id, order, shipment, parsed)
+    return await _answer(conn, row)
 
 
+@api_method("shipment.ship", OPERATIONS, Doc(
+    "Ship a packed shipment: its units leave stock.",
+    args={"shipment_id": SHIPMENT_ID},
+    result=SHIPMENT_PROPERTIES,
+    faults=("shipment_not_found", "shipment_not_shipped"),
+))
 async def shipment_ship(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
-        row = await ship_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
-        return await _answer(conn, row)
+    conn = ctx.conn
+    order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
+    row = await ship_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
+    return await _answer(conn, row)
 
 
+@api_method("shipment.deliver", OPERATIONS, Doc(
+    "Mark a shipped shipment delivered.",
+    args={"shipment_id": SHIPMENT_ID},
+    result=SHIPMENT_PROPERTIES,
+    faults=("shipment_not_found", "shipment_not_delivered"),
+))
 async def shipment_deliver(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
-        row = await deliver_shipment(conn, ctx.principal.merchant_id, order, shipment)
-        return await _answer(conn, row)
+    conn = ctx.conn
+    order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
+    row = await deliver_shipment(conn, ctx.principal.merchant_id, order, shipment)
+    return await _answer(conn, row)
 
 
+@api_method("shipment.cancel", OPERATIONS, Doc(
+    "Cancel an unshipped shipment: its units go back to the order, still reserved.",
+    args={"shipment_id": SHIPMENT_ID},
+    result=SHIPMENT_PROPERTIES,
+    faults=("shipment_not_found", "shipment_not_canceled"),
+    description="Units with a cancellation request are canceled instead.",
+))
 async def shipment_cancel(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
-        row = await cancel_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
-        return await _answer(conn, row)
+    conn = ctx.conn
+    order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
+    row = await cancel_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
+    return await _answer(conn, row)
 
 
+@api_method("shipment.update", EVERYONE, Doc(
+    "Set a shipment's source (association data for integrations).",
+    args={
+        "shipment_id": SHIPMENT_ID,
+        "data": Arg(obj({"source": nullable({"type": "string", "maxLength": 255})}, required=("source",)),
+                    "only source may change"),
+        "customFields": Arg({"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}, {"type": "object", "maxProperties": 0}]},
+                            "shipments have no custom fields here: null or empty"),
+    },
+    result=TRUE_RESULT,
+    faults=("shipment_not_found", "shipment_invalid_data"),
+))
 async def shipment_update(ctx: CallContext, shipment_id: Any = REQUIRED, data: Any = REQUIRED,
                           customFields: Any = None) -> bool:  # noqa: N803 (ShipStream's argument name)
     """Only ``source`` may change: association data for integrations (ShipStream shipment.md)."""
     increment_id = domain.shipment_id_argument(shipment_id)
     source = domain.parse_update(data, customFields)
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        if not await store.update_source(conn, ctx.principal.merchant_id, increment_id, source):
-            raise Fault(domain.NOT_FOUND)
+    conn = ctx.conn
+    if not await store.update_source(conn, ctx.principal.merchant_id, increment_id, source):
+        raise Fault(domain.NOT_FOUND)
     return True

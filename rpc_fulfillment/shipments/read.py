@@ -18,6 +18,9 @@ from rpc_fulfillment.shipments.views import (
     select_shipment_fields,
 )
 from rpc_fulfillment.shipments.rules import NOT_FOUND, shipment_id_argument
+from rpc_fulfillment.core.api import EVERYONE, READ, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import filters_schema, options_schema, paginated_schema
+from rpc_fulfillment.shipments.docs import SHIPMENT_FIELDS, SHIPMENT_ID, SHIPMENT_PROPERTIES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
 from rpc_fulfillment.shipments import queries as store
 from rpc_fulfillment.db.pool import Connection
@@ -53,18 +56,34 @@ async def shipment_properties(conn: Connection, rows: Sequence[Mapping[str, Any]
     return [project(row, selection, related[row["shipment_id"]]) for row in rows]
 
 
+@api_method("shipment.info", EVERYONE, Doc(
+    "One shipment.",
+    args={"shipment_id": SHIPMENT_ID},
+    result=SHIPMENT_PROPERTIES,
+    faults=("shipment_not_found",),
+), transaction=READ)
 async def shipment_info(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    async with ctx.pool.acquire() as conn, conn.transaction(readonly=True):
-        row = await shipment_or_fault(conn, ctx.principal.merchant_id, shipment_id)
-        return (await shipment_properties(conn, [row]))[0]
+    conn = ctx.conn
+    row = await shipment_or_fault(conn, ctx.principal.merchant_id, shipment_id)
+    return (await shipment_properties(conn, [row]))[0]
 
 
+@api_method("shipment.search", EVERYONE, Doc(
+    "Search the merchant's shipments.",
+    args={
+        "filters": Arg(filters_schema(shipment_domain.SEARCH_FIELDS)),
+        "options": Arg(options_schema(shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT)),
+        "fields": SHIPMENT_FIELDS,
+    },
+    result=paginated_schema(SHIPMENT_PROPERTIES),
+    faults=("shipment_invalid_filters",),
+), transaction=READ)
 async def shipment_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> dict[str, Any]:  # noqa: B006
     fault = "shipment_invalid_filters"
     selection = select_shipment_fields(fields, fault)
     conditions = parse_filters(filters, shipment_domain.SEARCH_FIELDS, fault)
     page = parse_options(options, shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT, fault)
-    async with ctx.pool.acquire() as conn, conn.transaction(readonly=True):
-        rows, total = await store.search(conn, ctx.principal.merchant_id, conditions, page)
-        results = await shipment_properties(conn, rows, selection)
+    conn = ctx.conn
+    rows, total = await store.search(conn, ctx.principal.merchant_id, conditions, page)
+    results = await shipment_properties(conn, rows, selection)
     return paginated(results, total, page)

@@ -17,36 +17,83 @@ from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.webhooks import queries as store
+from rpc_fulfillment.core.api import INTEGRATION, SNAPSHOT, Arg, Doc, api_method
+from rpc_fulfillment.core.schema import BOOLEAN, INTEGER, STRING, TIMESTAMP, TRUE_RESULT, array_of, filters_schema, nullable, obj, options_schema, paginated_schema
+
+
+WEBHOOK_ID = Arg({"type": ["integer", "string"], "minimum": 1}, "the webhook's webhook_id (see webhook.list)")
+WEBHOOK = obj({
+    "webhook_id": INTEGER, "is_active": BOOLEAN, "topics": array_of(STRING), "url": STRING,
+    "extra_headers": STRING, "secret_key": STRING, "last_increment_id": INTEGER, "created_at": TIMESTAMP,
+})
+TOPIC = {"enum": sorted(domain.TOPICS)}
+WEBHOOK_DATA = obj(
+    {
+        "url": {"type": "string", "maxLength": domain.URL_MAX, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+                "description": "the http or https URL events are POSTed to"},
+        "topics": {"anyOf": [array_of(TOPIC, minItems=1), {"type": "string", "description": "comma-separated topics"}]},
+        "is_active": {"type": ["boolean", "integer", "string", "null"], "default": True,
+                      "description": "true/false, 1/0 or \"1\"/\"0\""},
+        "extra_headers": {"anyOf": [STRING, array_of(STRING), {"type": "null"}],
+                          "description": f"\"Name: value\" lines, at most {domain.HEADERS_MAX}"},
+        "secret_key": {"type": ["string", "null"], "maxLength": domain.SECRET_MAX,
+                       "description": "the signing key; absent, null or \"\" generates one (webhook.list shows it)"},
+    },
+    required=("url", "topics"),
+)
+ATTEMPT = obj({"time": TIMESTAMP, "http_status": nullable(INTEGER), "duration_ms": nullable(INTEGER), "error": nullable(STRING)})
+DELIVERY = obj({
+    "delivery_id": INTEGER, "webhook_id": INTEGER, "event_id": INTEGER, "topic": STRING,
+    "webhook_increment_id": INTEGER, "status": STRING, "attempt_count": INTEGER, "created_at": TIMESTAMP,
+    "last_attempt_at": TIMESTAMP, "next_attempt_at": TIMESTAMP, "delivered_at": TIMESTAMP,
+    "last_http_status": nullable(INTEGER), "last_error": nullable(STRING), "attempts": array_of(ATTEMPT),
+})
+EVENT = obj({"event_id": INTEGER, "topic": STRING, "event_timestamp": TIMESTAMP, "message": {"type": "object"}})
 
 # How long webhook.test waits for a worker beyond the HTTP timeout itself.
 TEST_GRACE_SECONDS = 5.0
 TEST_POLL_SECONDS = 0.05
 
 
+@api_method("webhook.create", INTEGRATION, Doc(
+    "Subscribe a URL to event topics.",
+    args={"data": Arg(WEBHOOK_DATA)},
+    result=TRUE_RESULT,
+    faults=("webhook_invalid_data", "webhook_not_created"),
+    description=f"At most {domain.MAX_WEBHOOKS} webhooks per merchant; webhook.list shows the new "
+                f"one's id and secret_key. Deliveries are signed with {domain.SIGNATURE_HEADER}.",
+))
 async def webhook_create(ctx: CallContext, data: Any) -> bool:
     """Returns ``true`` as ShipStream does; webhook.list shows the new webhook's id (and its
     secret_key when the server generated one)."""
     webhook = domain.parse_webhook_data(data, ctx.settings.webhook_allow_private)
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        await store.lock_merchant_webhooks(conn, merchant_id)  # the limit holds under concurrency
-        if await store.count_webhooks(conn, merchant_id) >= domain.MAX_WEBHOOKS:
-            raise Fault(
-                "webhook_not_created",
-                f"Webhook not created: a merchant may have at most {domain.MAX_WEBHOOKS} webhooks; delete one first",
-            )
-        await store.insert_webhook(
-            conn, merchant_id, webhook.url, webhook.topics, webhook.is_active, webhook.extra_headers, webhook.secret_key
+    conn = ctx.conn
+    await store.lock_merchant_webhooks(conn, merchant_id)  # the limit holds under concurrency
+    if await store.count_webhooks(conn, merchant_id) >= domain.MAX_WEBHOOKS:
+        raise Fault(
+            "webhook_not_created",
+            f"Webhook not created: a merchant may have at most {domain.MAX_WEBHOOKS} webhooks; delete one first",
         )
+    await store.insert_webhook(
+        conn, merchant_id, webhook.url, webhook.topics, webhook.is_active, webhook.extra_headers, webhook.secret_key
+    )
     return True
 
 
+@api_method("webhook.list", INTEGRATION, Doc("The merchant's webhooks.", result=array_of(WEBHOOK)), transaction=None)
 async def webhook_list(ctx: CallContext) -> list[dict[str, Any]]:
-    async with ctx.pool.acquire() as conn:
-        rows = await store.list_webhooks(conn, ctx.principal.merchant_id)
+    conn = ctx.conn
+    rows = await store.list_webhooks(conn, ctx.principal.merchant_id)
     return [domain.webhook_view(row) for row in rows]
 
 
+@api_method("webhook.update_status", INTEGRATION, Doc(
+    "Activate (1) or deactivate (0) a webhook.",
+    args={"webhook_id": WEBHOOK_ID, "status": Arg({"type": ["boolean", "integer", "string"]}, "1 or 0, true or false")},
+    result=TRUE_RESULT,
+    faults=("webhook_not_found", "webhook_status_not_changed"),
+))
 async def webhook_update_status(ctx: CallContext, webhook_id: Any, status: Any) -> bool:
     """Activate (1) or deactivate (0). Events of an inactive webhook's topics are not queued
     for it; deliveries already queued wait, and go out once it is active again. Without
@@ -54,41 +101,64 @@ async def webhook_update_status(ctx: CallContext, webhook_id: Any, status: Any) 
     they were) cannot be activated: fault 101 naming 'url'."""
     number = domain.parse_webhook_id(webhook_id)
     is_active = domain.parse_status(status)
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        if is_active and not ctx.settings.webhook_allow_private:
-            webhook = await store.find_webhook(conn, ctx.principal.merchant_id, number)
-            if webhook is not None:
-                domain.check_target(webhook["url"])
-        found = await store.set_active(conn, ctx.principal.merchant_id, number, is_active)
+    conn = ctx.conn
+    if is_active and not ctx.settings.webhook_allow_private:
+        webhook = await store.find_webhook(conn, ctx.principal.merchant_id, number)
+        if webhook is not None:
+            domain.check_target(webhook["url"])
+    found = await store.set_active(conn, ctx.principal.merchant_id, number, is_active)
     if not found:
         raise Fault("webhook_not_found", f"no webhook {number}")
     return True
 
 
+@api_method("webhook.delete", INTEGRATION, Doc(
+    "Delete a webhook with its queued deliveries and delivery log.",
+    args={"webhook_id": WEBHOOK_ID},
+    result=TRUE_RESULT,
+    faults=("webhook_not_found",),
+))
 async def webhook_delete(ctx: CallContext, webhook_id: Any) -> bool:
     """Deletes the webhook with its queued deliveries and its delivery log."""
     number = domain.parse_webhook_id(webhook_id)
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        found = await store.delete_webhook(conn, ctx.principal.merchant_id, number)
+    conn = ctx.conn
+    found = await store.delete_webhook(conn, ctx.principal.merchant_id, number)
     if not found:
         raise Fault("webhook_not_found", f"no webhook {number}")
     return True
 
 
+@api_method("webhook.deliveries", INTEGRATION, Doc(
+    "A webhook's deliveries, each with its attempts.",
+    args={
+        "webhook_id": WEBHOOK_ID,
+        "filters": Arg(filters_schema(domain.DELIVERY_FIELDS)),
+        "options": Arg(options_schema(domain.DELIVERY_SORT_FIELDS, domain.DELIVERY_DEFAULT_SORT)),
+    },
+    result=paginated_schema(DELIVERY),
+    faults=("webhook_not_found", "webhook_invalid_data"),
+), transaction=SNAPSHOT)
 async def webhook_deliveries(ctx: CallContext, webhook_id: Any, filters: Any = None, options: Any = None) -> dict[str, Any]:
     """The webhook's deliveries, each with its attempts: ``{results, totalCount, numPages}``."""
     number = domain.parse_webhook_id(webhook_id)
     conditions = parse_filters(filters, domain.DELIVERY_FIELDS, domain.INVALID_DATA)
     page = parse_options(options, domain.DELIVERY_SORT_FIELDS, domain.DELIVERY_DEFAULT_SORT, domain.INVALID_DATA)
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        if await store.find_webhook(conn, merchant_id, number) is None:
-            raise Fault("webhook_not_found", f"no webhook {number}")
-        rows, total = await store.search_deliveries(conn, merchant_id, number, conditions, page)
-        attempts = await store.attempts_of(conn, [row["delivery_id"] for row in rows]) if rows else {}
+    conn = ctx.conn
+    if await store.find_webhook(conn, merchant_id, number) is None:
+        raise Fault("webhook_not_found", f"no webhook {number}")
+    rows, total = await store.search_deliveries(conn, merchant_id, number, conditions, page)
+    attempts = await store.attempts_of(conn, [row["delivery_id"] for row in rows]) if rows else {}
     return paginated([domain.delivery_view(row, attempts.get(row["delivery_id"], [])) for row in rows], total, page)
 
 
+@api_method("webhook.replay", INTEGRATION, Doc(
+    "Queue an event again for the webhooks subscribed to its topic (or for one webhook).",
+    args={"event_id": Arg({"type": ["integer", "string"], "minimum": 1}, "the event (see event.list)"),
+          "webhook_id": Arg(nullable(WEBHOOK_ID.schema), "only this webhook")},
+    result=array_of({"type": "object", "description": "the queued delivery"}),
+    faults=("webhook_event_not_found", "webhook_not_found", "webhook_invalid_data"),
+))
 async def webhook_replay(ctx: CallContext, event_id: Any, webhook_id: Any = None) -> list[dict[str, Any]]:
     """Queue an event again for the merchant's active webhooks that subscribe to its topic (or
     for one webhook). A delivery the event already had is due again now with a fresh retry
@@ -98,32 +168,39 @@ async def webhook_replay(ctx: CallContext, event_id: Any, webhook_id: Any = None
     only = None if webhook_id is None else domain.parse_webhook_id(webhook_id)
     merchant_id = ctx.principal.merchant_id
     queued = []
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        event = await store.find_event(conn, merchant_id, event_number)
-        if event is None:
-            raise Fault("webhook_event_not_found", f"no event {event_number}")
-        await store.pause_fan_out(conn)
-        webhooks = await store.lock_webhooks(conn, merchant_id, only)
-        if only is not None:
-            if not webhooks:
-                raise Fault("webhook_not_found", f"no webhook {only}")
-            if event["topic"] not in webhooks[0]["topics"]:
-                raise domain.invalid(f"webhook {only} does not subscribe to {event['topic']}")
-            if not webhooks[0]["is_active"]:
-                raise domain.invalid(f"webhook {only} is inactive; activate it with webhook.update_status first")
-        # No fan-out runs now, and one that ran took the event off its queue and created its
-        # deliveries in one transaction: the event is either still queued or fanned out.
-        if await store.awaiting_fan_out(conn, event_number):
-            raise domain.invalid(f"event {event_number} is still waiting for its first delivery; nothing to replay yet")
-        for webhook in webhooks:
-            if webhook["is_active"] and event["topic"] in webhook["topics"]:
-                row = await store.requeue_or_add(conn, merchant_id, webhook["webhook_id"], event)
-                queued.append(dict(row))
-        if queued:
-            await store.notify(conn)
+    conn = ctx.conn
+    event = await store.find_event(conn, merchant_id, event_number)
+    if event is None:
+        raise Fault("webhook_event_not_found", f"no event {event_number}")
+    await store.pause_fan_out(conn)
+    webhooks = await store.lock_webhooks(conn, merchant_id, only)
+    if only is not None:
+        if not webhooks:
+            raise Fault("webhook_not_found", f"no webhook {only}")
+        if event["topic"] not in webhooks[0]["topics"]:
+            raise domain.invalid(f"webhook {only} does not subscribe to {event['topic']}")
+        if not webhooks[0]["is_active"]:
+            raise domain.invalid(f"webhook {only} is inactive; activate it with webhook.update_status first")
+    # No fan-out runs now, and one that ran took the event off its queue and created its
+    # deliveries in one transaction: the event is either still queued or fanned out.
+    if await store.awaiting_fan_out(conn, event_number):
+        raise domain.invalid(f"event {event_number} is still waiting for its first delivery; nothing to replay yet")
+    for webhook in webhooks:
+        if webhook["is_active"] and event["topic"] in webhook["topics"]:
+            row = await store.requeue_or_add(conn, merchant_id, webhook["webhook_id"], event)
+            queued.append(dict(row))
+    if queued:
+        await store.notify(conn)
     return queued
 
 
+@api_method("webhook.test", INTEGRATION, Doc(
+    "Send test:ping to a webhook now and answer what the receiver said.",
+    args={"webhook_id": WEBHOOK_ID},
+    result=obj({"delivered": BOOLEAN, "http_status": nullable(INTEGER), "body": nullable(STRING),
+                "duration_ms": nullable(INTEGER), "error": nullable(STRING), "delivery_id": INTEGER}),
+    faults=("webhook_not_found",),
+), retry=False)
 async def webhook_test(ctx: CallContext, webhook_id: Any) -> dict[str, Any]:
     """Send ``test:ping`` to the webhook now (active or not) and answer what the receiver
     said: ``{delivered, http_status, body, duration_ms, error, delivery_id}``. The ping is
@@ -131,23 +208,22 @@ async def webhook_test(ctx: CallContext, webhook_id: Any) -> dict[str, Any]:
     ``webhook_increment_id`` is 0 (it is outside the sequence)."""
     number = domain.parse_webhook_id(webhook_id)
     merchant_id = ctx.principal.merchant_id
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        if await store.find_webhook(conn, merchant_id, number) is None:
-            raise Fault("webhook_not_found", f"no webhook {number}")
-        delivery_id = await store.add_test_delivery(conn, merchant_id, number, domain.TEST_TOPIC)
+    conn = ctx.conn
+    if await store.find_webhook(conn, merchant_id, number) is None:
+        raise Fault("webhook_not_found", f"no webhook {number}")
+    delivery_id = await store.add_test_delivery(conn, merchant_id, number, domain.TEST_TOPIC)
+    await ctx.uow.commit()  # the worker sends the ping once it is committed; what follows waits for it
     wait = ctx.settings.webhook_timeout + TEST_GRACE_SECONDS
     deadline = time.monotonic() + wait
     outcome = None
     while time.monotonic() < deadline:
         await asyncio.sleep(TEST_POLL_SECONDS)
-        async with ctx.pool.acquire() as conn:
-            outcome = await store.delivery_outcome(conn, delivery_id)
+        outcome = await store.delivery_outcome(conn, delivery_id)
         if outcome is None or outcome["status"] != "pending":
             break
     else:
-        async with ctx.pool.acquire() as conn:
-            await store.give_up_test(conn, delivery_id, f"not sent: no webhook worker took the test within {wait:g} s")
-            outcome = await store.delivery_outcome(conn, delivery_id)
+        await store.give_up_test(conn, delivery_id, f"not sent: no webhook worker took the test within {wait:g} s")
+        outcome = await store.delivery_outcome(conn, delivery_id)
     if outcome is None:  # the webhook was deleted meanwhile
         raise Fault("webhook_not_found", f"no webhook {number}")
     if outcome["status"] == "pending" or outcome["attempted_at"] is None:
@@ -163,6 +239,17 @@ async def webhook_test(ctx: CallContext, webhook_id: Any) -> dict[str, Any]:
     }
 
 
+@api_method("event.list", INTEGRATION, Doc(
+    "The merchant's events after an event id, oldest first (a polling feed).",
+    args={
+        "after_id": Arg(nullable({"type": ["integer", "string"], "minimum": 0}), "0 or null: from the start"),
+        "limit": Arg(nullable({"type": ["integer", "string"], "minimum": 1, "maximum": domain.EVENT_LIST_MAX}),
+                     f"at most this many (default {domain.EVENT_LIST_DEFAULT})"),
+    },
+    result=array_of(EVENT),
+    faults=("event_invalid_data",),
+    description="Ids are taken when an event is written, not when it commits: re-read a small overlap.",
+), transaction=None)
 async def event_list(ctx: CallContext, after_id: Any = None, limit: Any = None) -> list[dict[str, Any]]:
     """The merchant's events with event_id > after_id, oldest first, at most ``limit``.
 
@@ -172,6 +259,6 @@ async def event_list(ctx: CallContext, after_id: Any = None, limit: Any = None) 
     few seconds ago) and skip ids it already has, or use webhooks, whose increment ids follow
     delivery order and have no gaps."""
     after, limit_n = domain.parse_event_list(after_id, limit)
-    async with ctx.pool.acquire() as conn:
-        rows = await store.list_events(conn, ctx.principal.merchant_id, after, limit_n)
+    conn = ctx.conn
+    rows = await store.list_events(conn, ctx.principal.merchant_id, after, limit_n)
     return [domain.event_view(row) for row in rows]

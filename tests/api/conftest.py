@@ -19,7 +19,8 @@ import pytest
 
 from rpc_fulfillment.app import create_app
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.jsonrpc import registry
+from rpc_fulfillment.core.api import EVERYONE, Doc, api_method
+from rpc_fulfillment.jsonrpc import dispatch, registry
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.db.pool import connect
 from tests.conftest import ApiUser, Rpc, _execute, database_url_for
@@ -36,13 +37,15 @@ USERS = (
 def add_method(monkeypatch: pytest.MonkeyPatch) -> Callable[..., registry.ApiMethod]:
     """Add ``path`` -> ``handler`` to the API method table for this test only.
 
-    The entry is built by the registry's own helper, so parameters (required or not) are
-    read from the handler's signature exactly as for the real methods.
+    The handler is declared with ``@api_method`` (no Doc, no transaction unless given) and the
+    entry built by the registry's own helper, so parameters (required or not) are read from
+    the handler's signature exactly as for the real methods.
     """
 
-    def add(path: str, handler: Any, roles: Iterable[str] = registry.EVERYONE) -> registry.ApiMethod:
-        method = registry._table({path: (handler, frozenset(roles))})[path]
-        monkeypatch.setitem(registry.METHODS, path, method)
+    def add(path: str, handler: Any, roles: Iterable[str] = EVERYONE, doc: Doc | None = None, **declared: Any) -> registry.ApiMethod:
+        declared.setdefault("transaction", None)
+        [method] = registry.api_methods([api_method(path, frozenset(roles), doc, **declared)(handler)]).values()
+        monkeypatch.setitem(dispatch.METHODS, path, method)
         return method
 
     return add

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from rpc_fulfillment.core.faults import FAULTS, Fault, FaultSpec
-from rpc_fulfillment.jsonrpc.registry import WAREHOUSE
+from rpc_fulfillment.core.api import WAREHOUSE
 from tests.api.conftest import assert_response_shape, basic
 from tests.conftest import ABSENT
 

@@ -2,8 +2,9 @@
 in openrpc_meta/), against the live method table (no method missing, none extra, parameters
 as the functions take them, roles as the registry gives them) and against the fault table.
 
-A method registered in jsonrpc/registry.py without an entry in jsonrpc/docs/descriptions.py fails
-``test_every_registered_method_is_described``, which says what to add.
+A method declared with ``@api_method`` but without a Doc (core/api.py), or with a Doc that does
+not match its parameters, fails ``test_every_registered_method_is_described``, which says what
+to add.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from referencing.jsonschema import DRAFT7
 
 from rpc_fulfillment.core.faults import FAULTS
 from rpc_fulfillment.orders.input import AddressInput, InfoInput, ItemInput
-from rpc_fulfillment.jsonrpc.docs import descriptions as api_description
+from rpc_fulfillment.core.api import Arg, Doc
 from rpc_fulfillment.jsonrpc import dispatch as methods
 from rpc_fulfillment.jsonrpc.docs import openrpc
 from rpc_fulfillment.jsonrpc import registry
-from rpc_fulfillment.jsonrpc.docs.descriptions import DESCRIPTIONS, TOP_LEVEL_DESCRIPTIONS, Doc
+from rpc_fulfillment.jsonrpc.top_level_docs import TOP_LEVEL_DESCRIPTIONS
 
 META = Path(__file__).parent / "openrpc_meta"
 OPENRPC_META = json.loads((META / "openrpc-meta-schema-1.14.9.json").read_text("utf-8"))
@@ -60,7 +61,7 @@ def meta_errors(document: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return openrpc.build_document()
+    return openrpc.build_document(methods.TOP_LEVEL, methods.METHODS)
 
 
 def by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -105,7 +106,7 @@ def test_the_document_is_valid_openrpc_1_3(document):
     assert document["openrpc"].startswith("1.3.")
     assert meta_errors(document) == []
     # what is served is the same document, through JSON
-    assert meta_errors(orjson.loads(openrpc.document_json())) == []
+    assert meta_errors(orjson.loads(methods.api_document_json())) == []
 
 
 @pytest.mark.parametrize("breakage", [
@@ -152,19 +153,13 @@ def test_draft7_renames_pydantic_constraints_only_where_they_are_keywords():
 # ------------------------------------------------------------------ the live method table
 
 
-def description_problems(methods_table: dict[str, registry.ApiMethod], descriptions: dict[str, Doc]) -> list[str]:
-    """What is wrong between the method table and the description table, as instructions."""
+def description_problems(methods_table: dict[str, registry.ApiMethod]) -> list[str]:
+    """What is wrong with the methods' Docs, as instructions."""
     problems = []
-    for path in methods_table:
-        if path not in descriptions:
-            problems.append(f"{path} is registered in jsonrpc/registry.py but has no Doc in jsonrpc/docs/descriptions.py "
-                            f"DESCRIPTIONS: add one (summary, args, result, faults)")
-    for path in descriptions:
-        if path not in methods_table:
-            problems.append(f"{path} is described in jsonrpc/docs/descriptions.py but not registered in jsonrpc/registry.py")
     for path, method in methods_table.items():
-        doc = descriptions.get(path)
+        doc = method.declaration.doc
         if doc is None:
+            problems.append(f"{path} is declared without a Doc: give its @api_method one (summary, args, result, faults)")
             continue
         taken = [p.name for p in method.parameters]
         described = list(doc.args)
@@ -177,31 +172,31 @@ def description_problems(methods_table: dict[str, registry.ApiMethod], descripti
 def resource_methods() -> dict[str, registry.ApiMethod]:
     """METHODS less the names that are also top-level methods (rpc.discover), which the
     top-level entry describes."""
-    return {path: method for path, method in registry.METHODS.items() if path not in methods.TOP_LEVEL}
+    return {path: method for path, method in methods.METHODS.items() if path not in methods.TOP_LEVEL}
 
 
 def test_every_registered_method_is_described():
-    assert description_problems(resource_methods(), DESCRIPTIONS) == []
+    assert description_problems(resource_methods()) == []
 
 
 def test_rpc_discover_is_both_and_described_once():
-    assert "rpc.discover" in registry.METHODS and "rpc.discover" in methods.TOP_LEVEL
-    assert "rpc.discover" not in DESCRIPTIONS and "rpc.discover" in TOP_LEVEL_DESCRIPTIONS
+    assert "rpc.discover" in methods.METHODS and "rpc.discover" in methods.TOP_LEVEL
+    assert methods.METHODS["rpc.discover"].declaration.doc is TOP_LEVEL_DESCRIPTIONS["rpc.discover"]
 
 
 def test_the_completeness_check_names_a_method_registered_without_a_description(add_method):
     async def thing_do(ctx, first, second=None):
         return True
 
+    async def thing_done(ctx, first, second=None):
+        return True
+
     add_method("thing.do", thing_do)
-    described_wrongly = {**DESCRIPTIONS, "thing.gone": Doc("x", result={}),
-                         "thing.do": Doc("x", result={}, args={"first": api_description.Arg({})}, faults=("nope",))}
-    assert description_problems(resource_methods(), DESCRIPTIONS) == [
-        "thing.do is registered in jsonrpc/registry.py but has no Doc in jsonrpc/docs/descriptions.py DESCRIPTIONS: "
-        "add one (summary, args, result, faults)",
+    assert description_problems(resource_methods()) == [
+        "thing.do is declared without a Doc: give its @api_method one (summary, args, result, faults)",
     ]
-    assert description_problems(resource_methods(), described_wrongly) == [
-        "thing.gone is described in jsonrpc/docs/descriptions.py but not registered in jsonrpc/registry.py",
+    add_method("thing.do", thing_done, doc=Doc("x", result={}, args={"first": Arg({})}, faults=("nope",)))
+    assert description_problems(resource_methods()) == [
         "thing.do: the function takes ['first', 'second'], the description has ['first']",
         "thing.do: fault 'nope' is not in core/faults.py FAULTS",
     ]
@@ -212,7 +207,7 @@ def test_an_undescribed_method_is_still_listed_honestly(add_method):
         return True
 
     add_method("thing.do", thing_do)
-    document = openrpc.document()
+    document = methods.api_document()
     method = by_name(document)["thing.do"]
     assert method["summary"] == openrpc.NOT_DESCRIBED
     assert [(p["name"], p["required"], p["schema"]) for p in method["params"]] == [("first", True, {}), ("second", False, {})]
@@ -229,7 +224,7 @@ def test_every_top_level_method_is_described_with_its_parameters():
 def test_no_method_missing_none_extra(document):
     names = [method["name"] for method in document["methods"]]
     assert len(names) == len(set(names))
-    assert set(names) == set(registry.METHODS) | set(methods.TOP_LEVEL)
+    assert set(names) == set(methods.METHODS) | set(methods.TOP_LEVEL)
     for name, method in by_name(document).items():
         assert method["x-invocation"] == ("direct" if name in methods.TOP_LEVEL else "call"), name
         assert method["summary"] != openrpc.NOT_DESCRIBED, name
@@ -256,7 +251,7 @@ def test_every_fault_is_in_the_fault_table_with_its_message(document):
         assert method["errors"], method["name"]
         for error in method["errors"]:
             assert (error["code"], error["message"]) in table, (method["name"], error)
-    for doc in [*DESCRIPTIONS.values(), *TOP_LEVEL_DESCRIPTIONS.values()]:
+    for doc in [*(method.declaration.doc for method in resource_methods().values()), *TOP_LEVEL_DESCRIPTIONS.values()]:
         assert set(doc.faults) <= set(FAULTS), doc.summary
 
 
@@ -264,7 +259,7 @@ def test_each_method_lists_its_own_faults_and_calls(document):
     described = by_name(document)
     for path, method in resource_methods().items():
         codes = [(e["code"], e["message"]) for e in described[path]["errors"]]
-        expected = [(FAULTS[name].wire_code, FAULTS[name].message) for name in DESCRIPTIONS[path].faults]
+        expected = [(FAULTS[name].wire_code, FAULTS[name].message) for name in method.declaration.doc.faults]
         expected += [(FAULTS[name].wire_code, FAULTS[name].message) for name in openrpc.CALL_FAULTS]
         if any(p.required for p in method.parameters):
             expected.append((FAULTS["required_parameter"].wire_code, FAULTS["required_parameter"].message))
@@ -351,7 +346,7 @@ def served(document: dict[str, Any]) -> Any:
 
 async def test_rpc_discover_needs_no_session(shared_rpc):
     body = await shared_rpc.request("rpc.discover", [])
-    assert body["result"] == served(openrpc.document())
+    assert body["result"] == served(methods.api_document())
     status, absent = await shared_rpc.post({"jsonrpc": "2.0", "id": 7, "method": "rpc.discover"})
     assert status == 200 and absent["result"]["openrpc"] == openrpc.OPENRPC_VERSION
 
@@ -364,14 +359,14 @@ async def test_rpc_discover_with_arguments_is_invalid_params(shared_rpc):
 @pytest.mark.parametrize("role", ["merchant", "warehouse", "admin"])
 async def test_rpc_discover_through_call_for_every_role(shared_rpc, shared_users, role):
     session = await shared_rpc.login(shared_users[role])
-    assert await shared_rpc.result(session, "rpc.discover") == served(openrpc.document())
+    assert await shared_rpc.result(session, "rpc.discover") == served(methods.api_document())
 
 
 async def test_get_openrpc_json(shared_rpc):
     response = await shared_rpc.client.get("/openrpc.json")
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("application/json")
-    assert orjson.loads(await response.read()) == served(openrpc.document())
+    assert orjson.loads(await response.read()) == served(methods.api_document())
 
 
 # ------------------------------------------------- the schemas and the server agree
@@ -381,7 +376,7 @@ async def test_what_the_schemas_accept_the_server_accepts(rpc, users, db):
     from tests.api.order_helpers import add_product
 
     await add_product(db, "SKU-1", stock=5)
-    document = openrpc.document()
+    document = methods.api_document()
     params = [p["name"] for p in by_name(document)["order.create"]["params"]]
     schemas = {p["name"]: p["schema"] for p in by_name(document)["order.create"]["params"]}
     session = await rpc.login(users["admin"])
@@ -407,7 +402,7 @@ async def test_what_the_schemas_refuse_the_server_refuses(rpc, users, db, argume
     from tests.api.order_helpers import add_product
 
     await add_product(db, "SKU-1", stock=5)
-    document = openrpc.document()
+    document = methods.api_document()
     schemas = {p["name"]: p["schema"] for p in by_name(document)["order.create"]["params"]}
     assert list(validator_for(schemas[argument], document).iter_errors(value)) != []
     session = await rpc.login(users["merchant"])
@@ -421,7 +416,7 @@ async def test_what_the_schemas_refuse_the_server_refuses(rpc, users, db, argume
 async def test_results_match_their_documented_schemas(rpc, users, db):
     """Real answers of the server validate against the result schemas of the document, so a
     field added to an answer without its description (or the reverse) shows here."""
-    document = openrpc.document()
+    document = methods.api_document()
     results = {m["name"]: m["result"]["schema"] for m in document["methods"]}
     admin = await rpc.login(users["admin"])
     calls = [

@@ -18,7 +18,8 @@ from typing import Any, Callable
 import orjson
 import pytest
 
-from rpc_fulfillment.jsonrpc.registry import ADMIN, MERCHANT, METHODS
+from rpc_fulfillment.core.api import ADMIN, MERCHANT
+from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from rpc_fulfillment.accounts import provisioning
 from tests import figures
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.jsonrpc.registry import WAREHOUSE
+from rpc_fulfillment.core.api import WAREHOUSE
 from tests.api.conftest import assert_response_shape, basic
 
 INVALID_PATH = {"isFault": True, "faultCode": 3, "faultMessage": "Invalid api path."}

@@ -13,9 +13,8 @@ import asyncpg
 import orjson
 import pytest
 
-from rpc_fulfillment.jsonrpc import dispatch as methods
-
-from rpc_fulfillment.jsonrpc import registry
+from rpc_fulfillment.db import uow
+from rpc_fulfillment.jsonrpc import dispatch
 from rpc_fulfillment.orders import actions as order_actions
 from rpc_fulfillment.fulfillment import queries as fulfillment_store
 from tests.api.engine_helpers import allocations_of, create, events_after, history_of, items_of, last_event_id, state_of
@@ -37,7 +36,7 @@ async def post_call(rpc: Any, session: str, path: str, args: Any) -> tuple[dict[
 
 
 def retry_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == methods.__name__ and r.levelno == logging.WARNING and "retrying" in r.getMessage()]
+    return [r for r in caplog.records if r.name == uow.__name__ and r.levelno == logging.WARNING and "retrying" in r.getMessage()]
 
 
 @pytest.fixture
@@ -47,7 +46,7 @@ async def session(rpc, users):
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch):
-    monkeypatch.setattr(methods, "RETRY_BACKOFF", 0.001)
+    monkeypatch.setattr(uow, "RETRY_BACKOFF", 0.001)
 
 
 # --------------------------------------------------------------------------- a real deadlock
@@ -84,7 +83,7 @@ async def test_two_cancels_that_deadlock_both_succeed(rpc, session, db, monkeypa
 
     monkeypatch.setattr(fulfillment_store, "lock_order_stock", lock_crossed)
     before = await last_event_id(db)
-    with caplog.at_level(logging.WARNING, logger=methods.__name__):
+    with caplog.at_level(logging.WARNING, logger=uow.__name__):
         (answer_x, _), (answer_y, _) = await asyncio.wait_for(asyncio.gather(
             post_call(rpc, session, "order.cancel", [x, {"all_items": True}]),
             post_call(rpc, session, "order.cancel", [y, {"all_items": True}]),
@@ -140,7 +139,7 @@ def failing_settle(monkeypatch, error: type[Exception], times: int) -> list[int]
 async def test_a_transient_failure_is_retried_and_the_client_sees_a_normal_result(rpc, session, db, order, monkeypatch, caplog, error):
     runs = failing_settle(monkeypatch, error, times=1)
     before = await last_event_id(db)
-    with caplog.at_level(logging.WARNING, logger=methods.__name__):
+    with caplog.at_level(logging.WARNING, logger=uow.__name__):
         answer, request_id = await post_call(rpc, session, "order.cancel", [order, {"all_items": True}])
     assert "error" not in answer, answer
     assert answer["result"]["success"] is True
@@ -160,7 +159,7 @@ async def test_a_transient_failure_is_retried_and_the_client_sees_a_normal_resul
 async def test_a_failure_on_every_attempt_is_fault_1_after_3_attempts_and_writes_nothing(rpc, session, db, order, monkeypatch, caplog):
     runs = failing_settle(monkeypatch, asyncpg.exceptions.DeadlockDetectedError, times=10)
     before = await snapshot(db)
-    with caplog.at_level(logging.WARNING, logger=methods.__name__):
+    with caplog.at_level(logging.WARNING, logger=uow.__name__):
         answer, request_id = await post_call(rpc, session, "order.cancel", [order, {"all_items": True}])
     assert answer["error"] == {**INTERNAL, "data": {"request_id": request_id}}
     assert len(runs) == 3
@@ -190,7 +189,7 @@ async def flaky(ctx, failures: int = 1, error: str = "deadlock"):
 @pytest.fixture
 def with_flaky(add_method):
     flaky.runs = 0
-    add_method("test.flaky", flaky)
+    return add_method("test.flaky", flaky)
 
 
 async def test_each_multicall_entry_is_retried_on_its_own(shared_rpc, shared_users, with_flaky):
@@ -206,8 +205,9 @@ async def test_other_database_errors_are_not_retried(shared_rpc, shared_users, w
     assert flaky.runs == 1
 
 
-async def test_a_method_that_commits_more_than_once_is_not_retried(shared_rpc, shared_users, with_flaky, monkeypatch):
-    monkeypatch.setattr(methods, "NOT_RETRIED", frozenset({"test.flaky"}))
+async def test_a_method_that_commits_more_than_once_is_not_retried(shared_rpc, shared_users, add_method):
+    flaky.runs = 0
+    add_method("test.flaky", flaky, retry=False)
     session = await shared_rpc.login(shared_users["merchant"])
     error = await shared_rpc.fault(session, "test.flaky", [1])
     assert error["code"] == INTERNAL["code"]
@@ -216,4 +216,4 @@ async def test_a_method_that_commits_more_than_once_is_not_retried(shared_rpc, s
 
 def test_webhook_test_is_not_retried():
     # It commits its ping, then waits for the worker: run again, it would send a second ping.
-    assert registry.NOT_RETRIED == frozenset({"webhook.test"})
+    assert {path for path, method in dispatch.METHODS.items() if not method.declaration.retry} == {"webhook.test"}

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, settings
 
 from rpc_fulfillment.app import create_app
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.jsonrpc.registry import METHODS
+from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.db.pool import connect
 from tests import figures

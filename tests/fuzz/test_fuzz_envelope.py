@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rpc_fulfillment.jsonrpc.registry import METHODS
+from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from tests.fuzz.conftest import count, encode, fuzz_settings
 from tests.fuzz.strategies import FLOATS, INTS, JSON, SCALARS, TEXT, WRONG
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rpc_fulfillment.jsonrpc.registry import METHODS
+from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from tests import figures
 from tests.fuzz.conftest import MINIMUM_EXAMPLES, SCALE, count, fuzz_settings
 from tests.fuzz.strategies import ABSENT, TEXT, call_arguments

@@ -2,7 +2,7 @@
 fails a race test in which the server retried a call.
 
 The server runs a call again when PostgreSQL aborts its transaction as a deadlock victim
-(40P01) or a serialization failure (40001), with a WARNING per retry (jsonrpc/dispatch.py ``_run``).
+(40P01) or a serialization failure (40001), with a WARNING per retry (db/uow.py ``UnitOfWork.run``).
 The race tests assert "no deadlock" through the answers, which a successful retry hides; so
 every test of a ``test_*_races.py`` module (all of them run the app in this process) also fails
 when any retry was logged, naming the method and the SQLSTATE. The crash and shutdown tests run
@@ -20,10 +20,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from rpc_fulfillment.jsonrpc import dispatch as methods
+from rpc_fulfillment.db import uow
 from tests import figures
 
-# The WARNING of methods._run: "request R: order.cancel attempt 1 of 3 failed
+# The WARNING of uow.UnitOfWork.run: "request R: order.cancel attempt 1 of 3 failed
 # (DeadlockDetectedError 40P01: deadlock detected ...); retrying in 2.1 ms".
 _RETRY = re.compile(r"request (?P<request>\S+): (?P<method>\S+) attempt (?P<attempt>\d+) of \d+ failed \((?P<error>\w+) (?P<sqlstate>\w+):")
 
@@ -45,7 +45,7 @@ class Retry:
 
 
 class RetryLog(logging.Handler):
-    """The retry WARNINGs of jsonrpc/dispatch.py while a test runs. Any WARNING of that logger that
+    """The retry WARNINGs of db/uow.py while a test runs. Any WARNING of that logger that
     names a transient SQLSTATE counts, even if its wording changed, so that a retry can never
     go unseen (the exact wording only makes the report name the method)."""
 
@@ -84,7 +84,7 @@ def no_retried_calls(request: pytest.FixtureRequest) -> Iterator[RetryLog | None
     if not is_race_test(request.node):
         yield None
         return
-    logger = methods.log
+    logger = uow.log
     handler = RetryLog()
     level = logger.level
     if not logger.isEnabledFor(logging.WARNING):

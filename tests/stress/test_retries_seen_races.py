@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from rpc_fulfillment.jsonrpc import dispatch as methods
+from rpc_fulfillment.db import uow
 from rpc_fulfillment.orders import actions as order_actions
 from tests.api.engine_helpers import create
 from tests.api.order_helpers import add_product
@@ -25,7 +25,7 @@ from tests.stress.conftest import RetryLog
     ids=["deadlock", "serialization failure"],
 )
 async def test_the_guard_sees_a_retried_call(rpc, users, db, monkeypatch, no_retried_calls: RetryLog, error, sqlstate):
-    monkeypatch.setattr(methods, "RETRY_BACKOFF", 0.001)
+    monkeypatch.setattr(uow, "RETRY_BACKOFF", 0.001)
     session = await rpc.login(users["merchant"])
     await add_product(db, "RS-A", stock=2)
     unique_id = (await create(rpc, session, [{"sku": "RS-A", "qty": 1}]))["unique_id"]

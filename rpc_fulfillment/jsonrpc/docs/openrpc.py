@@ -1,13 +1,14 @@
 """The OpenRPC 1.3 document of the API, built from the live tables.
 
 - which methods exist, who may call them and their parameters (names, order, required or
-  not, defaults): ``registry.METHODS`` and ``methods.TOP_LEVEL``, read from the functions'
+  not, defaults): the method table and the top-level methods (jsonrpc/dispatch.py, which
+  passes them in), with the parameters ``registry.parameters_of`` reads from the functions'
   signatures exactly as ``call`` binds arguments;
-- summaries, argument and result schemas, the faults each method raises:
-  ``api_description`` (argument schemas generated from the pydantic models that validate
-  them, collected under ``components.schemas``);
-- fault codes and messages: ``domain.faults.FAULTS``;
-- the order lifecycle (extension ``x-order-lifecycle``): ``domain.states``.
+- summaries, argument and result schemas, the faults each method raises: the Doc of each
+  method's ``@api_method`` declaration and ``top_level_docs`` (argument schemas generated from
+  the pydantic models that validate them, collected under ``components.schemas``);
+- fault codes and messages: ``core.faults.FAULTS``;
+- the order lifecycle (extension ``x-order-lifecycle``): ``fulfillment.states``.
 
 Reached as the top-level JSON-RPC method ``rpc.discover`` (no session), as
 ``call(session, "rpc.discover")`` and as ``GET /openrpc.json``. ``GET /docs`` renders it.
@@ -15,7 +16,6 @@ Reached as the top-level JSON-RPC method ``rpc.discover`` (no session), as
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Iterable, Mapping
 
 import orjson
@@ -25,11 +25,10 @@ from pydantic.json_schema import models_json_schema
 from rpc_fulfillment import __version__
 from rpc_fulfillment.core.faults import FAULTS
 from rpc_fulfillment.fulfillment.states import ACTIONS, BY_ALLOCATION, BY_FULFILLMENT, RULES, SAME, STATUS_LABELS, STATUSES_BY_STATE, UNCHANGED
-from rpc_fulfillment.jsonrpc.docs import descriptions as api_description
-from rpc_fulfillment.jsonrpc import dispatch as top_level_methods
-from rpc_fulfillment.jsonrpc import registry
-from rpc_fulfillment.jsonrpc.docs.descriptions import Doc
+from rpc_fulfillment.core.api import Doc
 from rpc_fulfillment.core.context import REQUIRED
+from rpc_fulfillment.jsonrpc.registry import ApiMethod, Handler, Parameter, parameters_of
+from rpc_fulfillment.jsonrpc.top_level_docs import TOP_LEVEL_DESCRIPTIONS
 
 OPENRPC_VERSION = "1.3.2"
 ENDPOINT = "/api/jsonrpc"
@@ -38,7 +37,7 @@ REF_PREFIX = "#/components/schemas/"
 # has a required parameter).
 CALL_FAULTS = ("internal", "access_denied", "session_expired")
 TOP_LEVEL_TAG = "top-level"
-NOT_DESCRIBED = "Not described yet: add an entry to rpc_fulfillment/jsonrpc/docs/descriptions.py."
+NOT_DESCRIBED = "Not described yet: give its @api_method declaration a Doc (core/api.py)."
 
 INTRODUCTION = (
     "ShipStream's Merchant API over JSON-RPC 2.0. POST requests to /api/jsonrpc. Log in with "
@@ -178,14 +177,14 @@ def _errors(names: Iterable[str]) -> list[dict[str, Any]]:
     return errors
 
 
-def _method(name: str, parameters: list[tuple[str, bool, Any]], doc: Doc | None, schemas: _Schemas,
+def _method(name: str, parameters: tuple[Parameter, ...], doc: Doc | None, schemas: _Schemas,
             *, invocation: str, faults: Iterable[str], extra: Mapping[str, Any]) -> dict[str, Any]:
     method: dict[str, Any] = {
         "name": name,
         "summary": doc.summary if doc is not None else NOT_DESCRIBED,
         "tags": [{"name": name.split(".")[0] if invocation == "call" else TOP_LEVEL_TAG}],
         "paramStructure": "either",
-        "params": [_content_descriptor(p, required, default, doc, schemas) for p, required, default in parameters],
+        "params": [_content_descriptor(p.name, p.required, p.default, doc, schemas) for p in parameters],
         "result": {"name": "result", "schema": schemas(doc.result) if doc is not None else {}},
         "errors": _errors(faults),
         "x-invocation": invocation,
@@ -196,15 +195,6 @@ def _method(name: str, parameters: list[tuple[str, bool, Any]], doc: Doc | None,
     if doc is not None and doc.result_description:
         method["result"]["description"] = doc.result_description
     return method
-
-
-def _top_level_parameters(function: Any) -> list[tuple[str, bool, Any]]:
-    listed = list(inspect.signature(function).parameters.values())[1:]  # after the RequestContext
-    parameters = []
-    for p in listed:
-        required = p.default is inspect.Parameter.empty or p.default is REQUIRED
-        parameters.append((p.name, required, None if required or p.default is top_level_methods.ABSENT else p.default))
-    return parameters
 
 
 # ---------------------------------------------------------------------------- lifecycle
@@ -244,14 +234,12 @@ def lifecycle() -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- document
 
-def build_document(methods: Mapping[str, registry.ApiMethod] | None = None,
-                   descriptions: Mapping[str, Doc] | None = None) -> dict[str, Any]:
-    methods = registry.METHODS if methods is None else methods
-    descriptions = api_description.DESCRIPTIONS if descriptions is None else descriptions
-    top_docs = api_description.TOP_LEVEL_DESCRIPTIONS
+def build_document(top_level: Mapping[str, Handler], methods: Mapping[str, ApiMethod]) -> dict[str, Any]:
+    """The document of these top-level functions and this method table."""
+    top_docs = TOP_LEVEL_DESCRIPTIONS
     # A name that is both (rpc.discover) is listed once, as the top-level method.
-    methods = {path: method for path, method in methods.items() if path not in top_level_methods.TOP_LEVEL}
-    docs = [top_docs.get(name) for name in top_level_methods.TOP_LEVEL] + [descriptions.get(path) for path in methods]
+    methods = {path: method for path, method in methods.items() if path not in top_level}
+    docs = [top_docs.get(name) for name in top_level] + [method.declaration.doc for method in methods.values()]
     specs: list[Any] = []
     for doc in docs:
         if doc is not None:
@@ -260,18 +248,16 @@ def build_document(methods: Mapping[str, registry.ApiMethod] | None = None,
     schemas = _Schemas(specs)
 
     entries = []
-    for name, function in top_level_methods.TOP_LEVEL.items():
+    for name, function in top_level.items():
         doc = top_docs.get(name)
         faults = (*(doc.faults if doc is not None else ()), "internal")
-        entries.append(_method(name, _top_level_parameters(function), doc, schemas,
-                               invocation="direct", faults=faults, extra={}))
+        entries.append(_method(name, parameters_of(function), doc, schemas, invocation="direct", faults=faults, extra={}))
     for path, method in methods.items():
-        doc = descriptions.get(path)
-        parameters = [(p.name, p.required, p.default) for p in method.parameters]
+        doc = method.declaration.doc
         faults = (*(doc.faults if doc is not None else ()), *CALL_FAULTS)
         if any(p.required for p in method.parameters):
             faults = (*faults, "required_parameter")
-        entries.append(_method(path, parameters, doc, schemas, invocation="call", faults=faults,
+        entries.append(_method(path, method.parameters, doc, schemas, invocation="call", faults=faults,
                                extra={"x-roles": sorted(method.roles)}))
 
     return {
@@ -292,20 +278,22 @@ def build_document(methods: Mapping[str, registry.ApiMethod] | None = None,
 _cache: dict[str, Any] = {}
 
 
-def _fingerprint() -> tuple[Any, ...]:
+def _fingerprint(top_level: Mapping[str, Handler], methods: Mapping[str, ApiMethod]) -> tuple[Any, ...]:
     """Changes when a method is registered or replaced (tests patch the table)."""
-    return tuple((path, id(method)) for path, method in registry.METHODS.items())
+    return tuple((name, id(function)) for name, function in top_level.items()) + tuple(
+        (path, id(method)) for path, method in methods.items()
+    )
 
 
-def document() -> dict[str, Any]:
-    """The document for the live method table, built once per table. Do not modify it."""
-    key = _fingerprint()
+def document(top_level: Mapping[str, Handler], methods: Mapping[str, ApiMethod]) -> dict[str, Any]:
+    """The document for these live tables, built once per table. Do not modify it."""
+    key = _fingerprint(top_level, methods)
     if _cache.get("key") != key:
-        built = build_document()
+        built = build_document(top_level, methods)
         _cache.update(key=key, document=built, json=orjson.dumps(built))
     return _cache["document"]
 
 
-def document_json() -> bytes:
-    document()
+def document_json(top_level: Mapping[str, Handler], methods: Mapping[str, ApiMethod]) -> bytes:
+    document(top_level, methods)
     return _cache["json"]

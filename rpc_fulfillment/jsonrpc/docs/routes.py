@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rpc_fulfillment.jsonrpc.docs import openrpc
+from rpc_fulfillment.jsonrpc.dispatch import api_document, api_document_json
 from rpc_fulfillment.jsonrpc.docs.page import render_docs
 
 DOCS_HEADERS = {
@@ -22,14 +22,14 @@ _rendered: dict[str, object] = {}
 
 
 def docs_html() -> bytes:
-    document = openrpc.document()
+    document = api_document()
     if _rendered.get("document") is not document:
         _rendered.update(document=document, html=render_docs(document).encode("utf-8"))
     return _rendered["html"]  # type: ignore[return-value]
 
 
 async def handle_openrpc(request: web.Request) -> web.Response:
-    return web.Response(body=openrpc.document_json(), headers={"Content-Type": "application/json"})
+    return web.Response(body=api_document_json(), headers={"Content-Type": "application/json"})
 
 
 async def handle_docs(request: web.Request) -> web.Response:

@@ -1,0 +1,180 @@
+"""The unit of work of one API call: its connection, its transaction, the retry, and the
+database's errors in the domain's terms.
+
+A call gets one pooled connection (the admission statements and the service share it). Each
+service function runs in one transaction, as its declaration says (core/api.py): begun by
+its first statement (a call refused before it reads anything costs no BEGIN/ROLLBACK),
+committed when the function returns, rolled back when it raises. A transaction PostgreSQL
+aborts as a deadlock victim or a serialization failure is run again, the whole function in
+a fresh transaction, up to CALL_ATTEMPTS times in all: the failed attempt left nothing behind.
+
+The driver's errors stop here: a refused unique, check or foreign-key constraint becomes
+core's Conflict / ConstraintViolated (with the constraint's name), a number too large
+OutOfRange, text with a NUL character the -32602 answer, a lost connection fault 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import asyncpg
+
+from rpc_fulfillment.core.api import Declaration, Transaction
+from rpc_fulfillment.core.context import AfterCommit
+from rpc_fulfillment.core.faults import Conflict, ConstraintViolated, Fault, InvalidParams, OutOfRange, StoreRefused
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL's "try the transaction again" errors (SQLSTATE 40P01 and 40001): the whole
+# transaction was rolled back, and running it again may well succeed.
+TRANSIENT_ERRORS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+CALL_ATTEMPTS = 3  # in all, the first included
+RETRY_BACKOFF = 0.004  # seconds: the n-th retry waits a random 50-100% of RETRY_BACKOFF * 2**(n-1)
+# JSON strings may hold U+0000, PostgreSQL text and jsonb may not.
+NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+LOST_CONNECTION = (asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError, OSError)
+
+
+def _refused(error: asyncpg.PostgresError) -> StoreRefused:
+    constraint = getattr(error, "constraint_name", None)
+    if isinstance(error, asyncpg.UniqueViolationError):
+        return Conflict(constraint, str(error))
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
+        return ConstraintViolated(constraint, str(error))
+    return OutOfRange(constraint, str(error))
+
+
+REFUSALS = (asyncpg.IntegrityConstraintViolationError, asyncpg.NumericValueOutOfRangeError)
+
+
+class Statements:
+    """The call's connection as services and queries see it: each statement runs inside the
+    unit's transaction (the first one begins it), and the database's refusals come out as
+    core's StoreRefused exceptions."""
+
+    def __init__(self, unit: UnitOfWork) -> None:
+        self._unit = unit
+
+    async def execute(self, query: str, *args: Any) -> str:
+        connection = await self._unit.begun()
+        try:
+            return await connection.execute(query, *args)
+        except REFUSALS as error:
+            raise _refused(error) from None
+
+    async def executemany(self, query: str, args: Any) -> None:
+        connection = await self._unit.begun()
+        try:
+            await connection.executemany(query, args)
+        except REFUSALS as error:
+            raise _refused(error) from None
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        connection = await self._unit.begun()
+        try:
+            return await connection.fetch(query, *args)
+        except REFUSALS as error:
+            raise _refused(error) from None
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        connection = await self._unit.begun()
+        try:
+            return await connection.fetchrow(query, *args)
+        except REFUSALS as error:
+            raise _refused(error) from None
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        connection = await self._unit.begun()
+        try:
+            return await connection.fetchval(query, *args)
+        except REFUSALS as error:
+            raise _refused(error) from None
+
+
+class UnitOfWork:
+    """One API call's connection; ``run`` runs a service function in its transaction."""
+
+    def __init__(self, connection: asyncpg.Connection, request_id: str) -> None:
+        self.connection = connection  # the raw connection, for the admission's statements
+        self.request_id = request_id
+        self.conn = Statements(self)
+        self._declared: Transaction | None = None  # the running function's transaction
+        self._pending: Transaction | None = None  # declared, not begun yet
+        self._transaction: Any = None  # asyncpg's Transaction, once begun
+
+    async def begun(self) -> asyncpg.Connection:
+        """The connection, with the declared transaction begun if it was not yet."""
+        if self._pending is not None:
+            declared, self._pending = self._pending, None
+            transaction = self.connection.transaction(isolation=declared.isolation, readonly=declared.readonly)
+            await transaction.start()
+            self._transaction = transaction
+        return self.connection
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: an error inside undoes only what was written inside it."""
+        connection = await self.begun()
+        async with connection.transaction():
+            yield
+
+    async def commit(self) -> None:
+        """Commit now; the statements after it each commit on their own (webhook.test commits
+        its ping, then waits for the worker to send it)."""
+        transaction, self._transaction, self._pending = self._transaction, None, None
+        if transaction is not None:
+            await transaction.commit()
+
+    async def rollback(self) -> None:
+        """Undo what this attempt wrote so far; the next statement begins a fresh transaction."""
+        transaction, self._transaction, self._pending = self._transaction, None, self._declared
+        if transaction is not None:
+            await transaction.rollback()
+
+    async def run(self, declaration: Declaration, service: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """``service(*args)`` in its transaction, run again after a deadlock or a serialization
+        failure (unless declared not to be); the last attempt's error goes on."""
+        attempt = 1
+        while True:
+            try:
+                return await self._attempt(declaration.transaction, service, args)
+            except TRANSIENT_ERRORS as error:
+                if attempt >= CALL_ATTEMPTS or not declaration.retry:
+                    raise
+                delay = RETRY_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+                log.warning(
+                    "request %s: %s attempt %d of %d failed (%s %s: %s); retrying in %.1f ms",
+                    self.request_id, declaration.path, attempt, CALL_ATTEMPTS, type(error).__name__, error.sqlstate,
+                    error, delay * 1000,
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+            except NUL_ERRORS:
+                raise InvalidParams(f"{declaration.path}: text may not contain the NUL character (\\u0000)") from None
+            except LOST_CONNECTION:
+                log.exception("request %s: lost the database connection in %s", self.request_id, declaration.path)
+                raise Fault("internal", data={"request_id": self.request_id}) from None
+
+    async def _attempt(self, declared: Transaction | None, service: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Any:
+        self._declared = self._pending = declared
+        try:
+            result = await service(*args)
+            await self.commit()
+        except BaseException:
+            if self._transaction is not None and not self.connection.is_closed():
+                await self.rollback()
+            raise
+        finally:
+            self._declared = self._pending = self._transaction = None
+        return result.finish() if isinstance(result, AfterCommit) else result
+
+
+@asynccontextmanager
+async def unit_of_work(pool: asyncpg.Pool, request_id: str) -> AsyncIterator[UnitOfWork]:
+    """A call's unit of work on a connection of the pool, given back when the call ends."""
+    async with pool.acquire() as connection:
+        yield UnitOfWork(connection, request_id)
