@@ -69,6 +69,8 @@ class Field:
     wire: Callable[[Any], Any] | None = _same
     value: Callable[[Row], Any] | None = None
     absent: Callable[[], Any] | None = None
+    # What rpc.discover says of the input key, beyond its type.
+    doc: str | None = None
 
     @property
     def column(self) -> bool:
@@ -138,7 +140,7 @@ class Fields:
 
     def model_fields(self, order: Iterable[str] | None = None) -> dict[str, tuple[Any, FieldInfo]]:
         """pydantic ``create_model`` field definitions: each input field optional (None)."""
-        return {row.name: (row.input | None, FieldInfo(default=None)) for row in self.inputs(order)}
+        return {row.name: (row.input | None, FieldInfo(default=None, description=row.doc)) for row in self.inputs(order)}
 
     def required(self) -> tuple[str, ...]:
         return tuple(row.name for row in self.rows if row.required)
