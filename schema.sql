@@ -373,6 +373,7 @@ CREATE TABLE public.orders (
     completed_at timestamp with time zone,
     shipped_at timestamp with time zone,
     delivered_at timestamp with time zone,
+    customer_id text,
     CONSTRAINT orders_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
     CONSTRAINT orders_status_in_state CHECK ((((state = 'new'::text) AND (status = ANY (ARRAY['new'::text, 'partial_backorder'::text, 'backordered'::text]))) OR ((state = 'processing'::text) AND (status = ANY (ARRAY['processing'::text, 'partial_backorder'::text]))) OR ((state = 'complete'::text) AND (status = 'complete'::text)) OR ((state = 'canceled'::text) AND (status = 'canceled'::text)) OR ((state = 'holded'::text) AND (status = ANY (ARRAY['holded'::text, 'delayed_shipment'::text, 'unresolved'::text]))))),
     CONSTRAINT orders_unique_id_check CHECK (((length(unique_id) >= 1) AND (length(unique_id) <= 64)))
@@ -1117,6 +1118,12 @@ CREATE INDEX orders_created ON public.orders USING btree (merchant_id, created_a
 --
 
 CREATE INDEX orders_delayed ON public.orders USING btree (delayed_ship_date) WHERE (status = 'delayed_shipment'::text);
+
+--
+-- Name: orders_merchant_customer_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_merchant_customer_id ON public.orders USING btree (merchant_id, customer_id) WHERE (customer_id IS NOT NULL);
 
 --
 -- Name: orders_merchant_order_id; Type: INDEX; Schema: public; Owner: -

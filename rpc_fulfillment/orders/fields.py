@@ -85,6 +85,9 @@ ORDER_FIELDS = Fields(
     Field("custom_greeting", "text", input=LongText),
     Field("gift_message", "text", input=LongText),
     Field("source", "text", input=Text, search=Kind.TEXT),
+    Field("customer_id", "text", input=Annotated[str, Rule(max_length=255), BeforeValidator(text_or_number)],
+          search=Kind.TEXT, sortable=True, doc="rpc-fulfillment extension (not in ShipStream's API): the customer's "
+                                               "id in the merchant's own system, free text; a number is taken as its digits"),
     Field("declared_value_service", "boolean", input=Flag, default=False),
     Field("declared_value", "numeric", input=Money, wire=_money),
     Field("declared_value_currency", "text", input=Currency, default=_currency_of("declared_value")),
@@ -109,7 +112,7 @@ ORDER_FIELDS = Fields(
 # The order of order.create's info keys: the order rpc.discover lists them in and a fault
 # names their problems in (pydantic validates in this order), as before the table existed.
 INFO_KEYS = (
-    "unique_id", "order_ref", "shipping_method", "custom_greeting", "note", "gift_message", "source",
+    "unique_id", "order_ref", "shipping_method", "custom_greeting", "note", "gift_message", "source", "customer_id",
     "signature_required", "saturday_delivery", "reason_for_export", "declared_value_service", "declared_value",
     "declared_value_currency", "customs_value", "customs_value_currency", "overbox", "backorder_policy", "priority",
     "requested_ship_date", "delayed_ship_date", "desired_delivery_date", "hold_indefinitely", "tpb_group_id",

@@ -366,7 +366,7 @@ async def test_default_limit_is_50_and_at_most_100(rpc, session, db):
     ("filters", "options", "detail"),
     [
         ({"colour": "red"}, None, "cannot filter on 'colour' (filterable: carrier_code, completed_at, created_at, "
-         "delivered_at, order_id, order_ref, priority, requested_ship_date, shipped_at, shipping_method, sku, source, "
+         "customer_id, delivered_at, order_id, order_ref, priority, requested_ship_date, shipped_at, shipping_method, sku, source, "
          "state, status, store_code, unique_id, updated_at)"),
         ({"status": {"like": "n%"}}, None, "unknown operator 'like' for 'status' (use one of eq, from, gt, gteq, in, lt, "
          "lteq, neq, nin, notnull, null, starts, to)"),
@@ -384,7 +384,7 @@ async def test_default_limit_is_50_and_at_most_100(rpc, session, db):
         ({"created_at": {"from": 20240101}}, None, "'created_at' from: expected a date string such as 2024-01-31"),
         ({"requested_ship_date": {"eq": "soon"}}, None, "'requested_ship_date' eq: 'soon' is not a date (use 2024-01-31)"),
         ("status=new", None, "filters must be an object such as {\"status\": {\"eq\": \"new\"}}"),
-        (None, {"sort_field": "colour"}, "cannot sort on 'colour' (sortable: created_at, order_id, order_ref, priority, "
+        (None, {"sort_field": "colour"}, "cannot sort on 'colour' (sortable: created_at, customer_id, order_id, order_ref, priority, "
          "requested_ship_date, status, unique_id, updated_at)"),
         (None, {"sort_dir": "up"}, "option sort_dir must be asc or desc"),
         (None, {"page": 0}, "option page must be a whole number from 1 to 2147483647"),

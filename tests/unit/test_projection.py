@@ -31,7 +31,7 @@ def row(**changes):
         "saturday_delivery": False, "reason_for_export": "sold", "overbox": False, "backorder_policy": "default",
         "priority": 50, "requested_ship_date": date(2030, 1, 2), "desired_delivery_date": None,
         "delayed_ship_date": datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))),
-        "custom_greeting": None, "gift_message": None, "source": "magento:1", "declared_value_service": True,
+        "custom_greeting": None, "gift_message": None, "source": "magento:1", "customer_id": None, "declared_value_service": True,
         "declared_value": Decimal("40.5"), "declared_value_currency": "USD", "tpb_group_id": None,
         "extra": {"customs_value": "3.00", "instructions": [{"note": "n"}], "custom_fields": {"a": 1}},
         "created_at": CREATED, "updated_at": CREATED, "completed_at": None, "shipped_at": None, "delivered_at": None,
