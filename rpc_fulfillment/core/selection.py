@@ -5,7 +5,7 @@ base ones plus those named; expansions (items, packages...) only when named."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 from rpc_fulfillment.core.faults import Fault
 
@@ -50,3 +50,14 @@ class Properties:
             elif name not in scalars:
                 scalars.append(name)
         return Selection(tuple(scalars), frozenset(expansions))
+
+
+def projected(selection: Selection, scalars: Mapping[str, Any], expansions: Mapping[str, Callable[[], Any]],
+              order: Sequence[str]) -> dict[str, Any]:
+    """The selected scalar properties, then the selected expansions in ``order``, each built
+    only when asked for (an expansion may need rows fetched for it)."""
+    result = {name: scalars[name] for name in selection.scalars}
+    for name in order:
+        if selection.wants(name):
+            result[name] = expansions[name]()
+    return result

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.core import formats
-from rpc_fulfillment.core.selection import Properties, Selection
+from rpc_fulfillment.core.selection import Properties, Selection, projected
 from rpc_fulfillment.orders.fields import ORDER_FIELDS, ORDER_ITEM_FIELDS
 from rpc_fulfillment.shipments.views import order_shipment_properties, package_properties, tracking_properties
 
@@ -57,7 +57,6 @@ class Related:
 
 def project(row: Mapping[str, Any], selection: Selection, related: Related | None = None) -> dict[str, Any]:
     scalars = scalar_properties(row)
-    result = {name: scalars[name] for name in selection.scalars}
     related = related or Related()
     expansions = {
         "shipping_address": lambda: dict(row["shipping_address"]),
@@ -68,7 +67,4 @@ def project(row: Mapping[str, Any], selection: Selection, related: Related | Non
         "packages": lambda: [package_properties(package) for package in related.packages],
         "serial_number_data": list,
     }
-    for name in EXPANDABLE:
-        if selection.wants(name):
-            result[name] = expansions[name]()
-    return result
+    return projected(selection, scalars, expansions, EXPANDABLE)

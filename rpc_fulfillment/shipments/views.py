@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.core import formats
-from rpc_fulfillment.core.selection import Properties, Selection
+from rpc_fulfillment.core.selection import Properties, Selection, projected
 
 BASE = ("shipment_id", "order_unique_id", "order_ref")
 SCALARS = BASE + (
@@ -176,7 +176,6 @@ class ShipmentRelated:
 
 def project(row: Mapping[str, Any], selection: Selection, related: ShipmentRelated | None = None) -> dict[str, Any]:
     scalars = scalar_properties(row)
-    result = {name: scalars[name] for name in selection.scalars}
     related = related or ShipmentRelated()
     expansions = {
         "shipping_address": lambda: dict(row["shipping_address"]),
@@ -185,10 +184,7 @@ def project(row: Mapping[str, Any], selection: Selection, related: ShipmentRelat
         "tracking_numbers": lambda: [tracking_properties(t) for t in related.tracking_numbers],
         "serial_number_data": list,
     }
-    for name in EXPANDABLE:
-        if selection.wants(name):
-            result[name] = expansions[name]()
-    return result
+    return projected(selection, scalars, expansions, EXPANDABLE)
 
 
 def trackers(tracking_numbers: Sequence[Mapping[str, Any]], delivered: bool) -> list[dict[str, Any]]:
