@@ -28,6 +28,13 @@ from rpc_fulfillment.fulfillment.order_rows import fetch_items
 NOT_CHANGED = "order_status_not_changed"
 
 
+async def _settle_one(ctx: CallContext, unique_id: Any, action: str, refusal: str) -> bool:
+    """The matrix's ``action`` on one order, locked; fault 100 or NOT_CHANGED with ``refusal``."""
+    order = await order_or_fault(ctx.conn, ctx, unique_id, lock=True)
+    await settle(ctx.conn, ctx.principal.merchant_id, [order], action, fault=NOT_CHANGED, what=refusal)
+    return True
+
+
 @api_method("order.hold", INTEGRATION, Doc(
     "Put an order of state new on hold; its reservations are kept.",
     args={"orderUniqueId": ORDER_UNIQUE_ID},
@@ -36,10 +43,7 @@ NOT_CHANGED = "order_status_not_changed"
 ))
 async def order_hold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:  # noqa: N803
     """Put an order of state new on hold; it keeps its reservations."""
-    conn = ctx.conn
-    order = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
-    await settle(conn, ctx.principal.merchant_id, [order], "hold", fault=NOT_CHANGED, what="the order cannot be put on hold")
-    return True
+    return await _settle_one(ctx, orderUniqueId, "hold", "the order cannot be put on hold")
 
 
 @api_method("order.unhold", INTEGRATION, Doc(
@@ -50,10 +54,7 @@ async def order_hold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:  
 ))
 async def order_unhold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:  # noqa: N803
     """Return an order on hold to state new, with the status its reservations give it."""
-    conn = ctx.conn
-    order = await order_or_fault(conn, ctx, orderUniqueId, lock=True)
-    await settle(conn, ctx.principal.merchant_id, [order], "unhold", fault=NOT_CHANGED, what="the order is not on hold")
-    return True
+    return await _settle_one(ctx, orderUniqueId, "unhold", "the order is not on hold")
 
 
 async def _release(conn: Connection, ctx: CallContext, order_id: int, plan: CancelPlan) -> dict[int, int]:
