@@ -37,7 +37,9 @@ async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
         max_size=size,
         init=_init_connection,
         reset=_rollback_if_needed,
-        command_timeout=60,
+        # The server stops a statement after 60 s: no client-side timer per query (asyncpg's
+        # command_timeout arms one for every statement).
+        server_settings={"statement_timeout": "60s"},
     )
 
 

@@ -104,36 +104,60 @@ class UnitOfWork:
         self.conn = Statements(self)
         self._declared: Transaction | None = None  # the running function's transaction
         self._pending: Transaction | None = None  # declared, not begun yet
-        self._transaction: Any = None  # asyncpg's Transaction, once begun
+        self._open = False  # a transaction is begun and not ended
+        self._savepoints = 0
+        # The concurrency slot (an advisory lock key) to give back in the message that commits
+        # the call's transaction: COMMIT and the unlock cost one round trip, not two.
+        self.slot_to_release: int | None = None
 
     async def begun(self) -> asyncpg.Connection:
-        """The connection, with the declared transaction begun if it was not yet."""
+        """The connection, with the declared transaction begun if it was not yet. Transactions
+        are plain SQL, not asyncpg's Transaction objects, so that COMMIT can share a message."""
         if self._pending is not None:
             declared, self._pending = self._pending, None
-            transaction = self.connection.transaction(isolation=declared.isolation, readonly=declared.readonly)
-            await transaction.start()
-            self._transaction = transaction
+            await self.connection.execute(_begin_sql(declared))
+            self._open = True
         return self.connection
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested transaction: an error inside undoes only what was written inside it."""
         connection = await self.begun()
-        async with connection.transaction():
+        self._savepoints += 1
+        name = f"uow_{self._savepoints}"
+        await connection.execute(f"SAVEPOINT {name}")
+        try:
             yield
+        except BaseException:
+            if not connection.is_closed():
+                await connection.execute(f"ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
+            raise
+        await connection.execute(f"RELEASE SAVEPOINT {name}")
 
     async def commit(self) -> None:
         """Commit now; the statements after it each commit on their own (webhook.test commits
         its ping, then waits for the worker to send it)."""
-        transaction, self._transaction, self._pending = self._transaction, None, None
-        if transaction is not None:
-            await transaction.commit()
+        await self._commit(release=False)
+
+    async def _commit(self, *, release: bool) -> None:
+        """COMMIT, with the slot's unlock in the same message when the call ends here."""
+        was_open, self._open, self._pending = self._open, False, None
+        if not was_open:
+            return
+        slot = self.slot_to_release if release else None
+        self.slot_to_release = None if release else self.slot_to_release
+        unlock = f"; SELECT pg_advisory_unlock({int(slot)})" if slot is not None else ""
+        try:
+            await self.connection.execute(f"COMMIT{unlock}")
+        except BaseException:
+            self.slot_to_release = slot  # not known to be given back: the caller releases it
+            raise
 
     async def rollback(self) -> None:
         """Undo what this attempt wrote so far; the next statement begins a fresh transaction."""
-        transaction, self._transaction, self._pending = self._transaction, None, self._declared
-        if transaction is not None:
-            await transaction.rollback()
+        was_open, self._open, self._pending = self._open, False, self._declared
+        if was_open:
+            await self.connection.execute("ROLLBACK")
 
     async def run(self, declaration: Declaration, service: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """``service(*args)`` in its transaction, run again after a deadlock or a serialization
@@ -163,14 +187,20 @@ class UnitOfWork:
         self._declared = self._pending = declared
         try:
             result = await service(*args)
-            await self.commit()
+            await self._commit(release=True)
         except BaseException:
-            if self._transaction is not None and not self.connection.is_closed():
+            if self._open and not self.connection.is_closed():
                 await self.rollback()
             raise
         finally:
-            self._declared = self._pending = self._transaction = None
+            self._declared = self._pending = None
+            self._open = False
         return result.finish() if isinstance(result, AfterCommit) else result
+
+
+def _begin_sql(declared: Transaction) -> str:
+    isolation = f" ISOLATION LEVEL {declared.isolation.replace('_', ' ').upper()}" if declared.isolation else ""
+    return f"BEGIN{isolation}{' READ ONLY' if declared.readonly else ''}"
 
 
 @asynccontextmanager

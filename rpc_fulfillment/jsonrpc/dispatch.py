@@ -114,11 +114,14 @@ def _record(ctx: RequestContext, admission: Admission) -> None:
 
 
 @asynccontextmanager
-async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> AsyncIterator[tuple[UnitOfWork, Principal]]:
+async def _admitted(ctx: RequestContext, session: object, cost: int = 1,
+                    *, one_call: bool = True) -> AsyncIterator[tuple[UnitOfWork, Principal]]:
     """The call's unit of work (one connection: the session check and the service share it),
     its principal, and its admission by the user's rate and concurrency limits, decided in
     the session lookup's own statement.
-    A refusal raises LimitRefused; the concurrency slot is given back when the call ends.
+    A refusal raises LimitRefused; the concurrency slot is given back when the call ends: for
+    ``one_call``, in the message that commits its transaction (one round trip for both); for a
+    multiCall, after its last call.
 
     HTTP Basic credentials are checked on the pool before the connection is taken: after
     repeated failures an attempt waits, and must not hold a connection meanwhile.
@@ -141,11 +144,14 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1) -> Asyn
         _record(ctx, admission)
         if admission.refused is not None:
             raise auth.LimitRefused(admission)
+        if one_call:
+            uow.slot_to_release = admission.slot
         try:
             yield uow, principal
         finally:
-            if admission.slot is not None:
-                await _release_slot(connection, principal.api_user_id, admission.slot)
+            slot = uow.slot_to_release if one_call else admission.slot
+            if slot is not None:  # not given back with a COMMIT
+                await _release_slot(connection, principal.api_user_id, slot)
 
 
 async def _release_slot(connection: asyncpg.Connection, api_user_id: int, slot: int) -> None:
@@ -246,7 +252,7 @@ async def multiCall(ctx: RequestContext, session: Any, calls: Any, options: Any 
     """Magento's multiCall: each call runs on its own; ``{"break": true}`` stops at the first fault."""
     # Each call of a multiCall takes a token; they run one after another in one slot.
     cost = len(calls) if isinstance(calls, list) and 0 < len(calls) <= ctx.settings.max_batch else 1
-    async with _admitted(ctx, session, cost) as (uow, principal):
+    async with _admitted(ctx, session, cost, one_call=False) as (uow, principal):
         return await _many(ctx, uow, principal, calls, options)
 
 
