@@ -116,6 +116,25 @@ BEGIN
 END $$;
 
 --
+-- Name: rpcf_next_unique_id(bigint, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_next_unique_id(merchant bigint, chosen text[]) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    candidate text;
+BEGIN
+    LOOP
+        candidate := nextval(format('order_unique_id_%s', merchant)::regclass)::text;
+        IF array_position(chosen, candidate) IS NULL
+           AND NOT EXISTS (SELECT 1 FROM orders WHERE merchant_id = merchant AND unique_id = candidate) THEN
+            RETURN candidate;
+        END IF;
+    END LOOP;
+END $$;
+
+--
 -- Name: rpcf_refill(double precision, timestamp with time zone, timestamp with time zone, double precision, double precision); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -132,6 +151,20 @@ $$;
 CREATE FUNCTION public.rpcf_slot_key(p_user bigint, p_slot integer) RETURNS bigint
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT (29296::bigint << 48) | ((p_user & 68719476735) << 12) | p_slot $$;
+
+--
+-- Name: rpcf_stock_as_read(boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_stock_as_read(unchanged boolean) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT unchanged THEN
+        RAISE EXCEPTION 'the stock changed since it was read' USING ERRCODE = 'RF001';
+    END IF;
+    RETURN true;
+END $$;
 
 SET default_tablespace = '';
 

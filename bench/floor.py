@@ -87,22 +87,18 @@ async def _draft_order_arguments(app: web.Application, config: dict[str, Any]) -
 async def _draft_one(app: web.Application, config: dict[str, Any], args: list[Any]) -> list[Any]:
     from rpc_fulfillment.orders.draft import ProductIndex, draft_order, match_products
     from rpc_fulfillment.orders.input import parse_order
-    from rpc_fulfillment.fulfillment.order_rows import lock_stock
     from rpc_fulfillment.orders import queries as store
-    from rpc_fulfillment.orders.create import order_write, product_from_row
-    from rpc_fulfillment.orders.queries import orders_arguments
+    from rpc_fulfillment.orders.create import available_stock, order_write, product_from_row
 
     merchant_id = config["merchant_id"]
     order = parse_order(*args, *([None] * (5 - len(args))))
     async with app[POOL].acquire() as conn:
-        rows = await store.find_products(conn, merchant_id, [item.lookup for item in order.items])
-        products = match_products(order.items, ProductIndex([product_from_row(row) for row in rows]))
-        available: dict[int, dict[int, int]] = {}
-        for row in await lock_stock(conn, sorted({p.product_id for p in products})):  # no transaction: no lock kept
-            available.setdefault(row["product_id"], {})[row["warehouse_id"]] = row["available"]
-        store_row = await store.find_store(conn, merchant_id, None)
-    draft = draft_order(order, products, available)
-    return orders_arguments([order_write(merchant_id, config["api_user_id"], order, draft, store_row)])
+        lookup = await store.lookup_for_create(conn, merchant_id, [None], [item.lookup for item in order.items], [],
+                                               lock=False)
+    products = match_products(order.items, ProductIndex([product_from_row(row) for row in lookup.products]))
+    draft = draft_order(order, products, available_stock(lookup.stock))
+    write = order_write(merchant_id, config["api_user_id"], order, draft, lookup.stores[None])
+    return store.orders_arguments([write], store.StockAsRead())
 
 
 async def _insert_with_retry(pool: Any, sql: str, arguments: list[Any]) -> Any:

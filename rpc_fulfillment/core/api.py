@@ -58,9 +58,14 @@ class Transaction:
 
     isolation: str | None = None
     readonly: bool = False
+    # True: no transaction until the service asks for it (``uow.begin()``); the statements
+    # before that each commit on their own (order.create reads and writes optimistically in
+    # two statements, and begins the transaction only to decide again under locks).
+    on_begin: bool = False
 
 
 WRITE = Transaction()
+WRITE_ON_BEGIN = Transaction(on_begin=True)
 READ = Transaction(readonly=True)
 # One consistent snapshot over several reads (a page and the rows it refers to).
 SNAPSHOT = Transaction("repeatable_read", readonly=True)

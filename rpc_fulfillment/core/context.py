@@ -27,6 +27,9 @@ class UnitOfWork(Protocol):
     def conn(self) -> Any:
         """The call's connection: its statements run inside the call's transaction."""
 
+    def begin(self) -> None:
+        """Begin the declared transaction (one declared WRITE_ON_BEGIN) with the next statement."""
+
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: an error inside undoes only what was written inside it."""
 

@@ -151,3 +151,8 @@ class ConstraintViolated(StoreRefused):
 
 class OutOfRange(StoreRefused):
     """A number too large for its column."""
+
+
+class Stale(StoreRefused):
+    """A statement that re-checks what it was decided on found it changed since it was read
+    (order.create's optimistic write); nothing of the statement was written."""

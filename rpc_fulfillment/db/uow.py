@@ -4,13 +4,14 @@ database's errors in the domain's terms.
 A call gets one pooled connection (the admission statements and the service share it). Each
 service function runs in one transaction, as its declaration says (core/api.py): begun by
 its first statement (a call refused before it reads anything costs no BEGIN/ROLLBACK),
-committed when the function returns, rolled back when it raises. A transaction PostgreSQL
+committed when the function returns, rolled back when it raises. A function declared
+WRITE_ON_BEGIN runs its statements each in its own transaction until it calls ``begin()``. A transaction PostgreSQL
 aborts as a deadlock victim or a serialization failure is run again, the whole function in
 a fresh transaction, up to CALL_ATTEMPTS times in all: the failed attempt left nothing behind.
 
 The driver's errors stop here: a refused unique, check or foreign-key constraint becomes
 core's Conflict / ConstraintViolated (with the constraint's name), a number too large
-OutOfRange, text with a NUL character the -32602 answer, a lost connection fault 1.
+OutOfRange, a statement's own re-check refusing (SQLSTATE RF001) Stale, text with a NUL character the -32602 answer, a lost connection fault 1.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import asyncpg
 
 from rpc_fulfillment.core.api import Declaration, Transaction
 from rpc_fulfillment.core.context import AfterCommit
-from rpc_fulfillment.core.faults import Conflict, ConstraintViolated, Fault, InvalidParams, OutOfRange, StoreRefused
+from rpc_fulfillment.core.faults import Conflict, ConstraintViolated, Fault, InvalidParams, OutOfRange, Stale
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,25 @@ RETRY_BACKOFF = 0.004  # seconds: the n-th retry waits a random 50-100% of RETRY
 # JSON strings may hold U+0000, PostgreSQL text and jsonb may not.
 NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
 LOST_CONNECTION = (asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError, OSError)
+# Raised by a statement whose re-check finds what it was decided on changed (rpcf_stock_as_read,
+# migration 0011); asyncpg knows no class for our own SQLSTATEs.
+STALE_SQLSTATE = "RF001"
 
 
-def _refused(error: asyncpg.PostgresError) -> StoreRefused:
+def _refused(error: asyncpg.PostgresError) -> Exception:
+    """The store's refusal in core's terms; an unknown SQLSTATE other than ours stays as it is."""
     constraint = getattr(error, "constraint_name", None)
     if isinstance(error, asyncpg.UniqueViolationError):
         return Conflict(constraint, str(error))
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return ConstraintViolated(constraint, str(error))
-    return OutOfRange(constraint, str(error))
+    if isinstance(error, asyncpg.NumericValueOutOfRangeError):
+        return OutOfRange(constraint, str(error))
+    return Stale(None, str(error)) if error.sqlstate == STALE_SQLSTATE else error
 
 
-REFUSALS = (asyncpg.IntegrityConstraintViolationError, asyncpg.NumericValueOutOfRangeError)
+REFUSALS = (asyncpg.IntegrityConstraintViolationError, asyncpg.NumericValueOutOfRangeError,
+            asyncpg.exceptions.UnknownPostgresError)
 
 
 class Statements:
@@ -119,6 +127,12 @@ class UnitOfWork:
             self._open = True
         return self.connection
 
+    def begin(self) -> None:
+        """Begin the declared transaction with the next statement (for a function declared
+        WRITE_ON_BEGIN; a transaction begun already goes on)."""
+        if self._transaction is None:
+            self._pending = self._declared
+
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested transaction: an error inside undoes only what was written inside it."""
@@ -184,7 +198,8 @@ class UnitOfWork:
                 raise Fault("internal", data={"request_id": self.request_id}) from None
 
     async def _attempt(self, declared: Transaction | None, service: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Any:
-        self._declared = self._pending = declared
+        self._declared = declared
+        self._pending = None if declared is None or declared.on_begin else declared
         try:
             result = await service(*args)
             await self._commit(release=True)

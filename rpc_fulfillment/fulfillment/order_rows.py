@@ -17,18 +17,17 @@ from rpc_fulfillment.db.pool import Connection
 ORDER_UNIQUE_ID = Arg({"type": ["string", "integer"], "minLength": 1}, "the order's unique_id (your order number)")
 
 
-def stock_locked_sql(products: str) -> str:
+def stock_available_sql(products: str, *, lock: bool = True) -> str:
     # Locked in primary-key order, so concurrent orders never deadlock.
     return f"""SELECT s.product_id, s.warehouse_id, s.qty_on_hand - s.qty_allocated AS available, w.is_active
                  FROM stock s JOIN warehouses w USING (warehouse_id)
                 WHERE s.product_id {products}
-                ORDER BY s.product_id, s.warehouse_id
-                  FOR UPDATE OF s"""
+                ORDER BY s.product_id, s.warehouse_id{" FOR UPDATE OF s" if lock else ""}"""
 
 
 async def lock_stock(conn: Connection, product_ids: Sequence[int]) -> list[asyncpg.Record]:
     """Lock the stock rows of these products and return what is available in each warehouse."""
-    return await conn.fetch(stock_locked_sql("= ANY($1::bigint[])"), list(product_ids))
+    return await conn.fetch(stock_available_sql("= ANY($1::bigint[])"), list(product_ids))
 
 
 ORDER_SELECT = """

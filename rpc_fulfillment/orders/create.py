@@ -1,42 +1,51 @@
-"""order.create and order.bulk_create.
+"""order.create and order.bulk_create: one path. order.create is a bulk of one order.
 
-One transaction per call. A create locks the stock rows of its products in primary-key order,
-decides the allocation in the domain, and writes the order, its items, allocations, stock,
-stock movements, status history and order:created event in one statement (INSERT_ORDERS). A
-bulk does the same for all its orders at once: one lock of their stock rows, every order
-decided in Python, one statement writing them all.
+A create reads what it decides on in one statement (the stores, the products its items may
+mean, their stock, which of the unique_ids chosen are taken: ``lookup_for_create``), decides
+every order in Python in the caller's key order, each seeing the stock the ones before it
+took, and writes them all in one statement (INSERT_ORDERS: orders, items, allocations, stock,
+stock movements, status history, order:created events).
+
+Optimistic first: the lookup locks nothing and runs outside any transaction, and the write is
+a transaction of its own, which locks the stock rows and re-checks the decision: the stock
+CHECK refuses units others took meanwhile, and where an order backordered units the write
+refuses when the stock it was decided on changed (core's Stale). Then the call decides again
+under locks, in a transaction: the lookup locks the stock rows, the write cannot be refused
+for stock. Orders asking for a unique order_ref take that path directly (their advisory locks
+are held to the end of a transaction).
+
+A unique_id taken meanwhile (another call, or an automatic number meeting one a client chose)
+undoes the locked write; the orders are then written one by one, each in a savepoint, with the
+same outcome per order: fault 104 for a chosen unique_id, the next free number for an
+automatic one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import asyncpg
 
+from rpc_fulfillment.core.api import INTEGRATION, WRITE_ON_BEGIN, Arg, Doc, api_method
+from rpc_fulfillment.core.context import REQUIRED, AfterCommit, CallContext
+from rpc_fulfillment.core.faults import Conflict, ConstraintViolated, Fault, Stale, StoreRefused
+from rpc_fulfillment.core.schema import STRING, WIRE_ERROR, array_of, nullable
 from rpc_fulfillment.fulfillment.allocation import Available
-from rpc_fulfillment.core.faults import Conflict, Fault
+from rpc_fulfillment.orders import queries as store
+from rpc_fulfillment.orders.docs import ADDRESS, FLAGS, INFO, ITEMS, ORDER_CREATE_ARGS, ORDER_PROPERTIES
 from rpc_fulfillment.orders.draft import Draft, Product, ProductIndex, draft_order, match_products
 from rpc_fulfillment.orders.input import OrderInput, parse_order
+from rpc_fulfillment.orders.queries import CreateLookup, OrderWrite, StockAsRead
 from rpc_fulfillment.orders.views import project, select_fields
-from rpc_fulfillment.core.api import INTEGRATION, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import STRING, WIRE_ERROR, array_of, nullable
-from rpc_fulfillment.orders.docs import ADDRESS, FLAGS, INFO, ITEMS, ORDER_CREATE_ARGS, ORDER_PROPERTIES
-from rpc_fulfillment.core.context import REQUIRED, AfterCommit, CallContext
-from rpc_fulfillment.orders import queries as store
-from rpc_fulfillment.db.pool import Connection
-from rpc_fulfillment.fulfillment.order_rows import lock_stock
-from rpc_fulfillment.orders.queries import OrderWrite
 
 UNIQUE_ID_CONSTRAINT = "orders_merchant_id_unique_id_key"
+STOCK_CHECK = "stock_covers_allocations"
 STAR = select_fields("*", "order_invalid_data")
-# An auto-assigned unique_id can meet one a client chose earlier; take the next number.
+# An automatic unique_id drawn while another call writes the same number as its chosen one:
+# the next try draws the next number.
 AUTO_ID_ATTEMPTS = 20
-
-
-class _AutoIdTaken(Exception):
-    pass
 
 
 def product_from_row(row: Mapping[str, Any]) -> Product:
@@ -53,22 +62,13 @@ def product_from_row(row: Mapping[str, Any]) -> Product:
     )
 
 
-async def _product_index(conn: Connection, merchant_id: int, orders: Sequence[OrderInput]) -> ProductIndex:
-    keys = {item.lookup for order in orders for item in order.items}
-    return ProductIndex([product_from_row(row) for row in await store.find_products(conn, merchant_id, sorted(keys))])
-
-
-def _available(stock_rows: Sequence[Mapping[str, Any]]) -> Available:
+def available_stock(stock_rows: list[Mapping[str, Any]]) -> Available:
     """What can be allocated, by product and active warehouse."""
     available: Available = {}
     for row in stock_rows:
         if row["is_active"]:
             available.setdefault(row["product_id"], {})[row["warehouse_id"]] = row["available"]
     return available
-
-
-async def _lock_available(conn: Connection, product_ids: set[int]) -> Available:
-    return _available(await lock_stock(conn, sorted(product_ids)))
 
 
 def _ref_check(order: OrderInput) -> tuple[str, timedelta | None] | None:
@@ -79,10 +79,11 @@ def _ref_check(order: OrderInput) -> tuple[str, timedelta | None] | None:
     return order_ref, None if window is True else window
 
 
-async def _check_order_ref(conn: Connection, ctx: CallContext, order: OrderInput) -> None:
-    check = _ref_check(order)
-    if check is not None and (await store.order_refs_taken(conn, ctx.principal.merchant_id, [check]))[0]:
-        raise Fault("order_exists", data={"order_ref": check[0]})
+def _known_store(code: str | None, store_row: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The store found for ``code`` (None: the default store), or fault 102 naming it."""
+    if store_row is None:
+        raise Fault("order_invalid_data", f"storeCode: no store with code '{code}'" if code else "the merchant has no default store")
+    return store_row
 
 
 def order_write(merchant_id: int, api_user_id: int, order: OrderInput, draft: Draft,
@@ -101,11 +102,6 @@ def order_write(merchant_id: int, api_user_id: int, order: OrderInput, draft: Dr
     )
 
 
-def _properties(ctx: CallContext, row: Mapping[str, Any], store_row: Mapping[str, Any]) -> dict[str, Any]:
-    properties = {**row, "store_code": store_row["code"], "store_name": store_row["name"], "submitted_by": ctx.principal.username}
-    return project(properties, STAR)
-
-
 @dataclass(frozen=True)
 class _Written:
     """An order's row as the statement returned it, projected once the transaction has
@@ -115,33 +111,174 @@ class _Written:
     store_row: Mapping[str, Any]
 
     def properties(self, ctx: CallContext) -> dict[str, Any]:
-        return _properties(ctx, self.row, self.store_row)
+        properties = {**self.row, "store_code": self.store_row["code"], "store_name": self.store_row["name"],
+                      "submitted_by": ctx.principal.username}
+        return project(properties, STAR)
 
 
-async def _write(conn: Connection, ctx: CallContext, order: OrderInput, draft: Draft, store_row: Mapping[str, Any]) -> _Written:
-    write = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
+Outcome = Fault | _Written  # per key: why the order was not written, or the order written
+
+
+@dataclass(frozen=True)
+class _Drafted:
+    """One order decided, not written yet; ``taken`` is the stock it took, to give back if
+    its write fails."""
+
+    key: str
+    order: OrderInput
+    write: OrderWrite
+    store_row: Mapping[str, Any]
+    taken: dict[int, dict[int, int]]  # product_id -> warehouse_id -> available before it
+
+
+@dataclass
+class _Batch:
+    """The orders of one call decided against one lookup, in key order: each sees the stock
+    the ones before it took, the unique_ids and order_refs they use."""
+
+    ctx: CallContext
+    lookup: CreateLookup
+    refs_taken: dict[str, bool]  # key -> its order_ref is used already (orders that ask, under lock)
+    index: ProductIndex = field(init=False)
+    available: Available = field(init=False)
+    ids_taken: set[str] = field(init=False)
+    refs_written: set[str] = field(default_factory=set)
+    backordered: set[int] = field(default_factory=set)  # products some accepted order backordered
+
+    def __post_init__(self) -> None:
+        self.index = ProductIndex([product_from_row(row) for row in self.lookup.products])
+        self.available = available_stock(self.lookup.stock)
+        self.ids_taken = set(self.lookup.unique_ids_taken)
+
+    def draft(self, key: str, order: OrderInput) -> _Drafted:
+        """Decide one order (taking its stock), or the fault that refuses it (taking nothing).
+        The checks in their order: store, products, order_ref, the draft, unique_id."""
+        store_row = _known_store(order.store_code, self.lookup.stores.get(order.store_code))
+        products = match_products(order.items, self.index)
+        check = _ref_check(order)
+        if check is not None and (self.refs_taken[key] or check[0] in self.refs_written):
+            raise Fault("order_exists", data={"order_ref": check[0]})
+        taken = {p.product_id: dict(self.available.get(p.product_id, {})) for p in products}
+        try:
+            draft = draft_order(order, products, self.available)
+            if order.info.unique_id is not None and order.info.unique_id in self.ids_taken:
+                raise Fault("order_exists", data={"unique_id": order.info.unique_id})
+        except Fault:
+            self.available.update(taken)
+            raise
+        principal = self.ctx.principal
+        return _Drafted(key, order, order_write(principal.merchant_id, principal.api_user_id, order, draft, store_row),
+                        store_row, taken)
+
+    def give_back(self, drafted: _Drafted) -> None:
+        """The stock ``drafted`` took, available again (its write failed)."""
+        self.available.update({pid: dict(stock) for pid, stock in drafted.taken.items()})
+
+    def accept(self, drafted: _Drafted) -> None:
+        """``drafted`` is written (or will be with the others): later orders see what it uses."""
+        if drafted.order.info.unique_id is not None:
+            self.ids_taken.add(drafted.order.info.unique_id)
+        if drafted.order.info.order_ref:
+            self.refs_written.add(drafted.order.info.order_ref)
+        self.backordered |= {item["product_id"] for item in drafted.write.items if item["qty_backordered"]}
+
+    def as_read(self) -> StockAsRead:
+        """For the write to re-check: the stock, as the lookup read it, of the products backordered."""
+        read = available_stock(self.lookup.stock)
+        products = sorted(self.backordered)
+        return StockAsRead(products, [(pid, wid, units) for pid in products for wid, units in sorted(read.get(pid, {}).items())])
+
+
+async def _decide(ctx: CallContext, orders: dict[str, OrderInput], *, lock: bool) -> _Batch:
+    """The lookup, then (under lock) the order_ref checks: stock rows first, then the order_ref
+    locks, the order every create takes them in, so that two creates cannot deadlock."""
+    merchant_id = ctx.principal.merchant_id
+    codes = list(dict.fromkeys(order.store_code for order in orders.values()))
+    keys = sorted({item.lookup for order in orders.values() for item in order.items})
+    chosen = sorted({order.info.unique_id for order in orders.values() if order.info.unique_id is not None})
+    lookup = await store.lookup_for_create(ctx.conn, merchant_id, codes, keys, chosen, lock=lock)
+    checks = {key: check for key, order in orders.items() if (check := _ref_check(order)) is not None}
+    taken = await store.order_refs_taken(ctx.conn, merchant_id, list(checks.values()))
+    return _Batch(ctx, lookup, dict(zip(checks, taken)))
+
+
+async def _write_together(ctx: CallContext, orders: dict[str, OrderInput], *, lock: bool) -> dict[str, Outcome]:
+    """Every order decided, then written by one statement (re-checking the stock unless it is
+    locked). Refused as a whole: nothing of it is written."""
+    batch = await _decide(ctx, orders, lock=lock)
+    outcomes: dict[str, Outcome] = {}
+    drafted: list[_Drafted] = []
+    for key, order in orders.items():
+        try:
+            drafted.append(batch.draft(key, order))
+        except Fault as fault:
+            outcomes[key] = fault
+            continue
+        batch.accept(drafted[-1])
+    if drafted:
+        as_read = StockAsRead() if lock else batch.as_read()
+        rows = await store.insert_orders(ctx.conn, [d.write for d in drafted], as_read)
+        outcomes.update({d.key: _Written(row, d.store_row) for d, row in zip(drafted, rows)})
+    return outcomes
+
+
+async def _write_alone(ctx: CallContext, batch: _Batch, key: str, order: OrderInput) -> _Written:
+    """One order decided and written in a savepoint of its own (its stock given back when the
+    write fails)."""
+    drafted = batch.draft(key, order)
     try:
-        [row] = await store.insert_orders(conn, [write])
+        for _ in range(AUTO_ID_ATTEMPTS):
+            try:
+                async with ctx.uow.savepoint():
+                    [row] = await store.insert_orders(ctx.conn, [drafted.write], StockAsRead())
+            except Conflict as conflict:
+                if conflict.constraint != UNIQUE_ID_CONSTRAINT:
+                    raise
+                if order.info.unique_id is not None:
+                    raise Fault("order_exists", data={"unique_id": order.info.unique_id}) from None
+                continue
+            batch.accept(drafted)
+            return _Written(row, drafted.store_row)
+        raise RuntimeError("could not find a free unique_id after several attempts")
+    except BaseException:
+        batch.give_back(drafted)
+        raise
+
+
+async def _write_one_by_one(ctx: CallContext, orders: dict[str, OrderInput]) -> dict[str, Outcome]:
+    batch = await _decide(ctx, orders, lock=True)
+    outcomes: dict[str, Outcome] = {}
+    for key, order in orders.items():
+        try:
+            outcomes[key] = await _write_alone(ctx, batch, key, order)
+        except Fault as fault:
+            outcomes[key] = fault
+    return outcomes
+
+
+def _decided_on_changed_data(refused: StoreRefused) -> bool:
+    """Whether an optimistic write was refused because what it read changed meanwhile."""
+    return (isinstance(refused, Stale)
+            or isinstance(refused, ConstraintViolated) and refused.constraint == STOCK_CHECK
+            or isinstance(refused, Conflict) and refused.constraint == UNIQUE_ID_CONSTRAINT)
+
+
+async def create_orders(ctx: CallContext, orders: dict[str, OrderInput]) -> dict[str, Outcome]:
+    """Create the orders (keyed as the caller keyed them); each is written or refused alone."""
+    if not any(_ref_check(order) for order in orders.values()):
+        try:
+            return await _write_together(ctx, orders, lock=False)
+        except StoreRefused as refused:
+            if not _decided_on_changed_data(refused):
+                raise
+    ctx.uow.begin()
+    try:
+        return await _write_together(ctx, orders, lock=True)
     except Conflict as conflict:
         if conflict.constraint != UNIQUE_ID_CONSTRAINT:
             raise
-        if order.info.unique_id is None:
-            raise _AutoIdTaken() from None
-        raise Fault("order_exists", data={"unique_id": order.info.unique_id}) from None
-    return _Written(row, store_row)
-
-
-async def _create_once(ctx: CallContext, order: OrderInput) -> _Written:
-    merchant_id = ctx.principal.merchant_id
-    conn = ctx.conn
-    lookup = await store.lookup_for_create(conn, merchant_id, order.store_code, sorted({i.lookup for i in order.items}))
-    store_row = _known_store(order.store_code, lookup.store)
-    products = match_products(order.items, ProductIndex([product_from_row(row) for row in lookup.products]))
-    available = _available(lookup.stock)
-    # Stock rows first, then the order_ref lock: the order bulk_create takes them in, so a
-    # create and a bulk with the same order_ref and product cannot deadlock.
-    await _check_order_ref(conn, ctx, order)
-    return await _write(conn, ctx, order, draft_order(order, products, available), store_row)
+    await ctx.uow.rollback()  # the refused write aborted the transaction: decide again
+    return await _write_one_by_one(ctx, orders)
 
 
 @api_method("order.create", INTEGRATION, Doc(
@@ -159,7 +296,7 @@ async def _create_once(ctx: CallContext, order: OrderInput) -> _Written:
     description="unique_id is assigned from 100000001 when info leaves it out. The status says what could "
                 "be reserved: new, partial_backorder or backordered (holded or delayed_shipment with "
                 "hold_indefinitely or delayed_ship_date).",
-))
+), transaction=WRITE_ON_BEGIN)
 async def order_create(
     ctx: CallContext,
     storeCode: Any = None,  # noqa: N803 (ShipStream's argument names are part of the API)
@@ -169,21 +306,13 @@ async def order_create(
     flags: Any = None,
 ) -> AfterCommit:
     order = parse_order(storeCode, items, address, info, flags, max_items=ctx.settings.max_order_items)
-    for _ in range(AUTO_ID_ATTEMPTS):
-        try:
-            written = await _create_once(ctx, order)
-            return AfterCommit(lambda: written.properties(ctx))
-        except _AutoIdTaken:
-            await ctx.uow.rollback()  # the failed insert aborted the transaction: start afresh
-            await store.skip_taken_unique_ids(ctx.conn, ctx.principal.merchant_id)
-    raise RuntimeError("could not find a free unique_id after several attempts")
+    [outcome] = (await create_orders(ctx, {"order": order})).values()
+    if isinstance(outcome, Fault):
+        raise outcome
+    return AfterCommit(lambda: outcome.properties(ctx))
 
 
 # ----------------------------------------------------------------------------- bulk_create
-
-
-def _wire_error(fault: Fault) -> dict[str, Any]:
-    return {"error": fault.to_error()}
 
 
 def _parse_bulk_entry(args: Any, max_items: int) -> OrderInput:
@@ -192,125 +321,6 @@ def _parse_bulk_entry(args: Any, max_items: int) -> OrderInput:
     if not isinstance(args, list) or not 4 <= len(args) <= 5:
         raise Fault("order_invalid_data", "each order must be [storeCode, items, address, info] or [..., flags]")
     return parse_order(*args, *([None] * (5 - len(args))), max_items=max_items)
-
-
-async def _bulk_one(conn: Connection, ctx: CallContext, order: OrderInput, index: ProductIndex,
-                    stores: dict[str | None, asyncpg.Record], available: Available) -> _Written:
-    """One order of a bulk, inside its own savepoint; ``available`` is restored if it fails."""
-    store_row = _bulk_store(order, stores)
-    products = match_products(order.items, index)
-    saved = {p.product_id: dict(available.get(p.product_id, {})) for p in products}
-    for _ in range(AUTO_ID_ATTEMPTS):
-        try:
-            async with ctx.uow.savepoint():
-                await _check_order_ref(conn, ctx, order)
-                return await _write(conn, ctx, order, draft_order(order, products, available), store_row)
-        except (Fault, _AutoIdTaken) as problem:
-            available.update({pid: dict(stock) for pid, stock in saved.items()})
-            if isinstance(problem, Fault):
-                raise
-            await store.skip_taken_unique_ids(conn, ctx.principal.merchant_id)
-    raise RuntimeError("could not find a free unique_id after several attempts")
-
-
-def _known_store(code: str | None, store_row: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """The store found for ``code`` (None: the default store), or fault 102 naming it."""
-    if store_row is None:
-        raise Fault("order_invalid_data", f"storeCode: no store with code '{code}'" if code else "the merchant has no default store")
-    return store_row
-
-
-def _bulk_store(order: OrderInput, stores: dict[str | None, asyncpg.Record]) -> Mapping[str, Any]:
-    return _known_store(order.store_code, stores.get(order.store_code))
-
-
-async def _bulk_stores(conn: Connection, merchant_id: int, orders: Sequence[OrderInput]) -> dict[str | None, asyncpg.Record]:
-    stores: dict[str | None, asyncpg.Record] = {}
-    for code in {order.store_code for order in orders}:
-        row = await store.find_store(conn, merchant_id, code)
-        if row is not None:
-            stores[code] = row
-    return stores
-
-
-@dataclass
-class _Batch:
-    """A bulk decided in Python before one statement writes it: what each order conflicts
-    with is read first (references and unique_ids already used), then the orders are drafted
-    in key order against the locked stock, each seeing the ones before it."""
-
-    refs_taken: dict[str, bool]  # key -> its order_ref is already used (only orders that ask)
-    ids_taken: set[str]
-    writes: dict[str, OrderWrite] = field(default_factory=dict)
-    store_rows: dict[str, asyncpg.Record] = field(default_factory=dict)
-    refs_written: set[str] = field(default_factory=set)
-
-    def draft(self, ctx: CallContext, key: str, order: OrderInput, index: ProductIndex,
-              stores: dict[str | None, asyncpg.Record], available: Available) -> None:
-        """The checks and their order are _bulk_one's: store, products, order_ref, draft, unique_id."""
-        store_row = _bulk_store(order, stores)
-        products = match_products(order.items, index)
-        check = _ref_check(order)
-        if check is not None and (self.refs_taken[key] or check[0] in self.refs_written):
-            raise Fault("order_exists", data={"order_ref": check[0]})
-        saved = {p.product_id: dict(available.get(p.product_id, {})) for p in products}
-        try:
-            draft = draft_order(order, products, available)
-            if order.info.unique_id is not None and order.info.unique_id in self.ids_taken:
-                raise Fault("order_exists", data={"unique_id": order.info.unique_id})
-        except Fault:
-            available.update({pid: dict(stock) for pid, stock in saved.items()})
-            raise
-        self.writes[key] = order_write(ctx.principal.merchant_id, ctx.principal.api_user_id, order, draft, store_row)
-        self.store_rows[key] = store_row
-        if order.info.unique_id is not None:
-            self.ids_taken.add(order.info.unique_id)
-        if order.info.order_ref:
-            self.refs_written.add(order.info.order_ref)
-
-
-async def _free_unique_ids(conn: Connection, merchant_id: int, count: int, chosen: set[str]) -> list[str]:
-    """``count`` automatic unique_ids in sequence order, skipping those orders have or this
-    bulk's own orders chose; drawn only for orders about to be written, so none is wasted."""
-    free: list[str] = []
-    for _ in range(AUTO_ID_ATTEMPTS):
-        if len(free) == count:
-            return free
-        drawn = await store.next_unique_ids(conn, merchant_id, count - len(free))
-        taken = chosen | await store.unique_ids_taken(conn, merchant_id, drawn)
-        free += [number for number in drawn if number not in taken]
-        if len(free) < count:
-            await store.skip_taken_unique_ids(conn, merchant_id, sorted(chosen))
-    if len(free) == count:
-        return free
-    raise RuntimeError("could not find free unique_ids after several attempts")
-
-
-async def _bulk_in_one_statement(conn: Connection, ctx: CallContext, parsed: dict[str, OrderInput], index: ProductIndex,
-                                 stores: dict[str | None, asyncpg.Record], available: Available) -> dict[str, Any]:
-    """Every order of the bulk decided in Python and written by ONE statement: each key's
-    wire error or _Written. Raises
-    Conflict (nothing written) when a unique_id was taken meanwhile."""
-    merchant_id = ctx.principal.merchant_id
-    checks = {key: check for key, order in parsed.items() if (check := _ref_check(order)) is not None}
-    taken = await store.order_refs_taken(conn, merchant_id, list(checks.values()))
-    ids = [order.info.unique_id for order in parsed.values() if order.info.unique_id is not None]
-    batch = _Batch(dict(zip(checks, taken)), await store.unique_ids_taken(conn, merchant_id, ids) if ids else set())
-    results: dict[str, dict[str, Any] | _Written] = {}
-    for key, order in parsed.items():
-        try:
-            batch.draft(ctx, key, order, index, stores, available)
-        except Fault as fault:
-            results[key] = _wire_error(fault)
-    auto = [write for write in batch.writes.values() if write.unique_id is None]
-    for write, number in zip(auto, await _free_unique_ids(conn, merchant_id, len(auto), batch.ids_taken)):
-        write.unique_id = number
-    if batch.writes:
-        async with ctx.uow.savepoint():  # a unique_id race undoes only this
-            rows = await store.insert_orders(conn, list(batch.writes.values()))
-        for key, row in zip(batch.writes, rows):
-            results[key] = _Written(row, batch.store_rows[key])
-    return results
 
 
 @api_method("order.bulk_create", INTEGRATION, Doc(
@@ -330,14 +340,10 @@ async def _bulk_in_one_statement(conn: Connection, ctx: CallContext, parsed: dic
     faults=("order_invalid_data",),
     description="An order that already exists answers error -32104 (fault 104) under its key, so a "
                 "re-sent batch creates nothing twice.",
-))
+), transaction=WRITE_ON_BEGIN)
 async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> AfterCommit:
     """Each order succeeds or fails alone; the result maps each key to the order's properties
-    or to ``{"error": {"code": -321xx, "message": ...}}``.
-
-    The orders are written by one statement. Should a unique_id be taken meanwhile (another
-    call, or an auto-assigned number meeting one a client chose), that statement is undone and
-    the bulk is written order by order, each in a savepoint, with the same outcome per order."""
+    or to ``{"error": {"code": -321xx, "message": ...}}``."""
     if isinstance(orders, list):
         orders = {str(index): args for index, args in enumerate(orders)}
     if not isinstance(orders, dict):
@@ -345,29 +351,16 @@ async def order_bulk_create(ctx: CallContext, orders: Any = REQUIRED) -> AfterCo
     limit = ctx.settings.max_bulk_orders
     if len(orders) > limit:
         raise Fault("order_invalid_data", f"orders: at most {limit} orders per order.bulk_create, got {len(orders)}")
-    results: dict[str, dict[str, Any] | _Written] = {}
+    outcomes: dict[str, Outcome] = {}
     parsed: dict[str, OrderInput] = {}
     for key, args in orders.items():
         try:
             parsed[key] = _parse_bulk_entry(args, ctx.settings.max_order_items)
         except Fault as fault:
-            results[key] = _wire_error(fault)
+            outcomes[key] = fault
     if parsed:
-        merchant_id = ctx.principal.merchant_id
-        conn = ctx.conn
-        index = await _product_index(conn, merchant_id, list(parsed.values()))
-        stores = await _bulk_stores(conn, merchant_id, list(parsed.values()))
-        known = {p.product_id for p in index.by_sku.values()}
-        available = await _lock_available(conn, known)
-        snapshot = {pid: dict(stock) for pid, stock in available.items()}
-        try:
-            results.update(await _bulk_in_one_statement(conn, ctx, parsed, index, stores, available))
-        except Conflict:
-            for key, order in parsed.items():
-                try:
-                    results[key] = await _bulk_one(conn, ctx, order, index, stores, snapshot)
-                except Fault as fault:
-                    results[key] = _wire_error(fault)
+        outcomes.update(await create_orders(ctx, parsed))
     # In the caller's key order; the orders written are projected after the commit.
-    in_order = [(key, results[key]) for key in orders]
-    return AfterCommit(lambda: {key: result.properties(ctx) if isinstance(result, _Written) else result for key, result in in_order})
+    in_order = [(key, outcomes[key]) for key in orders]
+    return AfterCommit(lambda: {key: {"error": outcome.to_error()} if isinstance(outcome, Fault) else outcome.properties(ctx)
+                                for key, outcome in in_order})

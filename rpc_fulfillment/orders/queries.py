@@ -1,26 +1,28 @@
-"""SQL for orders: lookups, the locked stock read, and the one-statement order write."""
+"""SQL for orders: the lookup before a create, and the one-statement order write."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Sequence
 
 import asyncpg
 
 from rpc_fulfillment.db.pool import Connection
-from rpc_fulfillment.fulfillment.order_rows import stock_locked_sql
+from rpc_fulfillment.fulfillment.order_rows import stock_available_sql
 from rpc_fulfillment.orders.fields import ORDER_FIELDS, ORDER_ITEM_FIELDS
 
 
 # The columns order.create writes, with their SQL types (the statement takes each as an array).
 ORDER_COLUMNS = ORDER_FIELDS.columns()
 ITEM_COLUMNS = ORDER_ITEM_FIELDS.columns()
-# Per order, besides its columns: the unique_id (null: the merchant's next number), the status
-# history comment and the order:created event message.
+# Per order, besides its columns: the unique_id (null: the merchant's next free number), the
+# status history comment and the order:created event message.
 _PER_ORDER = (("unique_id", "text"), *ORDER_COLUMNS, ("note", "text"), ("message", "jsonb"))
 _ALLOCATION = (("order_no", "integer"), ("line_no", "smallint"), ("warehouse_id", "bigint"), ("qty", "integer"))
 _DELTA = (("order_no", "integer"), ("product_id", "bigint"), ("warehouse_id", "bigint"), ("qty", "integer"))
+# The stock the orders were decided on, for the products they backordered: re-checked under lock.
+_STOCK_READ = (("product_id", "bigint"), ("warehouse_id", "bigint"), ("available", "integer"))
 
 
 class _Params:
@@ -28,14 +30,18 @@ class _Params:
 
     def __init__(self) -> None:
         self.count = 1
+        self.arrays: dict[str, str] = {}  # "alias.column" -> its parameter, e.g. "$2::text[]"
 
     def unnest(self, columns: tuple[tuple[str, str], ...], alias: str, ordinality: str | None = None) -> str:
         arrays = []
-        for _, kind in columns:
-            self.count += 1
-            arrays.append(f"${self.count}::{kind}[]")
+        for name, kind in columns:
+            arrays.append(self.array(kind))
+            self.arrays[f"{alias}.{name}"] = arrays[-1]
         names = [name for name, _ in columns] + ([ordinality] if ordinality else [])
         return f"unnest({', '.join(arrays)}){' WITH ORDINALITY' if ordinality else ''} AS {alias}({', '.join(names)})"
+
+    def array(self, kind: str) -> str:
+        return f"{self.scalar()}::{kind}[]"
 
     def scalar(self) -> str:
         self.count += 1
@@ -49,13 +55,43 @@ def _orders_insert_sql() -> str:
     allocations = params.unnest(_ALLOCATION, "a")
     deltas = params.unnest(_DELTA, "d")
     user = params.scalar()
+    backordered = params.array("bigint")
+    stock_read = params.unnest(_STOCK_READ, "r")
     columns = ", ".join(name for name, _ in ORDER_COLUMNS)
     item_names = ", ".join(name for name, _ in ITEM_COLUMNS)
+    stock_of = f"= ANY(ARRAY(SELECT d.product_id FROM {deltas} UNION SELECT unnest({backordered})))"
     return f"""
-    WITH input AS MATERIALIZED (
-        SELECT x.n, coalesce(x.unique_id, nextval(format('order_unique_id_%s', $1::bigint)::regclass)::text) AS unique_id,
+    WITH stock_locked AS MATERIALIZED (
+        -- Every stock row of the products the orders take units of or backorder, in key order
+        -- before the update below takes them in its join's order: the statement then never
+        -- deadlocks with another, whether or not its caller locked them first. FOR UPDATE
+        -- returns each row as last committed, even when the statement's snapshot is older.
+        {stock_available_sql(stock_of)}
+    ), as_read AS (
+        -- Where an order backordered units, the stock it was decided on must still be there as
+        -- read (read without a lock: more may have come in since); otherwise refuse (RF001).
+        -- Units taken meanwhile by others the stock CHECK refuses on its own.
+        SELECT rpcf_stock_as_read(NOT EXISTS (
+                   SELECT 1
+                     FROM (SELECT product_id, warehouse_id, available FROM stock_locked
+                            WHERE is_active AND product_id = ANY({backordered})) AS locked
+                     FULL JOIN {stock_read} USING (product_id, warehouse_id)
+                    WHERE locked.available IS DISTINCT FROM r.available)) AS checked
+    ), reserved AS (
+        -- Summed first: UPDATE ... FROM applies one joined row per stock row, not each of them.
+        -- Its one-time filters (InitPlans) take the locks and make the re-check first.
+        UPDATE stock SET qty_allocated = stock.qty_allocated + d.qty, updated_at = now()
+          FROM (SELECT d.product_id, d.warehouse_id, sum(d.qty)::integer AS qty FROM {deltas} GROUP BY 1, 2) AS d
+         WHERE stock.product_id = d.product_id AND stock.warehouse_id = d.warehouse_id
+           AND (SELECT count(*) FROM stock_locked) >= 0 AND (SELECT checked FROM as_read)
+        RETURNING stock.product_id
+    ), input AS MATERIALIZED (
+        -- After the stock update (its CHECK refuses units taken meanwhile by others): a refused
+        -- write draws no unique_id.
+        SELECT x.n, coalesce(x.unique_id, rpcf_next_unique_id($1, {params.arrays["x.unique_id"]})) AS unique_id,
                {", ".join(f"x.{name}" for name, _ in ORDER_COLUMNS)}, x.note, x.message
           FROM {orders}
+         WHERE (SELECT count(*) FROM reserved) >= 0
     ), new_orders AS (
         INSERT INTO orders (merchant_id, unique_id, {columns})
         SELECT $1, unique_id, {columns} FROM input ORDER BY n
@@ -75,20 +111,6 @@ def _orders_insert_sql() -> str:
           FROM {allocations}
           JOIN numbered ON numbered.n = a.order_no
           JOIN new_items AS i ON i.order_id = numbered.order_id AND i.line_no = a.line_no
-    ), stock_locked AS MATERIALIZED (
-        -- The stock rows in key order before the update below takes them in its join's order:
-        -- the statement then never deadlocks with another, whether or not its caller locked
-        -- them first (order.create and order.bulk_create do; the benchmark's floor does not).
-        SELECT s.product_id FROM stock s
-          JOIN (SELECT DISTINCT d.product_id, d.warehouse_id FROM {deltas}) AS d USING (product_id, warehouse_id)
-         ORDER BY s.product_id, s.warehouse_id
-           FOR UPDATE OF s
-    ), reserved AS (
-        -- Summed first: UPDATE ... FROM applies one joined row per stock row, not each of them.
-        UPDATE stock SET qty_allocated = stock.qty_allocated + d.qty, updated_at = now()
-          FROM (SELECT d.product_id, d.warehouse_id, sum(d.qty)::integer AS qty FROM {deltas} GROUP BY 1, 2) AS d
-         WHERE stock.product_id = d.product_id AND stock.warehouse_id = d.warehouse_id
-           AND (SELECT count(*) FROM stock_locked) >= 0  -- an InitPlan: the locks come first
     ), movements AS (
         INSERT INTO stock_movements (merchant_id, product_id, warehouse_id, entity_type, entity_action,
                                      entity_id, qty_allocated_delta, api_user_id)
@@ -98,9 +120,26 @@ def _orders_insert_sql() -> str:
     ), history AS (
         INSERT INTO order_status_history (order_id, merchant_id, state, status, comment)
         SELECT order_id, $1, state, status, note FROM numbered ORDER BY n
+    ), available_after AS (
+        -- What each order leaves available of each product it takes units of (in a bulk, after
+        -- the orders before it too), from the locked rows: the event says what the write found,
+        -- whatever the draft read.
+        SELECT d.order_no, d.product_id,
+               ((SELECT sum(l.available) FROM stock_locked l WHERE l.product_id = d.product_id AND l.is_active)
+                - sum(sum(d.qty)) OVER (PARTITION BY d.product_id ORDER BY d.order_no))::bigint AS qty
+          FROM {deltas} GROUP BY d.order_no, d.product_id
     ), event AS (
         INSERT INTO events (merchant_id, topic, message)
-        SELECT $1, 'order:created', message || jsonb_build_object('order_id', order_id, 'unique_id', unique_id)
+        SELECT $1, 'order:created',
+               message || jsonb_build_object(
+                   'order_id', order_id, 'unique_id', unique_id,
+                   'stock_adjustments', coalesce(
+                       (SELECT jsonb_object_agg(s.key, s.value || jsonb_build_object('qty_available', after.qty,
+                                                                                     'qty_advertised', after.qty))
+                          FROM jsonb_each(message -> 'stock_adjustments') AS s
+                          JOIN available_after AS after
+                            ON after.order_no = numbered.n AND after.product_id = (s.value ->> 'product_id')::bigint),
+                       '{{}}'::jsonb))
           FROM numbered ORDER BY n
     )
     SELECT new_orders.* FROM new_orders JOIN input USING (unique_id) ORDER BY input.n"""
@@ -114,7 +153,7 @@ class OrderWrite:
     """Everything one order.create writes, as columns and rows."""
 
     merchant_id: int
-    unique_id: str | None
+    unique_id: str | None  # None: the merchant's next free number, drawn by the statement
     order: dict[str, Any]
     items: list[dict[str, Any]]  # ITEM_COLUMNS by name
     allocations: list[tuple[int, int, int]]  # (line_no, warehouse_id, qty)
@@ -124,11 +163,21 @@ class OrderWrite:
     event: dict[str, Any]
 
 
+@dataclass
+class StockAsRead:
+    """What the orders of one write were decided on, to be re-checked by the write: for each
+    product some order backordered, its stock rows in active warehouses as read (empty when
+    the rows were locked since: nothing to re-check)."""
+
+    backordered: list[int] = field(default_factory=list)
+    rows: list[tuple[int, int, int]] = field(default_factory=list)  # (product_id, warehouse_id, available)
+
+
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
-def orders_arguments(writes: Sequence[OrderWrite]) -> list[Any]:
+def orders_arguments(writes: Sequence[OrderWrite], as_read: StockAsRead) -> list[Any]:
     """INSERT_ORDERS' arguments for several orders of one merchant and API user, as parallel
     arrays; lines, allocations and stock deltas carry their order's number (1, 2, ...)."""
     per_order = [(w.unique_id, *(w.order[name] for name, _ in ORDER_COLUMNS), w.note, w.event) for w in writes]
@@ -143,60 +192,67 @@ def orders_arguments(writes: Sequence[OrderWrite]) -> list[Any]:
         *_columns(allocations, len(_ALLOCATION)),
         *_columns(deltas, len(_DELTA)),
         writes[0].api_user_id,
+        as_read.backordered,
+        *_columns(as_read.rows, len(_STOCK_READ)),
     ]
 
 
-async def insert_orders(conn: Connection, writes: Sequence[OrderWrite]) -> list[asyncpg.Record]:
-    """Write the orders in one statement; their rows come back in the same order."""
-    return await conn.fetch(INSERT_ORDERS, *orders_arguments(writes))
+async def insert_orders(conn: Connection, writes: Sequence[OrderWrite], as_read: StockAsRead) -> list[asyncpg.Record]:
+    """Write the orders in one statement; their rows come back in the same order. Refused
+    (core's Stale) when stock ``as_read`` changed, (ConstraintViolated) when it no longer covers
+    the allocations, (Conflict) when a unique_id is taken."""
+    return await conn.fetch(INSERT_ORDERS, *orders_arguments(writes, as_read))
 
 
-_STORE = """SELECT store_id, code, name FROM stores
-             WHERE merchant_id = $1 AND is_active AND ($2::text IS NULL AND is_default OR code = $2)"""
 PRODUCT_COLUMNS = ("product_id", "sku", "name", "barcodes", "vendor_sku", "external_id", "status", "weight", "weight_unit")
 STOCK_COLUMNS = ("product_id", "warehouse_id", "available", "is_active")
 
 
-def _products_matching(keys: str) -> str:
-    return (f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products "
-            f"WHERE merchant_id = $1 AND (sku = ANY({keys}) OR barcodes && {keys} OR vendor_sku = ANY({keys}))")
+def _store_sql(code: str) -> str:
+    """The active store with this code, or the default store when the code is null."""
+    return f"""SELECT store_id, code, name FROM stores
+                WHERE merchant_id = $1 AND is_active AND ({code} IS NULL AND is_default OR code = {code})"""
 
 
-# What order.create reads before deciding, in one round trip: the store, the products its items
-# may mean, and their stock rows, locked.
-LOOKUP_FOR_CREATE = f"""
-    WITH matched AS ({_products_matching("$3::text[]")}),
-         locked AS ({stock_locked_sql("IN (SELECT product_id FROM matched)")})
-    SELECT store.store_id, store.code, store.name,
+def _lookup_for_create_sql(lock: bool) -> str:
+    """What a create reads before deciding, in one round trip: the stores asked for ($2, null
+    for the default store), the products the items may mean ($3: sku, barcode or vendor_sku),
+    their stock rows (locked when ``lock``), and which of the unique_ids chosen ($4) are taken."""
+    products = (f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products "
+                "WHERE merchant_id = $1 AND (sku = ANY($3::text[]) OR barcodes && $3::text[] OR vendor_sku = ANY($3::text[]))")
+    return f"""
+    WITH matched AS ({products}),
+         stock_rows AS ({stock_available_sql("IN (SELECT product_id FROM matched)", lock=lock)})
+    SELECT ARRAY(SELECT ROW(asked.n, store.store_id, store.code, store.name)
+                   FROM unnest($2::text[]) WITH ORDINALITY AS asked(code, n)
+                  CROSS JOIN LATERAL ({_store_sql("asked.code")}) AS store) AS stores,
            ARRAY(SELECT ROW({", ".join(PRODUCT_COLUMNS)}) FROM matched) AS products,
-           ARRAY(SELECT ROW({", ".join(STOCK_COLUMNS)}) FROM locked) AS stock
-      FROM (SELECT 1) AS one LEFT JOIN LATERAL ({_STORE}) AS store ON true"""
+           ARRAY(SELECT ROW({", ".join(STOCK_COLUMNS)}) FROM stock_rows) AS stock,
+           ARRAY(SELECT unique_id FROM orders WHERE merchant_id = $1 AND unique_id = ANY($4::text[])) AS unique_ids_taken"""
+
+
+LOOKUP_FOR_CREATE = {lock: _lookup_for_create_sql(lock) for lock in (False, True)}
 
 
 @dataclass
 class CreateLookup:
-    store: dict[str, Any] | None  # store_id, code, name; None: no such store
+    stores: dict[str | None, dict[str, Any]]  # store_id, code, name by the code asked; absent: no such store
     products: list[dict[str, Any]]  # PRODUCT_COLUMNS
-    stock: list[dict[str, Any]]  # STOCK_COLUMNS, locked
+    stock: list[dict[str, Any]]  # STOCK_COLUMNS
+    unique_ids_taken: set[str]
 
 
-async def lookup_for_create(conn: Connection, merchant_id: int, store_code: str | None, keys: Sequence[str]) -> CreateLookup:
-    """The store by code (the default store when None), every product whose sku, one of whose
-    barcodes or whose vendor_sku is among ``keys``, and those products' stock rows, locked."""
-    row = await conn.fetchrow(LOOKUP_FOR_CREATE, merchant_id, store_code, list(keys))
-    store = {"store_id": row["store_id"], "code": row["code"], "name": row["name"]} if row["store_id"] is not None else None
-    return CreateLookup(store, [dict(zip(PRODUCT_COLUMNS, product)) for product in row["products"]],
-                        [dict(zip(STOCK_COLUMNS, stock)) for stock in row["stock"]])
-
-
-async def find_store(conn: Connection, merchant_id: int, code: str | None) -> asyncpg.Record | None:
-    """The store by code, or the merchant's default store when code is None."""
-    return await conn.fetchrow(_STORE, merchant_id, code)
-
-
-async def find_products(conn: Connection, merchant_id: int, keys: Sequence[str]) -> list[asyncpg.Record]:
-    """Every product whose sku, one of whose barcodes, or whose vendor_sku is among ``keys``."""
-    return await conn.fetch(_products_matching("$2::text[]"), merchant_id, list(keys))
+async def lookup_for_create(conn: Connection, merchant_id: int, store_codes: Sequence[str | None], keys: Sequence[str],
+                            unique_ids: Sequence[str], *, lock: bool) -> CreateLookup:
+    """The stores by code (the default store for None), every product whose sku, one of whose
+    barcodes or whose vendor_sku is among ``keys``, those products' stock rows (locked until
+    the transaction ends when ``lock``), and which of ``unique_ids`` the merchant's orders have."""
+    row = await conn.fetchrow(LOOKUP_FOR_CREATE[lock], merchant_id, list(store_codes), list(keys), list(unique_ids))
+    stores: dict[str | None, dict[str, Any]] = {}
+    for n, store_id, code, name in row["stores"]:
+        stores.setdefault(store_codes[n - 1], {"store_id": store_id, "code": code, "name": name})
+    return CreateLookup(stores, [dict(zip(PRODUCT_COLUMNS, product)) for product in row["products"]],
+                        [dict(zip(STOCK_COLUMNS, stock)) for stock in row["stock"]], set(row["unique_ids_taken"]))
 
 
 async def order_refs_taken(conn: Connection, merchant_id: int,
@@ -219,39 +275,6 @@ async def order_refs_taken(conn: Connection, merchant_id: int,
             ORDER BY c.n""",
         merchant_id, refs, [window for _, window in checks])
     return [row["taken"] for row in rows]
-
-
-async def next_unique_ids(conn: Connection, merchant_id: int, count: int) -> list[str]:
-    """The merchant's next ``count`` automatic unique_ids, drawn from its sequence."""
-    rows = await conn.fetch("SELECT nextval(format('order_unique_id_%s', $1::bigint)::regclass)::text AS n "
-                            "FROM generate_series(1, $2::int)", merchant_id, count)
-    return [row["n"] for row in rows]
-
-
-async def unique_ids_taken(conn: Connection, merchant_id: int, unique_ids: Sequence[str]) -> set[str]:
-    """Which of these unique_ids the merchant's orders already have."""
-    rows = await conn.fetch("SELECT unique_id FROM orders WHERE merchant_id = $1 AND unique_id = ANY($2::text[])",
-                            merchant_id, list(unique_ids))
-    return {row["unique_id"] for row in rows}
-
-
-async def skip_taken_unique_ids(conn: Connection, merchant_id: int, also_taken: Sequence[str] = ()) -> None:
-    """Point the merchant's unique_id sequence at the first number, from its next one on, that no
-    order has and that is not in ``also_taken`` (a bulk's own choices, not written yet): clients
-    may have chosen a long run of them themselves (an import that keeps the numbers ShipStream
-    gave). Sequences are not transactional; a race only costs another try."""
-    await conn.execute(
-        """WITH start AS (SELECT seq, nextval(seq) AS n
-                            FROM (SELECT format('order_unique_id_%s', $1::bigint)::regclass AS seq) AS s)
-           SELECT setval(start.seq, free.n, false)
-             FROM start, LATERAL (SELECT g AS n FROM generate_series(start.n, start.n + 10000000) AS g
-                                   WHERE NOT EXISTS (SELECT 1 FROM orders o
-                                                      WHERE o.merchant_id = $1 AND o.unique_id = g::text)
-                                     AND g::text <> ALL($2::text[])
-                                   LIMIT 1) AS free""",
-        merchant_id,
-        list(also_taken),
-    )
 
 
 async def declares_item_values(conn: Connection, order_id: int) -> bool:

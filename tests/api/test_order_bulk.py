@@ -74,12 +74,16 @@ async def test_a_unique_id_taken_meanwhile_writes_the_bulk_order_by_order(rpc, s
     order by order with the same outcome per order."""
     from rpc_fulfillment.orders import queries as order_store
 
-    async def sees_nothing(conn, merchant_id, unique_ids):
-        return set()
+    lookup_for_create = order_store.lookup_for_create
+
+    async def sees_nothing(*args, **kwargs):
+        lookup = await lookup_for_create(*args, **kwargs)
+        lookup.unique_ids_taken.clear()
+        return lookup
 
     product = await add_product(db, "A", stock=5)
     await rpc.result(session, "order.create", entry({"A": 1}, unique_id="TAKEN"))
-    monkeypatch.setattr(order_store, "unique_ids_taken", sees_nothing)
+    monkeypatch.setattr(order_store, "lookup_for_create", sees_nothing)
     result = await bulk(rpc, session, {"first": entry({"A": 2}), "duplicate": entry({"A": 2}, unique_id="TAKEN"),
                                        "last": entry({"A": 3}, order_ref="L-1")})
     assert (result["duplicate"]["error"]["code"], result["duplicate"]["error"]["message"]) == (-32104, EXISTS)
