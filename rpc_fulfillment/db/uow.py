@@ -130,7 +130,7 @@ class UnitOfWork:
     def begin(self) -> None:
         """Begin the declared transaction with the next statement (for a function declared
         WRITE_ON_BEGIN; a transaction begun already goes on)."""
-        if self._transaction is None:
+        if not self._open:
             self._pending = self._declared
 
     @asynccontextmanager
