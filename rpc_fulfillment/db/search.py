@@ -46,6 +46,14 @@ class Column:
     array: bool = False
 
 
+# Plans for the values of this search, never the statement's generic plan (the pool's
+# connections keep generic plans, db/pool.py): for a search whose best plan depends on the
+# values, such as a status that selects most rows or very few, or a LIKE prefix on a
+# text_pattern_ops index (usable only with the pattern known). SET LOCAL: inside the search's
+# transaction.
+CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
 def columns_for(fields: Iterable[str], columns: Mapping[str, Column], what: str) -> dict[str, Column]:
     """The SQL of each of the domain's ``fields`` (a filter or sort table), in its order.
     Raises at import when a field has no SQL or the SQL names a field the domain does not,

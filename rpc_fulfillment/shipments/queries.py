@@ -17,7 +17,7 @@ from rpc_fulfillment.shipments.rules import SEARCH_FIELDS, SORT_FIELDS, PackageP
 from rpc_fulfillment.core.units import POUNDS_PER
 from rpc_fulfillment.db.pool import Connection
 from rpc_fulfillment.fulfillment.order_rows import ORDER_SELECT
-from rpc_fulfillment.db.search import Column, WhereBuilder, columns_for, fetch_page
+from rpc_fulfillment.db.search import CUSTOM_PLANS, Column, WhereBuilder, columns_for, fetch_page
 
 
 def _pounds(weight: str, unit: str) -> str:
@@ -376,6 +376,9 @@ SORT_COLUMNS = columns_for(SORT_FIELDS, {
 
 async def search(conn: Connection, merchant_id: int, conditions: Sequence[Condition], page: Page) -> tuple[list[asyncpg.Record], int]:
     where = WhereBuilder.for_merchant(merchant_id, "s.merchant_id", conditions, COLUMNS)
+    # status selects most shipments (shipped) or very few (the shipments_merchant_status index),
+    # order_ref may be a prefix (the orders_order_ref index): plans for the values.
+    await conn.execute(CUSTOM_PLANS)
     return await fetch_page(conn, SHIPMENT_SOURCE, SHIPMENT_COLUMNS, where, page, SORT_COLUMNS, "s.shipment_id")
 
 

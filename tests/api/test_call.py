@@ -250,3 +250,18 @@ async def test_handler_receives_the_callers_principal_with_basic(shared_rpc, sha
     user = shared_users["other"]
     body = await shared_rpc.call(None, "test.echo", [], headers=basic(user.username, user.api_key))
     assert body["result"]["user"] == user.username and body["result"]["merchant"] == "other"
+
+
+async def test_pool_connections_keep_generic_plans_and_a_server_side_timeout(database_url):
+    """Generic plans for every prepared statement (searches that need custom plans ask for them
+    in their transaction) and the statement timeout kept by the server, not by a timer per query."""
+    from rpc_fulfillment.db.pool import create_pool
+
+    pool = await create_pool(database_url, 1)
+    try:
+        async with pool.acquire() as connection:
+            assert await connection.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+            assert await connection.fetchval("SHOW statement_timeout") == "1min"
+            assert connection._config.command_timeout is None  # noqa: SLF001  (no per-query timer)
+    finally:
+        await pool.close()

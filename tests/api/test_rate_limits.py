@@ -38,10 +38,12 @@ def call_body(session: str | None, path: str = "store.list", args: Any = None, r
 
 
 async def slots_held(db: Any) -> int:
-    """Concurrency slots (session-level advisory locks) held in the test's database."""
+    """Concurrency slots (session-level advisory locks) held in the test's database: the keys
+    of rpcf_slot_key, 0x7270 in the top 16 bits (the webhook worker's lock is not one)."""
     return await db.fetchval(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND classid::bigint >> 16 = 29296"
     )
 
 
