@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import asyncpg
 import orjson
 
@@ -47,7 +49,8 @@ async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
         max_size=size,
         init=_init_connection,
         reset=_rollback_if_needed,
-        server_settings=POOL_SETTINGS,
+        # Each process's connections carry its pid: pg_stat_activity tells which server holds what.
+        server_settings={**POOL_SETTINGS, "application_name": f"rpc-fulfillment pid {os.getpid()}"},
     )
 
 

@@ -229,10 +229,25 @@ async def test_requests_past_the_timeout_are_cancelled_and_roll_back(servers, da
     await check_invariants(db)
 
 
+async def both_workers_up(db) -> None:
+    """Until each worker's pool is connected (its process's pid is in its application_name):
+    /health answered by one worker says nothing of the other, which a busy machine may still be
+    starting; a SIGTERM then would kill it before it installs its handler."""
+    for _ in range(int(LIMIT * 10)):
+        workers = await db.fetchval("""SELECT count(DISTINCT application_name) FROM pg_stat_activity
+                                        WHERE datname = current_database()
+                                          AND application_name LIKE 'rpc-fulfillment pid %'""")
+        if workers >= 2:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the second worker did not connect")
+
+
 async def test_workers_get_the_signal_and_the_parent_exits_0(servers, database_url, db, users):
     product_id = await add_product(db, "A", stock=10)
     server = await Server(database_url, "--workers", "2", "--shutdown-timeout", "20", "--no-webhook-delivery").start()
     servers.append(server)
+    await both_workers_up(db)
     user = users["merchant"]
     async with aiohttp.ClientSession() as http:
         session = await result(http, server.url, "login", [user.username, user.api_key])
