@@ -67,40 +67,28 @@ class Statements:
     def __init__(self, unit: UnitOfWork) -> None:
         self._unit = unit
 
-    async def execute(self, query: str, *args: Any) -> str:
+    async def _run(self, method: str, query: str, *args: Any) -> Any:
+        """One statement by the connection's ``method``, in the unit's transaction."""
         connection = await self._unit.begun()
         try:
-            return await connection.execute(query, *args)
+            return await getattr(connection, method)(query, *args)
         except REFUSALS as error:
             raise _refused(error) from None
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return await self._run("execute", query, *args)
 
     async def executemany(self, query: str, args: Any) -> None:
-        connection = await self._unit.begun()
-        try:
-            await connection.executemany(query, args)
-        except REFUSALS as error:
-            raise _refused(error) from None
+        await self._run("executemany", query, args)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await self._unit.begun()
-        try:
-            return await connection.fetch(query, *args)
-        except REFUSALS as error:
-            raise _refused(error) from None
+        return await self._run("fetch", query, *args)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        connection = await self._unit.begun()
-        try:
-            return await connection.fetchrow(query, *args)
-        except REFUSALS as error:
-            raise _refused(error) from None
+        return await self._run("fetchrow", query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        connection = await self._unit.begun()
-        try:
-            return await connection.fetchval(query, *args)
-        except REFUSALS as error:
-            raise _refused(error) from None
+        return await self._run("fetchval", query, *args)
 
 
 class UnitOfWork:
