@@ -177,17 +177,32 @@ def _resolve(path: object) -> ApiMethod:
     return method
 
 
-def _bind(method: ApiMethod, args: Any) -> list[Any]:
-    """Spread ``args`` as ShipStream does: a list positionally, an object by name, anything
-    else (a scalar or null) as the single argument, absent as no arguments."""
+def _arguments(method: ApiMethod, args: Any, more: tuple[Any, ...]) -> tuple[list[Any], dict[str, Any]]:
+    """The positional and named arguments of ``call(session, path, args, *more)``, by ShipStream's
+    rule: an array is spread positionally, anything else (a scalar, null, an object) is the
+    first argument, and the parameters after ``args`` are further positional arguments
+    (``[s, "state.get", "foo", true]`` is ``state.get("foo", true)``; ``[s, "order.cancel",
+    ["1", {...}], ["status"]]`` is ``order.cancel("1", {...}, ["status"])``). Ours besides: an
+    object alone whose keys all name parameters passes them by name; one whose keys name some
+    parameters and not others is refused, as a likely misspelt name."""
     if args is ABSENT:
-        positional, named = [], {}
-    elif isinstance(args, list):
-        positional, named = args, {}
-    elif isinstance(args, dict):
-        positional, named = [], dict(args)
-    else:
-        positional, named = [args], {}
+        return [], {}
+    if isinstance(args, list):
+        return [*args, *more], {}
+    if isinstance(args, dict) and not more:
+        names = {parameter.name for parameter in method.parameters}
+        unknown = sorted(set(args) - names)
+        if not unknown:
+            return [], dict(args)
+        if len(unknown) < len(args):
+            raise InvalidParams(f"{method.path} has no argument(s) named {', '.join(unknown)}")
+    return [args, *more], {}
+
+
+def _bind(method: ApiMethod, args: Any, more: tuple[Any, ...] = ()) -> list[Any]:
+    """The method's argument values, in parameter order (see ``_arguments``); absent optional
+    ones take their defaults, an absent or null required one is fault 6."""
+    positional, named = _arguments(method, args, more)
     parameters = method.parameters
     # PHP ignores surplus arguments; we accept surplus nulls (call(s, "store.list", null))
     # and refuse anything else, which is almost certainly a client mistake.
@@ -195,20 +210,19 @@ def _bind(method: ApiMethod, args: Any) -> list[Any]:
         raise InvalidParams(f"{method.path} takes at most {len(parameters)} argument(s), {len(positional)} given")
     values = []
     for index, parameter in enumerate(parameters):
-        value = positional[index] if index < len(positional) else named.pop(parameter.name, ABSENT)
+        value = positional[index] if index < len(positional) else named.get(parameter.name, ABSENT)
         if parameter.required and (value is ABSENT or value is None):
             raise Fault("required_parameter", f"{method.path}: required argument '{parameter.name}' is missing")
         values.append(parameter.default if value is ABSENT else value)
-    if named:
-        raise InvalidParams(f"{method.path} has no argument(s) named {', '.join(sorted(named))}")
     return values
 
 
-async def _invoke(ctx: RequestContext, uow: UnitOfWork, principal: Principal, path: object, args: Any) -> Any:
+async def _invoke(ctx: RequestContext, uow: UnitOfWork, principal: Principal, path: object, args: Any,
+                  more: tuple[Any, ...] = ()) -> Any:
     method = _resolve(path)
     if principal.role not in method.roles:
         raise Fault("access_denied", f"role '{principal.role}' may not call {method.path}")
-    values = _bind(method, args)
+    values = _bind(method, args, more)
     return await uow.run(method.declaration, method.handler, CallContext(ctx.settings, principal, ctx.request_id, uow), *values)
 
 
@@ -226,9 +240,9 @@ async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) 
 
 
 @top_level
-async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSENT) -> Any:
+async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSENT, *more: Any) -> Any:
     async with _admitted(ctx, session) as (uow, principal):
-        return await _invoke(ctx, uow, principal, method, args)
+        return await _invoke(ctx, uow, principal, method, args, more)
 
 
 def _php_truthy(value: Any) -> bool:
@@ -238,13 +252,15 @@ def _php_truthy(value: Any) -> bool:
 
 async def _one_of_many(ctx: RequestContext, uow: UnitOfWork, principal: Principal, entry: Any) -> tuple[bool, Any]:
     """Run one multiCall entry; returns (failed, result or fault entry)."""
-    if not isinstance(entry, list) or not entry or len(entry) > 2:
-        # Each call must be ["resource.method"] or ["resource.method", args].
+    if not isinstance(entry, list) or not entry:
+        # Each call is what call() takes after the session: ["resource.method", args, ...].
         return True, wire_error(Fault("invalid_api_path"), ctx, "multiCall").entry()
+    path, *arguments = entry
+    args = arguments[0] if arguments else ABSENT
     try:
-        return False, await _invoke(ctx, uow, principal, entry[0], entry[1] if len(entry) == 2 else ABSENT)
+        return False, await _invoke(ctx, uow, principal, path, args, tuple(arguments[1:]))
     except Exception as exception:
-        return True, wire_error(exception, ctx, f"multiCall entry {entry[0]!r:.100}").entry()
+        return True, wire_error(exception, ctx, f"multiCall entry {path!r:.100}").entry()
 
 
 @top_level

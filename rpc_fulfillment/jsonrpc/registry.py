@@ -57,8 +57,9 @@ class ApiMethod:
 
 
 def parameters_of(function: Callable[..., Any]) -> tuple[Parameter, ...]:
-    """The JSON-RPC arguments of a function: everything after its context."""
-    listed = list(inspect.signature(function).parameters.values())[1:]
+    """The JSON-RPC arguments of a function: everything after its context. A ``*more``
+    (call's further positional arguments) is not a named parameter: its Doc describes it."""
+    listed = [p for p in list(inspect.signature(function).parameters.values())[1:] if p.kind is not p.VAR_POSITIONAL]
     return tuple(
         Parameter(p.name, required, None if required else p.default)
         for p in listed

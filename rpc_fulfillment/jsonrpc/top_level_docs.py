@@ -23,8 +23,10 @@ TOP_LEVEL_DESCRIPTIONS: dict[str, Doc] = {
         args={
             "session": SESSION,
             "method": Arg({"type": "string", "pattern": r"^[a-z_]+\.[a-z_]+$"}, "the resource.method, such as order.info"),
-            "args": Arg({}, "an array is spread as positional arguments, an object passes named arguments, any other "
-                            "value (or null) is the single argument; absent means no arguments"),
+            "args": Arg({}, "an array is spread as positional arguments, any other value (or null) is the first "
+                            "argument, and further parameters after args are further positional arguments "
+                            "([s, \"state.get\", \"foo\", true] is state.get(\"foo\", true)); an object alone whose keys "
+                            "all name parameters passes named arguments; absent means no arguments"),
         },
         result={},
         result_description="the method's result",
@@ -34,7 +36,9 @@ TOP_LEVEL_DESCRIPTIONS: dict[str, Doc] = {
         "Call several resource.methods in one request; each runs on its own.",
         args={
             "session": SESSION,
-            "calls": Arg(array_of(array_of({}, minItems=1, maxItems=2)), "[[\"resource.method\", args], ...]"),
+            "calls": Arg(array_of(array_of({}, minItems=1)),
+                         "[[\"resource.method\", args, further arguments...], ...]: each entry is what call takes "
+                         "after the session"),
             "options": Arg(or_none(obj({"break": {}}, closed=False)), "{\"break\": true} stops at the first fault"),
         },
         result=array_of({}),

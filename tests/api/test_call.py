@@ -56,9 +56,10 @@ def with_echo(add_method):
         (False, False, "default"),
         ("", "", "default"),
         (None, None, "default"),  # null is passed as the single argument
-        ({"second": 3, "first": "x"}, "x", 3),  # an object gives named arguments
+        ({"second": 3, "first": "x"}, "x", 3),  # an object whose keys all name parameters: named arguments
         ({"second": 3}, None, 3),
         ({}, None, "default"),
+        ({"foo": "bar"}, {"foo": "bar"}, "default"),  # any other object is the first argument (state.set, log.write)
         (["a", 2, None, None], "a", 2),  # surplus nulls are tolerated, as PHP ignores extras
     ],
     ids=show,
@@ -68,7 +69,34 @@ async def test_argument_spreading(shared_rpc, shared_users, session, with_echo, 
     assert result == {"first": first, "second": second, "user": shared_users["merchant"].username, "merchant": "acme"}
 
 
-@pytest.mark.parametrize("args", [["a", 2, 3], [None, None, "x"], {"bogus": 1}, {"first": 1, "other": 2}], ids=repr)
+@pytest.mark.parametrize(
+    "params, first, second",
+    [
+        (["a", 2], "a", 2),  # the docs' state.get("foo", true)
+        ([["a"], 2], "a", 2),  # the docs' order.cancel(["100000114", {...}], ["status", "items"])
+        ([["a", 2]], "a", 2),
+        ([[], "a", 2], "a", 2),
+        ([None, 2], None, 2),
+        ([{"k": 1}, 2], {"k": 1}, 2),
+        ([{"second": 1}, 2], {"second": 1}, 2),  # followed by further arguments an object is positional
+        (["a", 2, None], "a", 2),  # surplus nulls tolerated here too
+    ],
+    ids=repr,
+)
+async def test_further_params_after_args_are_further_positional_arguments(shared_rpc, session, with_echo, params, first,
+                                                                          second):
+    body = await shared_rpc.request("call", [session, "test.echo", *params])
+    assert body["result"]["first"] == first and body["result"]["second"] == second
+
+
+@pytest.mark.parametrize("params", [["a", 2, 3], [["a", 2], 3], [[], "a", 2, "c"]], ids=repr)
+async def test_too_many_further_params_are_invalid_params(shared_rpc, session, with_echo, params):
+    body = await shared_rpc.request("call", [session, "test.echo", *params])
+    assert body["error"] == {"code": -32602, "message": "Invalid params",
+                             "data": "test.echo takes at most 2 argument(s), 3 given"}
+
+
+@pytest.mark.parametrize("args", [["a", 2, 3], [None, None, "x"], {"first": 1, "other": 2}], ids=repr)
 async def test_arguments_that_do_not_fit_are_invalid_params(shared_rpc, session, with_echo, args):
     body = await shared_rpc.call(session, "test.echo", args)
     assert_response_shape(body)

@@ -91,8 +91,7 @@ async def test_break_with_no_fault_runs_everything(shared_rpc, session):
 
 @pytest.mark.parametrize(
     "entry",
-    [[], "store.list", {"path": "store.list"}, 5, None, [5], [None], [["store.list"]], ["store.list", [], "extra"],
-     ["store.list", None, None]],
+    [[], "store.list", {"path": "store.list"}, 5, None, [5], [None], [["store.list"]]],
     ids=repr,
 )
 async def test_invalid_entries_are_fault_3(shared_rpc, session, entry):
@@ -100,8 +99,16 @@ async def test_invalid_entries_are_fault_3(shared_rpc, session, entry):
     assert body["result"] == [INVALID_PATH, ["next", "default"]]
 
 
+async def test_an_entry_takes_further_arguments_as_call_does(shared_rpc, session):
+    body = await multicall(shared_rpc, session, [
+        ["test.echo", "a", "b"], ["test.echo", ["a"], "b"], ["test.echo", {"k": 1}, 2], ["store.list", None, None],
+    ])
+    assert body["result"][:3] == [["a", "b"], ["a", "b"], [{"k": 1}, 2]]
+    assert body["result"][3][0]["code"] == "default"
+
+
 async def test_wrong_arguments_in_an_entry(shared_rpc, session):
-    body = await multicall(shared_rpc, session, [["test.echo", [1, 2, 3]], ["test.echo", {"bogus": 1}], ["store.list"]])
+    body = await multicall(shared_rpc, session, [["test.echo", [1, 2, 3]], ["store.list", [], "extra"], ["store.list"]])
     first, second, third = body["result"]
     for entry in (first, second):
         assert entry["isFault"] is True and entry["faultCode"] == -32602
