@@ -250,6 +250,41 @@ CREATE UNLOGGED TABLE public.login_failures (
 );
 
 --
+-- Name: merchant_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.merchant_log (
+    log_id bigint NOT NULL,
+    merchant_id bigint NOT NULL,
+    api_user_id bigint NOT NULL,
+    store_id bigint,
+    facility text,
+    entity text,
+    severity text NOT NULL,
+    message text NOT NULL,
+    detail text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT merchant_log_detail_check CHECK ((length(detail) <= 2048)),
+    CONSTRAINT merchant_log_entity_check CHECK ((length(entity) <= 255)),
+    CONSTRAINT merchant_log_facility_check CHECK ((length(facility) <= 32)),
+    CONSTRAINT merchant_log_message_check CHECK (((length(message) >= 1) AND (length(message) <= 255))),
+    CONSTRAINT merchant_log_severity_check CHECK ((severity = ANY (ARRAY['debug'::text, 'info'::text, 'warn'::text, 'error'::text])))
+);
+
+--
+-- Name: merchant_log_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.merchant_log ALTER COLUMN log_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.merchant_log_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: merchants; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -627,6 +662,19 @@ ALTER TABLE public.shipments ALTER COLUMN shipment_id ADD GENERATED ALWAYS AS ID
 );
 
 --
+-- Name: state_values; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.state_values (
+    merchant_id bigint NOT NULL,
+    state_key text NOT NULL,
+    value text NOT NULL,
+    update_count integer DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT state_values_state_key_check CHECK (((octet_length(state_key) >= 1) AND (octet_length(state_key) <= 255)))
+);
+
+--
 -- Name: stock; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -902,6 +950,13 @@ ALTER TABLE ONLY public.login_failures
     ADD CONSTRAINT login_failures_pkey PRIMARY KEY (username);
 
 --
+-- Name: merchant_log merchant_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.merchant_log
+    ADD CONSTRAINT merchant_log_pkey PRIMARY KEY (log_id);
+
+--
 -- Name: merchants merchants_code_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1035,6 +1090,13 @@ ALTER TABLE ONLY public.shipments
     ADD CONSTRAINT shipments_pkey PRIMARY KEY (shipment_id);
 
 --
+-- Name: state_values state_values_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.state_values
+    ADD CONSTRAINT state_values_pkey PRIMARY KEY (merchant_id, state_key);
+
+--
 -- Name: stock_movements stock_movements_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1115,6 +1177,12 @@ CREATE INDEX api_users_merchant ON public.api_users USING btree (merchant_id);
 --
 
 CREATE INDEX events_merchant ON public.events USING btree (merchant_id, event_id);
+
+--
+-- Name: merchant_log_merchant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX merchant_log_merchant ON public.merchant_log USING btree (merchant_id, log_id);
 
 --
 -- Name: order_item_allocations_order; Type: INDEX; Schema: public; Owner: -
@@ -1341,6 +1409,27 @@ ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(merchant_id);
 
 --
+-- Name: merchant_log merchant_log_api_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.merchant_log
+    ADD CONSTRAINT merchant_log_api_user_id_fkey FOREIGN KEY (api_user_id) REFERENCES public.api_users(api_user_id);
+
+--
+-- Name: merchant_log merchant_log_merchant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.merchant_log
+    ADD CONSTRAINT merchant_log_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(merchant_id);
+
+--
+-- Name: merchant_log merchant_log_store_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.merchant_log
+    ADD CONSTRAINT merchant_log_store_id_fkey FOREIGN KEY (store_id) REFERENCES public.stores(store_id);
+
+--
 -- Name: order_item_allocations order_item_allocations_merchant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1521,6 +1610,13 @@ ALTER TABLE ONLY public.shipments
 
 ALTER TABLE ONLY public.shipments
     ADD CONSTRAINT shipments_warehouse_id_fkey FOREIGN KEY (warehouse_id) REFERENCES public.warehouses(warehouse_id);
+
+--
+-- Name: state_values state_values_merchant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.state_values
+    ADD CONSTRAINT state_values_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(merchant_id);
 
 --
 -- Name: stock stock_merchant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -77,6 +77,10 @@ FAULTS: dict[str, FaultSpec] = {
     "webhook_not_deleted": FaultSpec(105, "Webhook not deleted. Details in error message."),
     "webhook_not_created": FaultSpec(106, "Webhook not created. Details in error message."),
     "webhook_event_not_found": FaultSpec(107, "Event not exists."),
+    # state resource (ShipStream state.md documents no faults; invalid data is 100 as in log.md)
+    "state_invalid_data": FaultSpec(100, "Invalid data given. Details in error message."),
+    # log resource (ShipStream log.md)
+    "log_invalid_data": FaultSpec(100, "Invalid data given. Details in error message."),
     # event resource (ours: the polling feed, event.list)
     "event_invalid_data": FaultSpec(101, "Invalid data given. Details in error message."),
 }

@@ -48,6 +48,17 @@ def text_or_number(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def parse_flag(value: Any) -> bool | None:
+    """true/false, 1/0 or "1"/"0"/"true"/"false" (PHP clients send any of them); else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
+        return value.strip().lower() in ("1", "true")
+    return None
+
+
 def not_bool(value: Any) -> Any:
     """JSON true/false are not the numbers 1 and 0 (pydantic's lax int would take them)."""
     if isinstance(value, bool):

@@ -18,6 +18,7 @@ from rpc_fulfillment.accounts import catalog
 from rpc_fulfillment.core.api import Declaration, declaration_of
 from rpc_fulfillment.core.context import REQUIRED
 from rpc_fulfillment.inventory import api as inventory
+from rpc_fulfillment.merchant_log import api as merchant_log
 from rpc_fulfillment.orders import actions as order_actions
 from rpc_fulfillment.orders import create as order_create
 from rpc_fulfillment.orders import edit as order_edit
@@ -25,10 +26,12 @@ from rpc_fulfillment.orders import read as order_read
 from rpc_fulfillment.products import api as products
 from rpc_fulfillment.shipments import api as shipments
 from rpc_fulfillment.shipments import read as shipment_read
+from rpc_fulfillment.state import api as state
 from rpc_fulfillment.webhooks import api as webhooks
 
 API_MODULES: tuple[ModuleType, ...] = (
     catalog, products, inventory, order_create, order_read, order_edit, order_actions, shipments, shipment_read, webhooks,
+    state, merchant_log,
 )
 
 Handler = Callable[..., Awaitable[Any]]

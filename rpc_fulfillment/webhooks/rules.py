@@ -25,7 +25,7 @@ import orjson
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import whole_number
+from rpc_fulfillment.core.lenient import parse_flag, whole_number
 from rpc_fulfillment.core.filters import Kind
 
 # ShipStream's 51 documented topics (reference §4.1, topics.md). A webhook may subscribe to any
@@ -89,17 +89,6 @@ class WebhookInput:
     is_active: bool
     extra_headers: str  # normalised "Name: value" lines joined by "\n" ("" for none)
     secret_key: str
-
-
-def parse_flag(value: Any) -> bool | None:
-    """true/false, 1/0 or "1"/"0"/"true"/"false" (PHP clients send any of them); else None."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
-        return value.strip().lower() in ("1", "true")
-    return None
 
 
 # --------------------------------------------------------------------------- where webhooks may go

@@ -100,6 +100,11 @@ NO_FOREIGN_ID: dict[str, str] = {
     "rpc.discover": "the API description: the same document for everyone, no data",
     "product.create": "names a new product of B's own; a SKU A has is free for B (test_a_s_unique_id_and_sku_are_free_for_b)",
     "webhook.create": "creates a webhook of B's own from a URL and topics; no id of anyone's object",
+    "state.get": "a key names a value of the caller's merchant, not an object of anyone's: B's key of A's key's name "
+                 "is B's own (test_state.py::test_state_is_per_merchant)",
+    "state.set": "as state.get: B writes its own key of that name (test_state.py::test_state_is_per_merchant)",
+    "log.write": "writes an entry of B's own; a store_id of A's is refused as a missing one "
+                 "(test_log.py::test_a_store_of_another_merchant_is_refused_as_a_missing_one)",
 }
 
 
