@@ -27,6 +27,7 @@ WEBHOOK = obj({
     "extra_headers": STRING, "secret_key": STRING, "last_increment_id": INTEGER, "created_at": TIMESTAMP,
 })
 TOPIC = {"enum": sorted(domain.TOPICS)}
+STATUS = {"type": ["boolean", "integer", "string"]}
 WEBHOOK_DATA = obj(
     {
         "url": {"type": "string", "maxLength": domain.URL_MAX, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
@@ -89,26 +90,31 @@ async def webhook_list(ctx: CallContext) -> list[dict[str, Any]]:
 
 
 @api_method("webhook.update_status", INTEGRATION, Doc(
-    "Activate (1) or deactivate (0) a webhook.",
-    args={"webhook_id": WEBHOOK_ID, "status": Arg({"type": ["boolean", "integer", "string"]}, "1 or 0, true or false")},
+    "Activate (1) or deactivate (0) the webhooks of a topic, or one webhook.",
+    args={
+        "topic": Arg({"anyOf": [TOPIC, WEBHOOK_ID.schema, obj({"topic": TOPIC, "webhook_id": WEBHOOK_ID.schema,
+                                                                "status": STATUS})]},
+                     "a topic: the webhooks subscribed to it; ours besides: a webhook_id (that webhook), or an "
+                     "object {topic or webhook_id, status} (neither: every webhook of the merchant)"),
+        "status": Arg(STATUS, "1 (active) or 0 (inactive); true and false too"),
+    },
     result=TRUE_RESULT,
-    faults=("webhook_not_found", "webhook_status_not_changed"),
+    faults=("webhook_status_not_changed",),
 ))
-async def webhook_update_status(ctx: CallContext, webhook_id: Any, status: Any) -> bool:
-    """Activate (1) or deactivate (0). Events of an inactive webhook's topics are not queued
-    for it; deliveries already queued wait, and go out once it is active again. Without
-    private targets allowed, a webhook whose URL names a private address (registered while
-    they were) cannot be activated: fault 101 naming 'url'."""
-    number = domain.parse_webhook_id(webhook_id)
-    is_active = domain.parse_status(status)
-    conn = ctx.conn
-    if is_active and not ctx.settings.webhook_allow_private:
-        webhook = await store.find_webhook(conn, ctx.principal.merchant_id, number)
-        if webhook is not None:
-            domain.check_target(webhook["url"])
-    found = await store.set_active(conn, ctx.principal.merchant_id, number, is_active)
-    if not found:
-        raise Fault("webhook_not_found", f"no webhook {number}")
+async def webhook_update_status(ctx: CallContext, topic: Any, status: Any = None) -> bool:
+    """Events of an inactive webhook's topics are not queued for it; deliveries already queued
+    wait, and go out once it is active again. Without private targets allowed, a webhook whose
+    URL names a private address (registered while they were) cannot be activated. Every
+    refusal is fault 100, ShipStream's only one for this method; it changes nothing."""
+    change = domain.parse_status_change(topic, status)
+    changed = await store.set_active(ctx.conn, ctx.principal.merchant_id, change.is_active, change.webhook_id, change.topic)
+    if not changed:
+        raise domain.status_not_changed(f"no {change.target}")
+    if change.is_active and not ctx.settings.webhook_allow_private:
+        for webhook in changed:
+            reason = domain.target_refusal(webhook["url"])
+            if reason is not None:  # the fault rolls the whole change back
+                raise domain.status_not_changed(f"webhook {webhook['webhook_id']}: {reason}")
     return True
 
 

@@ -63,16 +63,20 @@ async def find_webhook(conn: asyncpg.Connection, merchant_id: int, webhook_id: i
     )
 
 
-async def set_active(conn: asyncpg.Connection, merchant_id: int, webhook_id: int, is_active: bool) -> bool:
-    """True when the merchant has that webhook. Wakes the workers: pending deliveries of a
-    webhook made active again are due."""
-    status = await conn.execute(
-        """UPDATE webhooks SET is_active = $3, updated_at = now() WHERE merchant_id = $1 AND webhook_id = $2""",
-        merchant_id, webhook_id, is_active,
+async def set_active(conn: asyncpg.Connection, merchant_id: int, is_active: bool, webhook_id: int | None,
+                     topic: str | None) -> list[asyncpg.Record]:
+    """Sets the status of the merchant's webhook ``webhook_id``, of those subscribed to
+    ``topic``, or (neither given) of all of them; returns each one's webhook_id and url. Wakes
+    the workers: pending deliveries of a webhook made active again are due."""
+    rows = await conn.fetch(
+        """UPDATE webhooks SET is_active = $2, updated_at = now()
+           WHERE merchant_id = $1 AND ($3::bigint IS NULL OR webhook_id = $3) AND ($4::text IS NULL OR $4 = ANY (topics))
+           RETURNING webhook_id, url""",
+        merchant_id, is_active, webhook_id, topic,
     )
-    if status == "UPDATE 1" and is_active:
+    if rows and is_active:
         await notify(conn)
-    return status == "UPDATE 1"
+    return rows
 
 
 async def delete_webhook(conn: asyncpg.Connection, merchant_id: int, webhook_id: int) -> bool:

@@ -224,13 +224,21 @@ def parse_url(value: Any, allow_private: bool = True) -> str:
     return url
 
 
-def check_target(url: str) -> None:
-    """Fault 101 naming 'url' when the URL's host is localhost or a literal address that
-    webhooks may not reach (private targets not allowed)."""
+def target_refusal(url: str) -> str | None:
+    """Why webhooks may not go to this URL (private targets not allowed): its host is localhost
+    or a literal address they may not reach; None when they may."""
     reason = host_refusal(urlsplit(url).hostname or "")
+    if reason is None:
+        return None
+    return (f"'url' may not point at a private network: {reason} ({_short(url)}); "
+            "webhooks go to public addresses only on this server")
+
+
+def check_target(url: str) -> None:
+    """Fault 101 naming 'url' when webhooks may not go to it (target_refusal)."""
+    reason = target_refusal(url)
     if reason is not None:
-        raise invalid(f"'url' may not point at a private network: {reason} ({_short(url)}); "
-                      "webhooks go to public addresses only on this server")
+        raise invalid(reason)
 
 
 def parse_topics(value: Any) -> list[str]:
@@ -336,14 +344,74 @@ def parse_webhook_id(value: Any) -> int:
     return number
 
 
+def status_not_changed(detail: str) -> Fault:
+    """webhook.update_status's one documented fault (100), for every refusal."""
+    return Fault("webhook_status_not_changed", f"Error changing status for specified webhook: {detail}")
+
+
 def parse_status(value: Any) -> bool:
     flag = parse_flag(value)
     if flag is None:
-        raise Fault(
-            "webhook_status_not_changed",
-            f"Error changing status for specified webhook: status must be 1 (active) or 0 (inactive), got {_short(value)}",
-        )
+        raise status_not_changed(f"status must be 1 (active) or 0 (inactive), got {_short(value)}")
     return flag
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """Which of the merchant's webhooks webhook.update_status changes: those subscribed to
+    ``topic``, the one ``webhook_id``, or (neither given) all of them; and to what."""
+
+    is_active: bool
+    topic: str | None = None
+    webhook_id: int | None = None
+
+    @property
+    def target(self) -> str:
+        if self.topic is not None:
+            return f"webhook subscribed to {self.topic}"
+        return "webhook" if self.webhook_id is None else f"webhook {self.webhook_id}"
+
+
+_STATUS_CHANGE_KEYS = ("topic", "webhook_id", "status")
+
+
+def parse_status_change(topic: Any, status: Any) -> StatusChange:
+    """webhook.update_status's arguments. ``topic`` is ShipStream's topic (the webhooks
+    subscribed to it), or ours: a webhook id (that webhook), or an object as in the docs'
+    example ``[{"status": 1}]`` with ``status`` and at most one of ``topic`` and ``webhook_id``
+    (neither: all the merchant's webhooks)."""
+    if isinstance(topic, dict):
+        unknown = sorted(set(topic) - set(_STATUS_CHANGE_KEYS))
+        if unknown:
+            raise status_not_changed(f"unknown key(s) {', '.join(_short(k, 40) for k in unknown)} "
+                                     f"(use {', '.join(_STATUS_CHANGE_KEYS)})")
+        if "topic" in topic and "webhook_id" in topic:
+            raise status_not_changed("give topic or webhook_id, not both")
+        if "status" in topic and status is not None:
+            raise status_not_changed("give status once: in the object or as the second argument")
+        is_active = parse_status(topic.get("status", status))
+        if "topic" in topic:
+            return StatusChange(is_active, topic=_status_topic(topic["topic"]))
+        if "webhook_id" in topic:
+            return StatusChange(is_active, webhook_id=_status_webhook_id(topic["webhook_id"]))
+        return StatusChange(is_active)
+    is_active = parse_status(status)
+    if isinstance(topic, str) and ":" in topic:
+        return StatusChange(is_active, topic=_status_topic(topic))
+    return StatusChange(is_active, webhook_id=_status_webhook_id(topic))
+
+
+def _status_topic(value: Any) -> str:
+    if value not in TOPICS:
+        raise status_not_changed(f"{_short(value)} is not a known topic")
+    return value
+
+
+def _status_webhook_id(value: Any) -> int:
+    number = _whole(value)
+    if number is None or number <= 0:
+        raise status_not_changed(f"{_short(value)} is neither a topic nor a webhook id")
+    return number
 
 
 def _whole(value: Any) -> int | None:

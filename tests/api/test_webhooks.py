@@ -196,11 +196,70 @@ async def test_update_status_with_a_bad_status_is_fault_100(rpc, session, db, st
 
 
 @pytest.mark.parametrize("webhook_id", [999999, "abc", -1, 1.5, True, {"id": 1}])
-@pytest.mark.parametrize("method", ["webhook.delete", "webhook.update_status", "webhook.deliveries", "webhook.test"])
+@pytest.mark.parametrize("method", ["webhook.delete", "webhook.deliveries", "webhook.test"])
 async def test_no_such_webhook_is_fault_103(rpc, session, method, webhook_id):
-    args = [webhook_id, 1] if method == "webhook.update_status" else [webhook_id]
-    error = await rpc.fault(session, method, args)
+    error = await rpc.fault(session, method, [webhook_id])
     assert_fault(error, 103, NOT_EXISTS)
+
+
+STATUS_NOT_CHANGED = "Error changing status for specified webhook: "
+
+
+@pytest.mark.parametrize("target, detail", [
+    (999999, "no webhook 999999"),
+    ("abc", "'abc' is neither a topic nor a webhook id"),
+    (-1, "-1 is neither a topic nor a webhook id"),
+    (1.5, "1.5 is neither a topic nor a webhook id"),
+    (True, "True is neither a topic nor a webhook id"),
+    ("order:nope", "'order:nope' is not a known topic"),
+    ("order:canceled", "no webhook subscribed to order:canceled"),
+    ({"id": 1}, "unknown key(s) 'id' (use topic, webhook_id, status)"),
+    ({"topic": "order:created", "webhook_id": 1}, "give topic or webhook_id, not both"),
+    ({"topic": "nope"}, "'nope' is not a known topic"),
+    ({"webhook_id": "x"}, "'x' is neither a topic nor a webhook id"),
+], ids=repr)
+async def test_update_status_refusals_are_the_documented_fault_100(rpc, session, db, target, detail):
+    """webhook.update_status documents one fault: 100, the detail as its message."""
+    await create_webhook(rpc, session, URL, "order:created", is_active=False)
+    error = await rpc.fault(session, "webhook.update_status", [target, 1])
+    assert_fault(error, 100, STATUS_NOT_CHANGED + detail)
+    assert (await rpc.result(session, "webhook.list"))[0]["is_active"] is False
+
+
+async def test_update_status_of_a_topic_as_documented(rpc, session, db):
+    """webhook.update_status(topic, status): every webhook subscribed to the topic."""
+    created = await create_webhook(rpc, session, URL, "order:created")
+    both = await create_webhook(rpc, session, URL + "/2", ["order:created", "order:canceled"])
+    canceled = await create_webhook(rpc, session, URL + "/3", "order:canceled")
+
+    async def active() -> dict[int, bool]:
+        return {hook["webhook_id"]: hook["is_active"] for hook in await rpc.result(session, "webhook.list")}
+
+    assert await rpc.result(session, "webhook.update_status", ["order:created", 0]) is True
+    assert await active() == {created["webhook_id"]: False, both["webhook_id"]: False, canceled["webhook_id"]: True}
+    assert await rpc.result(session, "webhook.update_status", ["order:canceled", "0"]) is True
+    assert set((await active()).values()) == {False}
+    # The docs' example: [{"status": 1}], no topic: every webhook of the merchant.
+    body = await rpc.request("call", [session, "webhook.update_status", [{"status": 1}]])
+    assert body["result"] is True
+    assert set((await active()).values()) == {True}
+    assert await rpc.result(session, "webhook.update_status", [{"topic": "order:canceled", "status": 0}]) is True
+    assert await active() == {created["webhook_id"]: True, both["webhook_id"]: False, canceled["webhook_id"]: False}
+    assert await rpc.result(session, "webhook.update_status", [{"webhook_id": both["webhook_id"]}, 1]) is True
+    assert await active() == {created["webhook_id"]: True, both["webhook_id"]: True, canceled["webhook_id"]: False}
+    error = await rpc.fault(session, "webhook.update_status", [{"status": 1}, 0])
+    assert_fault(error, 100, STATUS_NOT_CHANGED + "give status once: in the object or as the second argument")
+
+
+async def test_update_status_of_another_merchants_topic_changes_nothing(rpc, users, db):
+    acme = await rpc.login(users["merchant"])
+    other = await rpc.login(users["other"])
+    await create_webhook(rpc, acme, URL, "order:created")
+    error = await rpc.fault(other, "webhook.update_status", ["order:created", 0])
+    assert_fault(error, 100, STATUS_NOT_CHANGED + "no webhook subscribed to order:created")
+    error = await rpc.fault(other, "webhook.update_status", [{"status": 0}])
+    assert_fault(error, 100, STATUS_NOT_CHANGED + "no webhook")
+    assert (await rpc.result(acme, "webhook.list"))[0]["is_active"] is True
 
 
 # --------------------------------------------------------------------------- tenancy and roles
@@ -212,9 +271,10 @@ async def test_another_merchants_webhook_does_not_exist(rpc, users, db):
     hook = await create_webhook(rpc, acme, URL, "order:created")
     webhook_id = hook["webhook_id"]
     assert await rpc.result(other, "webhook.list") == []
+    assert_fault(await rpc.fault(other, "webhook.update_status", [webhook_id, 0]), 100,
+                 f"{STATUS_NOT_CHANGED}no webhook {webhook_id}")
     for method, args in (
         ("webhook.delete", [webhook_id]),
-        ("webhook.update_status", [webhook_id, 0]),
         ("webhook.deliveries", [webhook_id]),
         ("webhook.test", [webhook_id]),
         ("webhook.replay", [1, webhook_id]),

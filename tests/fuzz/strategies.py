@@ -471,8 +471,10 @@ PLANS: dict[str, Plan] = {
     ),
     "webhook.create": Plan(_webhook_valid, {"data": _webhook_data}),
     "webhook.update_status": Plan(
-        lambda s: st.tuples(_webhook_id(s), st.sampled_from([0, 1, True, "1"])).map(list),
-        {"webhook_id": _webhook_id, "status": _k(st.sampled_from([0, 1, True, False, "active", 2]) | WRONG)},
+        lambda s: st.tuples(_webhook_id(s) | st.sampled_from(TOPICS), st.sampled_from([0, 1, True, "1"])).map(list),
+        {"topic": lambda s: _webhook_id(s) | st.sampled_from(TOPICS) | st.fixed_dictionaries(
+            {}, optional={"topic": st.sampled_from(TOPICS) | TEXT, "webhook_id": _webhook_id(s), "status": SCALARS}),
+         "status": _k(st.sampled_from([0, 1, True, False, "active", 2]) | WRONG)},
     ),
     "webhook.delete": Plan(lambda s: _webhook_id(s).map(lambda i: [i]), {"webhook_id": _webhook_id}),
     "webhook.deliveries": Plan(
