@@ -242,6 +242,15 @@ async def test_fields_list_gives_the_ids_and_the_listed(rpc, session, db, mixed)
     assert order["status_history"][-1]["comment"] == "Canceled by order.cancel"
 
 
+async def test_the_docs_form_with_fields_as_a_further_parameter(rpc, session, db, mixed):
+    """order.md's example: [session, "order.cancel", [unique_id, {"all_items": true}], ["status", "items"]]."""
+    body = await rpc.request("call", [session, "order.cancel", [mixed["unique_id"], {"all_items": True}], ["status", "items"]])
+    result = body["result"]
+    assert set(result) == RESULT_KEYS and result["success"] is True
+    assert set(result["order"]) == {"order_id", "unique_id", "order_ref", "status", "items"}
+    assert result["order"]["status"] == "canceled"
+
+
 async def test_bad_fields_is_102_before_anything_changes(rpc, session, db, mixed):
     before = await snapshot(db)
     error = await rpc.fault(session, "order.cancel", [mixed["unique_id"], {"all_items": True}, ["nope"]])

@@ -629,6 +629,22 @@ async def test_update_faults_change_nothing(rpc, merchant, warehouse, db, args, 
     assert await row_counts(db) == before
 
 
+async def test_update_takes_custom_fields_as_a_further_parameter(rpc, merchant, warehouse, db):
+    """shipment.md: shipment.update(shipment, shipmentData, customFields); until shipment custom
+    fields exist, an absent, null or empty customFields is accepted and any other refused."""
+    order = await ordered(rpc, merchant, db, {"A": 1})
+    shipment_id = (await create_shipment(rpc, warehouse, order["unique_id"]))["shipment_id"]
+    for number, custom_fields in enumerate((None, [], {})):
+        body = await rpc.request("call", [merchant, "shipment.update", [shipment_id, {"source": f"s{number}"}], custom_fields])
+        assert body["result"] is True
+    before = await row_counts(db)
+    for custom_fields in ({"set": {"color": "red"}}, "red", [{"color": "red"}]):
+        body = await rpc.request("call", [merchant, "shipment.update", [shipment_id, {"source": "changed"}], custom_fields])
+        assert_fault(body["error"], 102, contains="customFields: shipments have no custom fields here")
+    assert await row_counts(db) == before
+    assert (await rpc.result(merchant, "shipment.info", [shipment_id]))["source"] == "s2"
+
+
 # ------------------------------------------------------------------------------ search
 
 
