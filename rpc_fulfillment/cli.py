@@ -17,7 +17,10 @@ from typing import Any, Awaitable, Callable
 
 import asyncpg
 
-from rpc_fulfillment.config import ENVIRONMENT, ZERO_MEANS_OFF, Settings, SettingsError, load_settings
+from rpc_fulfillment.config import (
+    ENVIRONMENT, EVERY_COMMAND, SERVE, USER_CREATE, WORKER, ZERO_MEANS_OFF, Settings, SettingsError, load_settings,
+    settings_of,
+)
 from rpc_fulfillment.db.database import open_database
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.accounts.provisioning import NewApiUser, ProvisioningError
@@ -26,75 +29,23 @@ from rpc_fulfillment.db.pool import connect
 log = logging.getLogger("rpc_fulfillment")
 
 
-# The help of each setting's flag; the flag (--name-with-dashes), its type, its environment
-# variable and its default come from Settings (config.py). A default shown otherwise than
-# as Settings holds it follows the help after a "|".
-SETTING_HELP = {
-    "database_url": "PostgreSQL URL; without it an embedded PostgreSQL is used|none",
-    "data_dir": "embedded database directory|./rpcf-data",
-    "host": "address to listen on",
-    "port": "port",
-    "workers": "server processes sharing the port",
-    "session_lifetime": "session lifetime in seconds",
-    "max_body_bytes": "largest request body|16 MiB",
-    "max_batch": "largest JSON-RPC batch or multiCall",
-    "max_bulk_orders": "most orders in one order.bulk_create",
-    "max_depth": "deepest JSON nesting",
-    "rate_limit": "requests per second per API user, in every process together; 0 or off: none",
-    "rate_burst": "requests an API user may make at once before the rate applies",
-    "concurrency_limit": "requests of one API user running at once; 0 or off: none",
-    "login_max_failures": "failed logins per username before each attempt waits",
-    "login_failure_window": "seconds failed logins are counted for",
-    "login_max_delay": "longest wait of a login attempt after failures",
-    "max_string_length": "longest string in a request, in characters",
-    "max_file_content_length": "longest file_content (base64) of an order instruction",
-    "max_order_items": "most item lines in one order",
-    "shutdown_timeout": "seconds a stopping server gives requests in flight",
-    "db_pool_size": "database connections per process",
-    "scheduler_interval": "seconds between looks for due scheduled holds",
-    "auto_fulfill": "sandbox: ship and deliver orders automatically",
-    "auto_fulfill_delay": "sandbox: seconds between the automatic steps",
-    "log_level": "DEBUG, INFO, WARNING...",
-    "webhook_concurrency": "webhook delivery slots per process, each a database connection with up to 20 "
-                           "deliveries in flight",
-    "webhook_interval": "seconds between looks for due webhook deliveries when no notification arrives",
-    "webhook_timeout": "seconds a receiver has to answer|5; at most 3 of them to connect",
-    "webhook_retry_schedule": "comma-separated delays in seconds before each retry, or none|ShipStream's "
-                              "60,120,240,...,86400: 14 retries",
-    "webhook_allow_private": "whether webhooks may target loopback, private, link-local (cloud metadata) or "
-                             "reserved addresses; turn it off (--no-webhook-allow-private) when merchants are not "
-                             "trusted|on",
-    "webhook_retention_days": "days delivered and failed webhook deliveries, and events no pending delivery "
-                              "needs, are kept; 0 or off: forever",
-    "max_api_keys": "active API keys a merchant may have",
-}
-DATABASE_SETTINGS = ("database_url", "data_dir")
-WEBHOOK_SETTINGS = ("webhook_concurrency", "webhook_interval", "webhook_timeout", "webhook_retry_schedule",
-                    "webhook_allow_private")
-SERVE_SETTINGS = ("host", "port", "workers", "session_lifetime", "max_body_bytes", "max_batch", "max_bulk_orders",
-                  "max_depth", "rate_limit", "rate_burst", "concurrency_limit", "login_max_failures",
-                  "login_failure_window", "login_max_delay", "max_string_length", "max_file_content_length",
-                  "max_order_items", "shutdown_timeout", "db_pool_size", "scheduler_interval", "auto_fulfill",
-                  "auto_fulfill_delay", "log_level", *WEBHOOK_SETTINGS, "webhook_retention_days")
 # Flags that `user limits` uses for an API user's own limits, not the server's.
 USER_LIMITS = ("rate_limit", "rate_burst", "concurrency_limit")
 _SETTINGS = {setting.name: setting for setting in fields(Settings)}
 
 
-def _setting_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
-    for name in names:
-        what, _, shown = SETTING_HELP[name].partition("|")
-        default = getattr(Settings(), name)
-        help_text = f"{what} (env {ENVIRONMENT[name]}, default {shown or default})"
+def _setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    for setting in settings_of(command):
+        name, default = setting.name, setting.default
+        help_text = f"{setting.metadata['help']} (env {ENVIRONMENT[name]}, default {setting.metadata['shown'] or default})"
         flag = f"--{name.replace('_', '-')}"
-        kind = _SETTINGS[name].type
-        if kind == "bool":
+        if setting.type == "bool":
             action = argparse.BooleanOptionalAction if default else "store_true"
             parser.add_argument(flag, action=action, default=None, help=help_text)
-        elif name in ZERO_MEANS_OFF or kind not in ("int", "float", "Path"):
+        elif name in ZERO_MEANS_OFF or setting.type not in ("int", "float", "Path"):
             parser.add_argument(flag, help=help_text)  # text: "off", "none", a level, a schedule
         else:
-            parser.add_argument(flag, type={"int": int, "float": float, "Path": Path}[kind], help=help_text)
+            parser.add_argument(flag, type={"int": int, "float": float, "Path": Path}[setting.type], help=help_text)
 
 
 def _user_limit_flags(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the JSON-RPC server")
-    _setting_flags(serve, DATABASE_SETTINGS + SERVE_SETTINGS)
+    _setting_flags(serve, SERVE)
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.add_argument("--demo", action="store_true", help="create the demo merchant and API user if the database has no merchant")
     serve.add_argument("--no-webhook-delivery", dest="webhook_delivery", action="store_const", const=False,
@@ -116,50 +67,49 @@ def _build_parser() -> argparse.ArgumentParser:
                        "(env RPCF_WEBHOOK_DELIVERY=false)")
 
     worker = commands.add_parser("worker", help="deliver webhooks (run any number beside the servers)")
-    _setting_flags(worker, DATABASE_SETTINGS + WEBHOOK_SETTINGS + ("log_level",))
+    _setting_flags(worker, WORKER)
 
     merchant = commands.add_parser("merchant", help="create and list merchants").add_subparsers(dest="action", required=True)
     create = merchant.add_parser("create", help="create a merchant and its default store")
     create.add_argument("code")
     create.add_argument("name")
-    _setting_flags(create, DATABASE_SETTINGS)
-    _setting_flags(merchant.add_parser("list", help="list merchants"), DATABASE_SETTINGS)
+    _setting_flags(create, EVERY_COMMAND)
+    _setting_flags(merchant.add_parser("list", help="list merchants"), EVERY_COMMAND)
 
     store = commands.add_parser("store", help="create and list stores").add_subparsers(dest="action", required=True)
     create = store.add_parser("create", help="add a store to a merchant")
     create.add_argument("--merchant", required=True, help="merchant code")
     create.add_argument("code")
     create.add_argument("name")
-    _setting_flags(create, DATABASE_SETTINGS)
+    _setting_flags(create, EVERY_COMMAND)
     listing = store.add_parser("list", help="list stores")
     listing.add_argument("--merchant", help="only this merchant's stores")
-    _setting_flags(listing, DATABASE_SETTINGS)
+    _setting_flags(listing, EVERY_COMMAND)
 
     warehouse = commands.add_parser("warehouse", help="create and list warehouses").add_subparsers(dest="action", required=True)
     create = warehouse.add_parser("create", help="add a warehouse (shared by all merchants)")
     create.add_argument("name")
     for part in ("street1", "street2", "city", "region", "postcode", "country"):
         create.add_argument(f"--{part}")
-    _setting_flags(create, DATABASE_SETTINGS)
-    _setting_flags(warehouse.add_parser("list", help="list warehouses"), DATABASE_SETTINGS)
+    _setting_flags(create, EVERY_COMMAND)
+    _setting_flags(warehouse.add_parser("list", help="list warehouses"), EVERY_COMMAND)
 
     user = commands.add_parser("user", help="create, list and revoke API users").add_subparsers(dest="action", required=True)
     create = user.add_parser("create", help="create an API user and print its key once")
     create.add_argument("--merchant", required=True, help="merchant code")
     create.add_argument("--role", required=True, choices=provisioning.ROLES)
     create.add_argument("name")
-    _setting_flags(create, DATABASE_SETTINGS)
+    _setting_flags(create, USER_CREATE)
     listing = user.add_parser("list", help="list API users")
     listing.add_argument("--merchant", help="only this merchant's users")
-    _setting_flags(listing, DATABASE_SETTINGS)
-    _setting_flags(create, ("max_api_keys",))
+    _setting_flags(listing, EVERY_COMMAND)
     limits = user.add_parser("limits", help="set an API user's own rate and concurrency limits")
     limits.add_argument("name")
     _user_limit_flags(limits)
-    _setting_flags(limits, DATABASE_SETTINGS)
+    _setting_flags(limits, EVERY_COMMAND)
     revoke = user.add_parser("revoke", help="revoke an API user and end its sessions")
     revoke.add_argument("name")
-    _setting_flags(revoke, DATABASE_SETTINGS)
+    _setting_flags(revoke, EVERY_COMMAND)
 
     from rpc_fulfillment import importer  # an API client: no database flags
 

@@ -4,68 +4,85 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 
+# The commands a setting is a flag of (cli.py adds the flags); EVERY_COMMAND: all that open the
+# database.
+EVERY_COMMAND, SERVE, WORKER, USER_CREATE = "*", "serve", "worker", "user create"
+
+
+def setting(default: Any, help: str, *commands: str, shown: str | None = None, zero_means_off: bool = False) -> Any:
+    """A setting declared once: its default, its flag's help, the commands that take the flag,
+    the default as --help shows it when not the value itself, and whether 0 (or "off") turns
+    it off. Its flag (--name-with-dashes), type and environment variable are derived."""
+    return field(default=default, metadata={
+        "help": help, "commands": commands, "shown": shown, "zero_means_off": zero_means_off,
+    })
+
+
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    database_url: str | None = None
-    data_dir: Path = Path("rpcf-data")
-    workers: int = 1
-    session_lifetime: int = 24 * 3600
-    max_body_bytes: int = 16 * 1024 * 1024
-    max_batch: int = 100
-    max_bulk_orders: int = 1000
-    max_depth: int = 64
-    # Limits per API user, shared by all processes (ShipStream's: 10 requests/s in bursts of
-    # 60, 5 at once); 0 turns a limit off. A user's own limits (`user limits`) win.
-    rate_limit: float = 10.0
-    rate_burst: int = 60
-    concurrency_limit: int = 5
-    # Active API keys (API users) per merchant, checked by `user create`.
-    max_api_keys: int = 6
-    # Failed logins: free ones per username within the window (seconds), then a wait of 1, 2,
-    # 4... seconds, at most login_max_delay, before each attempt's key is checked.
-    login_max_failures: int = 5
-    login_failure_window: float = 900.0
-    login_max_delay: float = 10.0
-    # Longest string anywhere in a request (characters), and in a `file_content` (base64).
-    max_string_length: int = 65536
-    max_file_content_length: int = 10 * 1024 * 1024
-    max_order_items: int = 1000
-    # Seconds a stopping server waits for requests in flight before it cancels them.
-    shutdown_timeout: float = 30.0
-    db_pool_size: int = 10
-    log_level: str = "INFO"
-    # How often (seconds) each process looks for delayed shipments whose date has come.
-    scheduler_interval: float = 10.0
-    # Sandbox: a background worker takes orders through shipment create, pack, ship and deliver.
-    auto_fulfill: bool = False
-    # Seconds between those steps (and after an order's last change).
-    auto_fulfill_delay: float = 5.0
-    # Webhooks: run the delivery worker in each server process (off when separate
-    # `rpc-fulfillment worker` processes deliver); its slots (each a database connection and up
-    # to 20 deliveries in flight); seconds between looks for due deliveries when no NOTIFY
-    # arrives; the HTTP timeout (ShipStream: 5 s, 3 s to connect); the retry delays in seconds.
-    webhook_delivery: bool = True
-    webhook_concurrency: int = 2
-    webhook_interval: float = 10.0
-    webhook_timeout: float = 5.0
-    webhook_retry_schedule: str = "60,120,240,480,900,1800,3600,7200,14400,28800,57600,86400,86400,86400"
-    # Whether webhooks may target loopback, private (RFC 1918, fc00::/7), link-local (cloud
-    # metadata), multicast, reserved... addresses. On by default so that the quick start and
-    # local receivers work; a multi-tenant deployment must turn it off (README: Configuration,
-    # SECURITY.md): then webhook.create refuses such literal URLs and the worker refuses every
-    # name that resolves to such an address.
-    webhook_allow_private: bool = True
-    # Days delivered and failed webhook deliveries (with their attempts), and events no
-    # pending delivery needs, are kept; 0 keeps them forever. Pruned by every server
-    # process's housekeeping loop (every 10 minutes), one process at a time.
-    webhook_retention_days: int = 30
+    database_url: str | None = setting(
+        None, "PostgreSQL URL; without it an embedded PostgreSQL is used", EVERY_COMMAND, shown="none")
+    data_dir: Path = setting(Path("rpcf-data"), "embedded database directory", EVERY_COMMAND, shown="./rpcf-data")
+    host: str = setting("127.0.0.1", "address to listen on", SERVE)
+    port: int = setting(8080, "port", SERVE)
+    workers: int = setting(1, "server processes sharing the port", SERVE)
+    session_lifetime: int = setting(24 * 3600, "session lifetime in seconds", SERVE)
+    max_body_bytes: int = setting(16 * 1024 * 1024, "largest request body", SERVE, shown="16 MiB")
+    max_batch: int = setting(100, "largest JSON-RPC batch or multiCall", SERVE)
+    max_bulk_orders: int = setting(1000, "most orders in one order.bulk_create", SERVE)
+    max_depth: int = setting(64, "deepest JSON nesting", SERVE)
+    # ShipStream's limits per API user (10 requests/s in bursts of 60, 5 at once), shared by all
+    # processes; a user's own limits (`user limits`) win.
+    rate_limit: float = setting(
+        10.0, "requests per second per API user, in every process together; 0 or off: none", SERVE,
+        zero_means_off=True)
+    rate_burst: int = setting(60, "requests an API user may make at once before the rate applies", SERVE)
+    concurrency_limit: int = setting(
+        5, "requests of one API user running at once; 0 or off: none", SERVE, zero_means_off=True)
+    # Failed logins beyond the free ones wait 1, 2, 4... seconds before their key is checked.
+    login_max_failures: int = setting(5, "failed logins per username before each attempt waits", SERVE)
+    login_failure_window: float = setting(900.0, "seconds failed logins are counted for", SERVE)
+    login_max_delay: float = setting(10.0, "longest wait of a login attempt after failures", SERVE)
+    max_string_length: int = setting(65536, "longest string in a request, in characters", SERVE)
+    max_file_content_length: int = setting(
+        10 * 1024 * 1024, "longest file_content (base64) of an order instruction", SERVE)
+    max_order_items: int = setting(1000, "most item lines in one order", SERVE)
+    shutdown_timeout: float = setting(30.0, "seconds a stopping server gives requests in flight", SERVE)
+    db_pool_size: int = setting(10, "database connections per process", SERVE)
+    log_level: str = setting("INFO", "DEBUG, INFO, WARNING...", SERVE, WORKER)
+    scheduler_interval: float = setting(10.0, "seconds between looks for due scheduled holds", SERVE)
+    auto_fulfill: bool = setting(False, "sandbox: ship and deliver orders automatically", SERVE)
+    auto_fulfill_delay: float = setting(5.0, "sandbox: seconds between the automatic steps", SERVE)
+    # Off when separate `rpc-fulfillment worker` processes deliver (its own flag:
+    # --no-webhook-delivery).
+    webhook_delivery: bool = setting(True, "deliver webhooks in the server processes")
+    webhook_concurrency: int = setting(
+        2, "webhook delivery slots per process, each a database connection with up to 20 deliveries in flight",
+        SERVE, WORKER)
+    webhook_interval: float = setting(
+        10.0, "seconds between looks for due webhook deliveries when no notification arrives", SERVE, WORKER)
+    webhook_timeout: float = setting(
+        5.0, "seconds a receiver has to answer", SERVE, WORKER, shown="5; at most 3 of them to connect")
+    webhook_retry_schedule: str = setting(
+        "60,120,240,480,900,1800,3600,7200,14400,28800,57600,86400,86400,86400",
+        "comma-separated delays in seconds before each retry, or none", SERVE, WORKER,
+        shown="ShipStream's 60,120,240,...,86400: 14 retries")
+    # On by default so that the quick start and local receivers work; a multi-tenant deployment
+    # must turn it off (README: Configuration, SECURITY.md): then webhook.create refuses such
+    # literal URLs and the worker refuses every name that resolves to such an address.
+    webhook_allow_private: bool = setting(
+        True, "whether webhooks may target loopback, private, link-local (cloud metadata) or reserved addresses; "
+        "turn it off (--no-webhook-allow-private) when merchants are not trusted", SERVE, WORKER, shown="on")
+    # Pruned by every server process's housekeeping loop (every 10 minutes), one process at a time.
+    webhook_retention_days: int = setting(
+        30, "days delivered and failed webhook deliveries, and events no pending delivery needs, are kept; "
+        "0 or off: forever", SERVE, zero_means_off=True)
+    max_api_keys: int = setting(6, "active API keys a merchant may have", USER_CREATE)
 
 
 # Environment variable for each setting; DATABASE_URL keeps its conventional name.
@@ -83,8 +100,12 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-# Limits that 0 (or "off") turns off.
-ZERO_MEANS_OFF = frozenset({"rate_limit", "concurrency_limit", "webhook_retention_days"})
+ZERO_MEANS_OFF = frozenset(setting.name for setting in fields(Settings) if setting.metadata["zero_means_off"])
+
+
+def settings_of(command: str) -> list[Field]:
+    """The settings that ``command`` takes as flags, in declaration order."""
+    return [setting for setting in fields(Settings) if {EVERY_COMMAND, command} & set(setting.metadata["commands"])]
 
 
 def _limit(name: str, kind: type, raw: Any) -> Any:
@@ -160,11 +181,11 @@ def load_settings(
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     defaults = Settings()
     values: dict[str, Any] = {}
-    for field in fields(Settings):
-        kind = type(getattr(defaults, field.name)) if getattr(defaults, field.name) is not None else str
-        raw = overrides.get(field.name, environ.get(ENVIRONMENT[field.name]) or None)
+    for name in ENVIRONMENT:
+        kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else str
+        raw = overrides.get(name, environ.get(ENVIRONMENT[name]) or None)
         if raw is not None:
-            values[field.name] = _convert(field.name, kind, raw)
+            values[name] = _convert(name, kind, raw)
     return replace(defaults, **values)
 
 

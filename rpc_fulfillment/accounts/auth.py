@@ -8,6 +8,7 @@ import hmac
 import logging
 import re
 import secrets
+from dataclasses import fields
 
 import asyncpg
 
@@ -36,31 +37,11 @@ def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
+_PRINCIPAL_COLUMNS = tuple(column.name for column in fields(Principal))
+
+
 def _principal(row: asyncpg.Record) -> Principal:
-    return Principal(
-        api_user_id=row["api_user_id"],
-        username=row["username"],
-        role=row["role"],
-        merchant_id=row["merchant_id"],
-        merchant_code=row["merchant_code"],
-    )
-
-
-async def authenticate(
-    pool: asyncpg.Pool,
-    username: object,
-    api_key: object,
-    policy: LoginPolicy | None = None,
-    remote: str | None = None,
-) -> Principal:
-    """Check a username and API key: fault 6 when either is missing, fault 2 when wrong.
-
-    ``pool`` must be the pool itself, not a connection held for the call: after too many
-    failures for the username the attempt first waits (``policy``), holding no connection.
-    A failure is counted and logged with the username and ``remote`` (never the key).
-    """
-    principal, _ = await authenticate_with_limits(pool, username, api_key, policy, remote)
-    return principal
+    return Principal(*(row[column] for column in _PRINCIPAL_COLUMNS))
 
 
 async def authenticate_with_limits(
@@ -70,7 +51,13 @@ async def authenticate_with_limits(
     policy: LoginPolicy | None = None,
     remote: str | None = None,
 ) -> tuple[Principal, tuple[float | None, int | None, int | None]]:
-    """authenticate(), and the user's own limits (rate, burst, concurrency; None: the server's)."""
+    """Check a username and API key: fault 6 when either is missing, fault 2 when wrong. Gives
+    the user and its own limits (rate, burst, concurrency; None: the server's).
+
+    ``pool`` must be the pool itself, not a connection held for the call: after too many
+    failures for the username the attempt first waits (``policy``), holding no connection.
+    A failure is counted and logged with the username and ``remote`` (never the key).
+    """
     policy = policy or LoginPolicy()
     if not isinstance(username, str) or not username:
         raise Fault("required_parameter", "username is required")

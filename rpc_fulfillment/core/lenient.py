@@ -73,3 +73,4 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Flag = Annotated[bool, Field(strict=False)]
 WholeNumber = Annotated[int, BeforeValidator(not_bool)]
+Quantity = Annotated[int, BeforeValidator(whole_quantity)]  # units of an item: 1 to 1,000,000

@@ -39,9 +39,14 @@ Handler = Callable[..., Awaitable[Any]]
 
 @dataclass(frozen=True)
 class Parameter:
+    """One JSON-RPC argument: its name and its default, REQUIRED when it has none."""
+
     name: str
-    required: bool
     default: Any
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,7 @@ def parameters_of(function: Callable[..., Any]) -> tuple[Parameter, ...]:
     """The JSON-RPC arguments of a function: everything after its context. A ``*more``
     (call's further positional arguments) is not a named parameter: its Doc describes it."""
     listed = [p for p in list(inspect.signature(function).parameters.values())[1:] if p.kind is not p.VAR_POSITIONAL]
-    return tuple(
-        Parameter(p.name, required, None if required else p.default)
-        for p in listed
-        for required in [p.default is inspect.Parameter.empty or p.default is REQUIRED]
-    )
+    return tuple(Parameter(p.name, REQUIRED if p.default is inspect.Parameter.empty else p.default) for p in listed)
 
 
 def api_methods(functions: Iterable[Handler]) -> dict[str, ApiMethod]:

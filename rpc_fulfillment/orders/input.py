@@ -19,12 +19,11 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     create_model,
-    field_validator,
     model_validator,
 )
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import Currency, Flag, Money, Text, WholeNumber, text_or_number, whole_quantity
+from rpc_fulfillment.core.lenient import Currency, Flag, Money, Quantity, Text, WholeNumber, text_or_number
 from rpc_fulfillment.core.validation import check_country, describe, nul_location
 from rpc_fulfillment.orders.fields import INFO_KEYS, ORDER_FIELDS
 from rpc_fulfillment.core.validation import InputModel
@@ -43,7 +42,7 @@ class ItemInput(InputModel):
     sku: Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(text_or_number)] | None = None
     barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
     vendor_sku: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
-    qty: Any
+    qty: Quantity
     order_item_ref: Annotated[str, Field(max_length=255), BeforeValidator(text_or_number)] | None = None
     unit_declared_value: Money | None = None
     unit_declared_value_currency: Currency | None = None
@@ -51,11 +50,6 @@ class ItemInput(InputModel):
     unit_customs_value_currency: Currency | None = None
     inner_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
     outer_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
-
-    @field_validator("qty", mode="before")
-    @classmethod
-    def _whole_positive(cls, value: Any) -> int:
-        return whole_quantity(value)
 
     @model_validator(mode="after")
     def _one_product_key(self) -> "ItemInput":

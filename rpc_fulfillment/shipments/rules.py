@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Mapping, Sequence
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import text_or_number, whole_number, whole_quantity
+from rpc_fulfillment.core.lenient import Quantity, text_or_number, whole_number
 from rpc_fulfillment.core.validation import InputModel
 from rpc_fulfillment.fulfillment.policies import BackorderPolicy
 from rpc_fulfillment.core.filters import Kind
@@ -93,12 +93,7 @@ class LineInput(InputModel):
 
     sku: Key | None = None
     order_item_ref: Key | None = None
-    qty: int
-
-    @field_validator("qty", mode="before")
-    @classmethod
-    def _whole_positive(cls, value: Any) -> int:
-        return whole_quantity(value)
+    qty: Quantity
 
     @model_validator(mode="after")
     def _one_key(self) -> "LineInput":
