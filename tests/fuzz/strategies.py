@@ -380,6 +380,9 @@ def _bulk_orders(seeds: Seeds) -> st.SearchStrategy[Any]:
     return st.lists(one, min_size=1, max_size=3) | st.dictionaries(TEXT, one, min_size=1, max_size=3)
 
 
+_STATE_KEY = st.sampled_from(["lock", "last_sync_at", "p_lock"]) | _SHORT
+
+
 def _just(*values: Any) -> Callable[[Seeds], st.SearchStrategy[list[Any]]]:
     return lambda seeds: st.just(list(values))
 
@@ -489,6 +492,23 @@ PLANS: dict[str, Plan] = {
     "event.list": Plan(
         lambda s: st.tuples(_event_id(s), st.integers(1, 20)).map(list),
         {"after_id": _event_id, "limit": _k(st.integers(-1, 2000) | INTS | TEXT)},
+    ),
+    "state.get": Plan(
+        _k(st.tuples(_STATE_KEY | st.lists(_STATE_KEY, max_size=3), st.booleans()).map(list)),
+        {"keys": _k(_STATE_KEY | st.lists(_STATE_KEY | JSON, max_size=3) | WRONG), "detailed": _k(SCALARS)},
+    ),
+    "state.set": Plan(
+        _k(st.tuples(_STATE_KEY, JSON, st.none() | _STATE_KEY).map(list)
+           | st.dictionaries(_STATE_KEY, JSON, max_size=3).map(lambda pairs: [pairs])),
+        {"keys": _k(_STATE_KEY | st.dictionaries(TEXT, JSON, max_size=3) | WRONG), "data": _k(JSON),
+         "ifEquals": _k(SCALARS | JSON)},
+    ),
+    "log.write": Plan(
+        _k(st.fixed_dictionaries({"message": _SHORT.filter(bool)}, optional={
+            "severity": st.sampled_from(["debug", "info", "warn", "error"]), "facility": _SHORT, "entity": _SHORT,
+            "detail": TEXT, "store_id": st.none() | st.integers(1, 3)}).map(lambda data: [data])),
+        {"logData": _k(st.dictionaries(st.sampled_from(["message", "severity", "facility", "entity", "detail",
+                                                         "store_id", "other"]), SCALARS, max_size=6) | WRONG)},
     ),
 }
 
