@@ -22,7 +22,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from rpc_fulfillment.core.faults import FAULTS
-from rpc_fulfillment.orders.input import AddressInput, InfoInput, ItemInput
+from rpc_fulfillment.fulfillment.address import AddressInput
+from rpc_fulfillment.orders.input import InfoInput, ItemInput
 from rpc_fulfillment.core.api import Arg, Doc
 from rpc_fulfillment.jsonrpc import dispatch as methods
 from rpc_fulfillment.jsonrpc.docs import openrpc
