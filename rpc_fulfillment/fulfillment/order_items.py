@@ -30,6 +30,10 @@ def identifier(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _currency_or_default(currency: str | None) -> str:
+    return currency or DEFAULT_CURRENCY
+
+
 def _row_weight(item: Row) -> Decimal | None:
     return None if item["weight"] is None else item["weight"] * item["qty_ordered"]
 
@@ -60,10 +64,11 @@ ORDER_ITEM_FIELDS = Fields(
     Field("allocation_data", value=_allocation_data),
     Field("package_data", value=lambda item: []),
     Field("lot_data", value=lambda item: []),
+    # The docs answer the currencies "USD" even where no value was given.
     Field("unit_declared_value", "numeric", wire=money),
-    Field("unit_declared_value_currency", "text", default=currency_of("unit_declared_value")),
+    Field("unit_declared_value_currency", "text", default=currency_of("unit_declared_value"), wire=_currency_or_default),
     Field("unit_customs_value", "numeric", wire=money),
-    Field("unit_customs_value_currency", "text", default=currency_of("unit_customs_value")),
+    Field("unit_customs_value_currency", "text", default=currency_of("unit_customs_value"), wire=_currency_or_default),
     # The order:created example shows it on each item; our gift message is the order's.
     Field("gift_message", value=constant(None)),
 )

@@ -90,8 +90,8 @@ async def test_order_rows_history_and_created_event(rpc, session, db):
         "weight": None, "weight_unit": "lb", "row_weight": None, "row_weight_unit": "lb",
         "qty_ordered": "4.0000", "qty_processing": "4.0000", "qty_shipped": "0.0000", "qty_canceled": "0.0000",
         "qty_backordered": "0.0000", "allocation_data": [{"warehouse_id": "1", "qty_allocated": "4.0000"}],
-        "package_data": [], "lot_data": [], "unit_declared_value": None, "unit_declared_value_currency": None,
-        "unit_customs_value": None, "unit_customs_value_currency": None, "gift_message": None,
+        "package_data": [], "lot_data": [], "unit_declared_value": None, "unit_declared_value_currency": "USD",
+        "unit_customs_value": None, "unit_customs_value_currency": "USD", "gift_message": None,
     }]
     assert event["items"] == (await rpc.result(session, "order.info", [order["unique_id"], ["items"]]))["items"]
     assert event["stock_adjustments"] == {"WIDGET": {

@@ -183,7 +183,8 @@ def test_rows_of_a_draft():
     assert (result.columns["priority"], result.columns["weight"], result.columns["total_item_count"],
             result.columns["carrier_code"]) == (3, Decimal("6.0"), 2, "ups")
     # the Order Item entity (the write adds order_item_id)
-    no_values_wire = {**no_values, "package_data": [], "lot_data": [], "gift_message": None}
+    no_values_wire = {**no_values, "unit_declared_value_currency": "USD", "unit_customs_value_currency": "USD",
+                      "package_data": [], "lot_data": [], "gift_message": None}
     assert result.event["items"] == [
         {"order_item_id": None, "order_item_ref": "r1", "sku": "A", "name": "A", "weight": "1.5000", "weight_unit": "lb",
          "row_weight": "6.0000", "row_weight_unit": "lb", "qty_ordered": "4.0000", "qty_processing": "3.0000",

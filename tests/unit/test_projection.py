@@ -139,7 +139,7 @@ def test_item_shape():
         "qty_shipped": "0.0000", "qty_canceled": "0.0000", "qty_backordered": "1.0000",
         "allocation_data": [{"warehouse_id": "1", "qty_allocated": "1.0000"}, {"warehouse_id": "2", "qty_allocated": "1.0000"}],
         "package_data": [], "lot_data": [], "unit_declared_value": "20.40", "unit_declared_value_currency": "USD",
-        "unit_customs_value": None, "unit_customs_value_currency": None, "gift_message": None,
+        "unit_customs_value": None, "unit_customs_value_currency": "USD", "gift_message": None,
     }
     assert item_properties({**ITEM, "weight": None})["row_weight"] is None
 
