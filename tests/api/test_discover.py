@@ -300,7 +300,7 @@ ORDER_CREATE_GOOD = {
     ("items", {"SKU-1": 2}),
     ("items", [{"sku": "SKU-1", "qty": 1, "colour": "red"}]),  # unknown key
     ("items", []),
-    ("address", {"firstname": "Ada", "zip": "07102"}),  # unknown key
+    ("address", {"firstname": "Ada", "postcode": ["07102"]}),  # a wrong type (unknown address keys are ignored)
     ("address", {"classification": "castle"}),
     ("info", {"priority": 101}),
     ("info", {"signature_required": "maybe"}),
