@@ -52,6 +52,13 @@ class AddressInput(InputModel):
     email: Annotated[str, Field(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
 
 
+def known_address_keys(address: Any) -> Any:
+    """The address without the keys it ignores (anything else as it is): what is checked."""
+    if not isinstance(address, dict):
+        return address
+    return {key: value for key, value in address.items() if key in AddressInput.model_fields}
+
+
 def _lines(text: str | None) -> list[str]:
     """The non-blank lines of a street text, each stripped ("\\r\\n" included)."""
     return [line.strip() for line in (text or "").split("\n") if line.strip()]

@@ -26,7 +26,7 @@ from pydantic import (
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.core.lenient import Currency, Money, WholeNumber, text_or_number, whole_quantity
 from rpc_fulfillment.core.validation import describe, nul_location
-from rpc_fulfillment.fulfillment.address import parse_address
+from rpc_fulfillment.fulfillment.address import known_address_keys, parse_address
 from rpc_fulfillment.orders.fields import INFO_KEYS, ORDER_FIELDS
 from rpc_fulfillment.core.validation import InputModel
 
@@ -195,7 +195,9 @@ def parse_order(
     store_code: Any, items: Any, address: Any, info: Any, flags: Any, *, max_items: int = MAX_ITEMS
 ) -> OrderInput:
     """Validate order.create's arguments, reporting the first argument that is wrong."""
-    for name, value in (("storeCode", store_code), ("items", items), ("address", address), ("info", info), ("flags", flags)):
+    arguments = (("storeCode", store_code), ("items", items), ("address", known_address_keys(address)), ("info", info),
+                 ("flags", flags))
+    for name, value in arguments:
         # Refused here, naming the field, rather than by PostgreSQL at the write: one such
         # order must not take a whole order.bulk_create down with it.
         if (where := nul_location(value, name)) is not None:

@@ -189,6 +189,12 @@ def test_the_answered_address_joins_the_street_lines_and_names_every_property():
     assert address_properties({})["street"] is None
 
 
+def test_an_ignored_key_is_not_checked_at_all():
+    assert parse_order(None, {"A": 1}, {**MAGENTO, "vat_id": "DE\u0000"}, INFO, None).address["firstname"] == "Davi"
+    assert fault(parse_order, None, {"A": 1}, {**MAGENTO, "firstname": "D\u0000"}, INFO, None).message == \
+        "address.firstname: text may not contain the NUL character (\\u0000)"
+
+
 def test_partial_address_for_edit_skips_completeness():
     assert parse_address({"city": "X"}, partial=True) == {"city": "X"}
     assert parse_address({"street": "1 Main St"}, partial=True) == {"street1": "1 Main St", "street2": None}
