@@ -71,9 +71,9 @@ def _street_values(given: AddressInput) -> dict[str, str | None]:
     named = {name: getattr(given, name) for name in STREET_LINES if getattr(given, name) is not None}
     if given.street is not None:
         lines = _lines(given.street)
-        if len(lines) > 2:
-            raise Fault(INVALID, "address.street: at most two lines")
         if not named or lines == [line for name in named for line in _lines(named[name])]:
+            if len(lines) > 2:
+                raise Fault(INVALID, "address.street: at most two lines")
             return {"street1": lines[0] if lines else None, "street2": lines[1] if len(lines) > 1 else None}
     for name, text in named.items():
         if "\n" in text:

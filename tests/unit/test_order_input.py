@@ -156,6 +156,7 @@ def test_magentos_address_array_is_read_and_its_own_keys_dropped():
     ("1 Main St", {"street1": "1 Main St"}, ("1 Main St", None)),  # agree
     ("1 Main St\nApt 4", {"street1": "1 Main St"}, ("1 Main St", None)),  # disagree: street1/street2 win
     ("9 Other Rd", {"street1": "1 Main St", "street2": "Apt 4"}, ("1 Main St", "Apt 4")),  # disagree
+    ("a\nb\nc", {"street1": "1 Main St"}, ("1 Main St", None)),  # disagree: street is not read at all
 ])
 def test_street_with_street1_and_street2(street, lines, stored):
     result = parse_address({**ADDRESS, **lines, "street": street})
