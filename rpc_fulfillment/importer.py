@@ -102,7 +102,8 @@ class InputError(Exception):
 def _columns() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """The CSV column names: the models' own field names (the same pydantic models as the
     server's), so the layout cannot drift from what order.create accepts."""
-    from rpc_fulfillment.orders.input import AddressInput, InfoInput, ItemInput
+    from rpc_fulfillment.fulfillment.address import AddressInput
+    from rpc_fulfillment.orders.input import InfoInput, ItemInput
 
     info = frozenset(n for n in InfoInput.model_fields if n not in {"instructions", "generate_sscc", "custom_fields"})
     address = frozenset(n for n in AddressInput.model_fields if n != "street")

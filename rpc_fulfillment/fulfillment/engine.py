@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from rpc_fulfillment.core import formats
 from rpc_fulfillment.fulfillment.allocation import Available, allocate_line
+from rpc_fulfillment.fulfillment.order_items import identifier, item_properties
 from rpc_fulfillment.fulfillment.states import check_allowed, resolve, rule_for
 from rpc_fulfillment.fulfillment import queries as store
 from rpc_fulfillment.fulfillment.queries import Reservation, StatusChange
@@ -19,6 +21,22 @@ STATUS_TOPICS = {"holded": "order:holded", "canceled": "order:canceled", "comple
 def order_reference(order: Mapping[str, Any]) -> dict[str, Any]:
     """What every order event carries."""
     return {"unique_id": order["unique_id"], "order_ref": order["order_ref"], "source": order["source"]}
+
+
+def items_updated_message(order: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
+                          canceled: Mapping[int, int]) -> dict[str, Any]:
+    """order:items_updated: the lines that lost units (``canceled``: units per order_item_id)
+    and every line with units left, as order.info answers them; ``items`` read after the change.
+    ``order_item_ref`` on a canceled line is ours: the client's own line id."""
+    return {
+        **order_reference(order),
+        "items_canceled": [
+            {"sku": item["sku"], "order_item_id": identifier(item["order_item_id"]),
+             "order_item_ref": item["order_item_ref"], "qty_canceled": formats.quantity(canceled[item["order_item_id"]])}
+            for item in items if canceled.get(item["order_item_id"])
+        ],
+        "items_remaining": [item_properties(item) for item in items if item["qty_ordered"] > item["qty_canceled"]],
+    }
 
 
 def status_events(order: Mapping[str, Any], state: str, status: str, extra: Mapping[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpc_fulfillment.core import formats
 from rpc_fulfillment.orders.cancellation import FLAGS as CANCEL_FLAGS
 from rpc_fulfillment.orders.cancellation import CancelPlan, item_state, parse_cancel_options, plan_cancellation
 from rpc_fulfillment.core.faults import Fault
@@ -15,7 +14,7 @@ from rpc_fulfillment.core.schema import BOOLEAN, STRING, TRUE_RESULT, array_of, 
 from rpc_fulfillment.fulfillment.order_rows import ORDER_UNIQUE_ID
 from rpc_fulfillment.orders.docs import ORDER_FIELDS, ORDER_PROPERTIES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
-from rpc_fulfillment.fulfillment.engine import order_reference, reserve_backorders, settle
+from rpc_fulfillment.fulfillment.engine import items_updated_message, reserve_backorders, settle
 from rpc_fulfillment.inventory.api import stock_adjustments
 from rpc_fulfillment.fulfillment.order_rows import order_or_fault
 from rpc_fulfillment.orders.read import order_properties
@@ -76,21 +75,6 @@ async def _release(conn: Connection, ctx: CallContext, order_id: int, plan: Canc
     return freed
 
 
-def _items_updated(order: Any, items: list[Any], plan: CancelPlan) -> dict[str, Any]:
-    canceled = [
-        {"sku": item["sku"], "order_item_ref": item["order_item_ref"], "qty_canceled": formats.quantity(plan.items[item["order_item_id"]].canceled)}
-        for item in items
-        if item["order_item_id"] in plan.items and plan.items[item["order_item_id"]].canceled
-    ]
-    remaining = [
-        {"sku": item["sku"], "order_item_ref": item["order_item_ref"],
-         "qty": formats.quantity(item["qty_processing"] + item["qty_backordered"] + item["qty_shipped"]
-                                 - (plan.items[item["order_item_id"]].canceled if item["order_item_id"] in plan.items else 0))}
-        for item in items
-    ]
-    return {**order_reference(order), "items_canceled": canceled, "items_remaining": remaining, "reason": "order.cancel"}
-
-
 @api_method("order.cancel", INTEGRATION, Doc(
     "Cancel some or all of an order's units.",
     args={
@@ -128,7 +112,9 @@ async def order_cancel(ctx: CallContext, orderUniqueId: Any = REQUIRED, options:
     cancellations: list[str] = []
     if plan.canceled:
         freed = await _release(conn, ctx, order["order_id"], plan)
-        await event_store.emit(conn, merchant_id, "order:items_updated", _items_updated(order, items, plan))
+        canceled = {item_id: item.canceled for item_id, item in plan.items.items() if item.canceled}
+        await event_store.emit(conn, merchant_id, "order:items_updated",
+                               items_updated_message(order, await fetch_items(conn, [order["order_id"]]), canceled))
         # The freed units go to backordered orders first, so that order:canceled tells what
         # is available once they have; then the order settles from what it is now.
         await reserve_backorders(conn, merchant_id, sorted(freed), ctx.principal.api_user_id)

@@ -6,7 +6,8 @@ from rpc_fulfillment.core.api import Arg
 from rpc_fulfillment.core.schema import BOOLEAN, array_of, fields_argument, keys_only, obj, or_none
 from rpc_fulfillment.fulfillment.states import STATUSES_BY_STATE
 from rpc_fulfillment.orders import views as projection
-from rpc_fulfillment.orders.input import MAX_ITEMS, AddressInput, InfoInput, ItemInput
+from rpc_fulfillment.fulfillment.address import AddressInput
+from rpc_fulfillment.orders.input import MAX_ITEMS, InfoInput, ItemInput
 
 ORDER_FIELDS = fields_argument(projection.ALL_FIELDS, "order")
 ITEMS = Arg(
@@ -21,8 +22,9 @@ ITEMS = Arg(
     "the order lines: an object mapping SKU to quantity, or an array of items (each names its product by sku, "
     "barcode or vendor_sku; the array form also takes order_item_ref, declared and customs values)",
 )
-ADDRESS = Arg(AddressInput, "the shipping address; firstname, lastname, street1 (or street), city and country are "
-                            "required, and region and postcode for US, CA and AU")
+ADDRESS = Arg(AddressInput, "the shipping address; firstname, lastname, street (or street1), city and country (or "
+                            "country_id) are required, and region and postcode for US, CA and AU; other keys (such as "
+                            "Magento's) are ignored")
 INFO = Arg(InfoInput, "order information; shipping_method is required")
 FLAGS = Arg(
     or_none(obj({"unique_order_ref": {

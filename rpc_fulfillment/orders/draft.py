@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from rpc_fulfillment.core import formats
 from rpc_fulfillment.fulfillment.allocation import Available, LineAllocation, allocate_lines, stock_deltas
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.inventory.rules import stock_adjustment
-from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS, ORDER_ITEM_FIELDS
+from rpc_fulfillment.fulfillment.order_items import ORDER_ITEM_FIELDS, item_properties
+from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS
 from rpc_fulfillment.orders.input import INVALID, InfoInput, ItemInput, OrderInput
 from rpc_fulfillment.fulfillment.states import OrderTotals, initial_rule, resolve
 from rpc_fulfillment.core.units import convert_weight
@@ -132,6 +132,15 @@ def _item_row(line_no: int, item: ItemInput, product: Product, allocation: LineA
     })
 
 
+def _new_item_properties(row: Mapping[str, Any], allocation: LineAllocation) -> dict[str, Any]:
+    """A drafted line as an Order Item: nothing shipped or canceled yet, no id until written."""
+    return item_properties({
+        **row, "order_item_id": None, "qty_shipped": 0, "qty_canceled": 0,
+        "allocation_data": [{"warehouse_id": warehouse_id, "qty_allocated": units}
+                            for warehouse_id, units in sorted(allocation.by_warehouse.items())],
+    })
+
+
 def _stock_adjustments(products: Sequence[Product], deltas: Mapping[tuple[int, int], int], available: Available) -> dict[str, Any]:
     adjustments: dict[str, Any] = {}
     for product in products:
@@ -157,16 +166,8 @@ def draft_order(order: OrderInput, products: Sequence[Product], available: Avail
         "source": order.info.source,
         "state": state,
         "status": status,
-        "items": [
-            {
-                "sku": p.sku,
-                "order_item_ref": item.order_item_ref,
-                "qty_ordered": formats.quantity(item.qty),
-                "qty_allocated": formats.quantity(a.allocated),
-                "qty_backordered": formats.quantity(a.backordered),
-            }
-            for item, p, a in zip(order.items, products, allocations)
-        ],
+        # Each item as order.info answers it; the write adds its order_item_id (queries.py).
+        "items": [_new_item_properties(row, allocation) for row, allocation in zip(items, allocations)],
         "stock_adjustments": _stock_adjustments(products, deltas, available),
     }
     return Draft(

@@ -10,15 +10,20 @@ from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS
 from rpc_fulfillment.orders.input import (
     INVALID,
     ON_TIME_METHOD,
-    AddressInput,
     InfoInput,
     check_declared_values,
-    complete_address,
     needs_delivery_date,
-    parse_address,
     parse_info,
 )
+from rpc_fulfillment.fulfillment.address import (
+    AddressInput,
+    address_properties,
+    complete_address,
+    merged_address,
+    parse_address,
+)
 from rpc_fulfillment.orders.views import select_fields
+from rpc_fulfillment.fulfillment.engine import order_reference
 from rpc_fulfillment.fulfillment.states import check_allowed
 from rpc_fulfillment.core.api import EVERYONE, INTEGRATION, Arg, Doc, api_method
 from rpc_fulfillment.core.schema import STRING, TRUE_RESULT, array_of, obj, or_none
@@ -111,14 +116,6 @@ def _custom_fields(current: dict[str, Any], operations: Any) -> dict[str, Any]:
     return fields
 
 
-def _new_address(row: Any, given: dict[str, Any], raw: Any) -> dict[str, Any]:
-    current = dict(row["shipping_address"])
-    if isinstance(raw, dict) and "street" in raw:
-        current.pop("street1", None)
-        current.pop("street2", None)
-    return complete_address({**current, **given})
-
-
 @api_method("order.edit", INTEGRATION, Doc(
     "Change an order's address, information or custom fields while no shipment has started.",
     args={
@@ -157,12 +154,15 @@ async def order_edit(
         extra["custom_fields"] = _custom_fields(extra.get("custom_fields", {}), customFields)
         changes["extra"] = extra
     if address_given:
-        new_address = _new_address(row, address_given, address)
+        new_address = complete_address(merged_address(row["shipping_address"], address_given))
         if new_address != row["shipping_address"]:
             changes.update(shipping_address=new_address, is_address_modified=True)
             await events.emit(conn, merchant_id, "order:address_changed", {
-                "unique_id": row["unique_id"], "order_ref": row["order_ref"], "source": row["source"],
-                "old_address": row["shipping_address"], "address": new_address, "update_method": "api",
+                **order_reference(row),
+                # an address change leaves the status as it is: ShipStream sends the pair anyway
+                "old_status": row["status"], "status": row["status"], "old_state": row["state"], "state": row["state"],
+                "old_address": address_properties(row["shipping_address"]), "address": address_properties(new_address),
+                "update_method": "api",
             })
     if info_input.note:
         await store.add_history(conn, merchant_id, row["order_id"], row["state"], row["status"], info_input.note)

@@ -1,5 +1,5 @@
-"""The order's fields and its items' fields: each declared once, in the order of the Order
-Properties on the wire (``order.info``, ``order.search``).
+"""The order's fields, each declared once, in the order of the Order Properties on the wire
+(``order.info``, ``order.search``); its items' are ``fulfillment/order_items.py``'s.
 
 Read by: ``input.py`` (InfoInput's fields), ``draft.py`` (the columns order.create writes and
 their defaults), ``queries.py`` (the INSERT's column lists), ``edit.py`` (what order.edit may
@@ -10,35 +10,25 @@ and the search fields from those.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field as Rule
 
 from rpc_fulfillment.core import formats
-from rpc_fulfillment.core.fields import Computed, Field, Fields, Row, constant
+from rpc_fulfillment.core.fields import Computed, Field, Fields, constant
 from rpc_fulfillment.core.filters import Kind
 from rpc_fulfillment.core.lenient import Currency, Flag, LongText, Money, Text, WholeNumber, text_or_number
+from rpc_fulfillment.fulfillment.order_items import currency_of, money
 from rpc_fulfillment.fulfillment.policies import parse_backorder_policy
 from rpc_fulfillment.orders.input_types import Day, Identifier, InstructionInput, ShipMoment, ShippingMethod, carrier_of
 
 # An order's other data, kept in this jsonb column rather than in columns of their own.
 EXTRA = "extra"
-DEFAULT_CURRENCY = "USD"
-
-
-def _currency_of(value_field: str) -> Computed:
-    """A currency that defaults to USD when its value is given."""
-    return Computed(lambda values: DEFAULT_CURRENCY if values.get(value_field) is not None else None, (value_field,))
 
 
 def _shipping_description(method: str) -> str:
     carrier, _, service = method.partition("_")
     return f"{carrier.upper()} {service.replace('_', ' ')}".strip()
-
-
-def _money(value: Decimal | None) -> str | None:
-    return formats.decimal(value, 2)
 
 
 ORDER_FIELDS = Fields(
@@ -89,8 +79,8 @@ ORDER_FIELDS = Fields(
           search=Kind.TEXT, sortable=True, doc="rpc-fulfillment extension (not in ShipStream's API): the customer's "
                                                "id in the merchant's own system, free text; a number is taken as its digits"),
     Field("declared_value_service", "boolean", input=Flag, default=False),
-    Field("declared_value", "numeric", input=Money, wire=_money),
-    Field("declared_value_currency", "text", input=Currency, default=_currency_of("declared_value")),
+    Field("declared_value", "numeric", input=Money, wire=money),
+    Field("declared_value_currency", "text", input=Currency, default=currency_of("declared_value")),
     Field("customs_value", bag=EXTRA, input=Money),
     Field("customs_value_currency", bag=EXTRA, input=Currency),
     Field("tpb_group_id", "integer", input=Annotated[WholeNumber, Rule(ge=0)]),
@@ -117,41 +107,4 @@ INFO_KEYS = (
     "declared_value_currency", "customs_value", "customs_value_currency", "overbox", "backorder_policy", "priority",
     "requested_ship_date", "delayed_ship_date", "desired_delivery_date", "hold_indefinitely", "tpb_group_id",
     "duties_payor", "duties_tpb_group_id", "instructions", "generate_sscc", "custom_fields",
-)
-
-
-def _row_weight(item: Row) -> Decimal | None:
-    return None if item["weight"] is None else item["weight"] * item["qty_ordered"]
-
-
-def _allocation_data(item: Row) -> list[dict[str, Any]]:
-    return [{"warehouse_id": entry["warehouse_id"], "qty_allocated": formats.quantity(entry["qty_allocated"])}
-            for entry in item["allocation_data"]]
-
-
-# An order's lines, in the order of their properties on the wire. Their input is ItemInput's
-# (input.py): an item names its product, whose sku, name and weight the line copies.
-ORDER_ITEM_FIELDS = Fields(
-    Field("order_item_id", "bigint", written=False),
-    Field("product_id", "bigint", wire=None),
-    Field("line_no", "smallint", wire=None),
-    Field("order_item_ref", "text"),
-    Field("sku", "text", search=Kind.TEXT),  # order.search: orders with a line of that SKU
-    Field("name", "text"),
-    Field("weight", "numeric", wire=formats.decimal),
-    Field("weight_unit", "text"),
-    Field("row_weight", value=_row_weight, wire=formats.decimal),
-    Field("row_weight_unit", value=lambda item: item["weight_unit"]),
-    Field("qty_ordered", "integer", wire=formats.quantity),
-    Field("qty_processing", "integer", wire=formats.quantity),
-    Field("qty_shipped", "integer", written=False, wire=formats.quantity),
-    Field("qty_canceled", "integer", written=False, wire=formats.quantity),
-    Field("qty_backordered", "integer", wire=formats.quantity),
-    Field("allocation_data", value=_allocation_data),
-    Field("package_data", value=lambda item: []),
-    Field("lot_data", value=lambda item: []),
-    Field("unit_declared_value", "numeric", wire=_money),
-    Field("unit_declared_value_currency", "text", default=_currency_of("unit_declared_value")),
-    Field("unit_customs_value", "numeric", wire=_money),
-    Field("unit_customs_value_currency", "text", default=_currency_of("unit_customs_value")),
 )

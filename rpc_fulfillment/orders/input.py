@@ -1,4 +1,5 @@
-"""The arguments of order.create and order.edit, validated: items, address, info, flags.
+"""The arguments of order.create and order.edit, validated: items, address (the shipping
+address's own rules: ``fulfillment/address.py``), info, flags.
 
 Every problem is fault 102 with a message naming the field; a valid input becomes an
 ``OrderInput`` the services can write without checking anything again.
@@ -13,7 +14,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     Field,
     ValidationError,
@@ -23,8 +23,9 @@ from pydantic import (
 )
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import Currency, Flag, Money, Quantity, Text, WholeNumber, text_or_number
-from rpc_fulfillment.core.validation import check_country, describe, nul_location
+from rpc_fulfillment.core.lenient import Currency, Money, Quantity, WholeNumber, text_or_number
+from rpc_fulfillment.core.validation import describe, nul_location
+from rpc_fulfillment.fulfillment.address import known_address_keys, parse_address
 from rpc_fulfillment.orders.fields import INFO_KEYS, ORDER_FIELDS
 from rpc_fulfillment.core.validation import InputModel
 
@@ -89,75 +90,6 @@ def parse_items(items: Any, max_items: int = MAX_ITEMS) -> list[ItemInput]:
     if problems:
         raise Fault(INVALID, "; ".join(problems))
     return parsed
-
-
-# -------------------------------------------------------------------------------- address
-
-
-class AddressInput(InputModel):
-    firstname: Text | None = None
-    lastname: Text | None = None
-    company: Text | None = None
-    street: Annotated[str, Field(max_length=511)] | None = None
-    street1: Text | None = None
-    street2: Text | None = None
-    city: Text | None = None
-    region: Text | None = None
-    postcode: Annotated[str, Field(max_length=20), BeforeValidator(text_or_number)] | None = None
-    country: Annotated[str, AfterValidator(check_country)] | None = None
-    classification: Literal["res", "com", "po", "mil", "unk"] | None = None
-    is_valid: Flag | None = None
-    telephone: Annotated[str, Field(max_length=64), BeforeValidator(text_or_number)] | None = None
-    email: Annotated[str, Field(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
-
-    @model_validator(mode="after")
-    def _street_lines(self) -> "AddressInput":
-        if self.street is not None and (self.street1 is not None or self.street2 is not None):
-            raise ValueError("give either street or street1/street2, not both")
-        if self.street is not None and len(self.street.split("\n")) > 2:
-            raise ValueError("street may have at most two lines")
-        return self
-
-    def stored(self) -> dict[str, Any]:
-        """The address as stored and returned: street split into street1/street2."""
-        values = self.model_dump(exclude_none=True, exclude={"street"})
-        if self.street is not None:
-            lines = [line.strip() for line in self.street.split("\n")]
-            values["street1"] = lines[0]
-            if len(lines) > 1 and lines[1]:
-                values["street2"] = lines[1]
-        return values
-
-
-# The parts of an address that must be there for a parcel to go anywhere.
-REQUIRED_ADDRESS = ("firstname", "lastname", "street1", "city", "country")
-# Countries whose addresses always carry a region and a postcode.
-REGION_AND_POSTCODE = frozenset({"US", "CA", "AU"})
-
-
-def complete_address(values: dict[str, Any]) -> dict[str, Any]:
-    missing = [f"address.{name}" for name in REQUIRED_ADDRESS if not values.get(name)]
-    if values.get("country") in REGION_AND_POSTCODE:
-        missing += [f"address.{name}" for name in ("region", "postcode") if not values.get(name)]
-    if missing:
-        raise Fault(INVALID, "; ".join(f"{name}: is required" for name in missing))
-    if values.get("country") == "US" and not re.fullmatch(r"\d{5}(-\d{4})?", values["postcode"]):
-        raise Fault(INVALID, f"address.postcode: '{values['postcode']}' is not a US ZIP code (12345 or 12345-6789)")
-    return values
-
-
-def parse_address(address: Any, *, partial: bool = False) -> dict[str, Any]:
-    """The address as stored; ``partial`` (order.edit) takes some fields, null or ``[]`` (PHP's
-    empty array) meaning none, and leaves the completeness check to the caller."""
-    if partial and (address is None or address == []):
-        return {}
-    if not isinstance(address, dict):
-        raise Fault(INVALID, "address must be an object")
-    try:
-        values = AddressInput.model_validate(address).stored()
-    except ValidationError as error:
-        raise Fault(INVALID, describe(error, "address")) from None
-    return values if partial else complete_address(values)
 
 
 # ----------------------------------------------------------------------------------- info
@@ -257,7 +189,9 @@ def parse_order(
     store_code: Any, items: Any, address: Any, info: Any, flags: Any, *, max_items: int = MAX_ITEMS
 ) -> OrderInput:
     """Validate order.create's arguments, reporting the first argument that is wrong."""
-    for name, value in (("storeCode", store_code), ("items", items), ("address", address), ("info", info), ("flags", flags)):
+    arguments = (("storeCode", store_code), ("items", items), ("address", known_address_keys(address)), ("info", info),
+                 ("flags", flags))
+    for name, value in arguments:
         # Refused here, naming the field, rather than by PostgreSQL at the write: one such
         # order must not take a whole order.bulk_create down with it.
         if (where := nul_location(value, name)) is not None:

@@ -10,7 +10,8 @@ import asyncpg
 
 from rpc_fulfillment.db.pool import Connection
 from rpc_fulfillment.fulfillment.order_rows import stock_available_sql
-from rpc_fulfillment.orders.fields import ORDER_FIELDS, ORDER_ITEM_FIELDS
+from rpc_fulfillment.fulfillment.order_items import ORDER_ITEM_FIELDS
+from rpc_fulfillment.orders.fields import ORDER_FIELDS
 
 
 # The columns order.create writes, with their SQL types (the statement takes each as an array).
@@ -133,6 +134,11 @@ def _orders_insert_sql() -> str:
         SELECT $1, 'order:created',
                message || jsonb_build_object(
                    'order_id', order_id, 'unique_id', unique_id,
+                   -- each drafted item with the id its line was given (ShipStream's ids are strings)
+                   'items', (SELECT coalesce(jsonb_agg(line.item || jsonb_build_object('order_item_id', i.order_item_id::text)
+                                                       ORDER BY line.n), '[]'::jsonb)
+                               FROM jsonb_array_elements(message -> 'items') WITH ORDINALITY AS line(item, n)
+                               JOIN new_items AS i ON i.order_id = numbered.order_id AND i.line_no = line.n),
                    'stock_adjustments', coalesce(
                        (SELECT jsonb_object_agg(s.key, s.value || jsonb_build_object('qty_available', after.qty,
                                                                                      'qty_advertised', after.qty))

@@ -8,7 +8,8 @@ field is ``orders/search_queries.py``'s, built from the same tables.
 from __future__ import annotations
 
 from rpc_fulfillment.core.filters import Kind
-from rpc_fulfillment.orders.fields import ORDER_FIELDS, ORDER_ITEM_FIELDS
+from rpc_fulfillment.fulfillment.order_items import ORDER_ITEM_FIELDS
+from rpc_fulfillment.orders.fields import ORDER_FIELDS
 
 # The order's own fields, then its lines' (an order matches when some line does).
 SEARCH_FIELDS: dict[str, Kind] = ORDER_FIELDS.search_kinds() | ORDER_ITEM_FIELDS.search_kinds()

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.core import formats
+from rpc_fulfillment.fulfillment.address import address_properties
 from rpc_fulfillment.core.selection import Properties, Selection, projected
-from rpc_fulfillment.orders.fields import ORDER_FIELDS, ORDER_ITEM_FIELDS
+from rpc_fulfillment.fulfillment.order_items import item_properties
+from rpc_fulfillment.orders.fields import ORDER_FIELDS
 from rpc_fulfillment.shipments.views import order_shipment_properties, package_properties, tracking_properties
 
 BASE = ("order_id", "unique_id", "order_ref")
@@ -32,7 +34,6 @@ def select_fields(fields: Any, fault: str) -> Selection:
 
 # Every scalar Order Property of an order row (orders.* plus store_code, store_name, submitted_by).
 scalar_properties = ORDER_FIELDS.projection()
-item_properties = ORDER_ITEM_FIELDS.projection()
 
 
 def history_properties(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def project(row: Mapping[str, Any], selection: Selection, related: Related | Non
     scalars = scalar_properties(row)
     related = related or Related()
     expansions = {
-        "shipping_address": lambda: dict(row["shipping_address"]),
+        "shipping_address": lambda: address_properties(row["shipping_address"]),
         "items": lambda: [item_properties(item) for item in related.items],
         "status_history": lambda: [history_properties(entry) for entry in related.history],
         "shipments": lambda: [order_shipment_properties(shipment) for shipment in related.shipments],

@@ -23,7 +23,6 @@ from typing import Any, Mapping, Sequence
 
 import asyncpg
 
-from rpc_fulfillment.core import formats
 from rpc_fulfillment.shipments import rules as domain
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.fulfillment.policies import DEFAULT, resolve_policy
@@ -34,7 +33,7 @@ from rpc_fulfillment.core.schema import TRUE_RESULT, WHOLE, array_of, nullable, 
 from rpc_fulfillment.fulfillment.order_rows import ORDER_UNIQUE_ID
 from rpc_fulfillment.shipments.docs import SHIPMENT_ID, SHIPMENT_PROPERTIES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
-from rpc_fulfillment.fulfillment.engine import order_reference, reserve_backorders, settle
+from rpc_fulfillment.fulfillment.engine import items_updated_message, order_reference, reserve_backorders, settle
 from rpc_fulfillment.fulfillment.order_rows import order_or_fault
 from rpc_fulfillment.shipments.read import shipment_or_fault, shipment_properties
 from rpc_fulfillment.db import outbox as event_store
@@ -182,23 +181,6 @@ async def deliver_shipment(conn: Connection, merchant_id: int, order: Row, shipm
     return row
 
 
-def _items_updated(order: Row, items: Sequence[Row], canceled: Mapping[int, int]) -> dict[str, Any]:
-    return {
-        **order_reference(order),
-        "items_canceled": [
-            {"sku": item["sku"], "order_item_ref": item["order_item_ref"],
-             "qty_canceled": formats.quantity(canceled[item["order_item_id"]])}
-            for item in items if canceled.get(item["order_item_id"])
-        ],
-        "items_remaining": [
-            {"sku": item["sku"], "order_item_ref": item["order_item_ref"],
-             "qty": formats.quantity(item["qty_processing"] + item["qty_backordered"] + item["qty_shipped"])}
-            for item in items
-        ],
-        "reason": "shipment.cancel",
-    }
-
-
 async def cancel_shipment(conn: Connection, merchant_id: int, api_user_id: int | None, order: Row,
                           shipment: Row) -> asyncpg.Record:
     """Return the (locked) shipment's units to the order, where they stay reserved for a new
@@ -216,7 +198,7 @@ async def cancel_shipment(conn: Connection, merchant_id: int, api_user_id: int |
         await fulfillment_store.apply_reservations(conn, merchant_id, releases, from_backorder=False,
                                                    entity_action="release", api_user_id=api_user_id)
         items = await order_rows.fetch_items(conn, [order_id])
-        events.append(("order:items_updated", _items_updated(order, items, {r.order_item_id: -r.qty for r in releases})))
+        events.append(("order:items_updated", items_updated_message(order, items, {r.order_item_id: -r.qty for r in releases})))
         await reserve_backorders(conn, merchant_id, sorted({r.product_id for r in releases}), api_user_id)
     # reserve_backorders may have settled this very order: settle from what it is now
     current = (await fulfillment_store.orders_by_id(conn, [order_id]))[0]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from rpc_fulfillment.core import formats
+from rpc_fulfillment.fulfillment.address import address_properties
 from rpc_fulfillment.core.selection import Properties, Selection, projected
 
 BASE = ("shipment_id", "order_unique_id", "order_ref")
@@ -178,7 +179,7 @@ def project(row: Mapping[str, Any], selection: Selection, related: ShipmentRelat
     scalars = scalar_properties(row)
     related = related or ShipmentRelated()
     expansions = {
-        "shipping_address": lambda: dict(row["shipping_address"]),
+        "shipping_address": lambda: address_properties(row["shipping_address"]),
         "items": lambda: [item_properties(item, row["status"]) for item in related.items],
         "packages": lambda: [package_properties(package) for package in related.packages],
         "tracking_numbers": lambda: [tracking_properties(t) for t in related.tracking_numbers],

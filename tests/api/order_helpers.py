@@ -18,6 +18,21 @@ ADDRESS = {
     "country": "US",
     "telephone": "212.245.2100",
 }
+# ADDRESS as order.info answers it: ShipStream's Address Properties, street1/street2 as street.
+ADDRESS_ANSWERED = {
+    "firstname": "Bill",
+    "lastname": "Gates",
+    "company": "Microsoft",
+    "street": "11 Times Square",
+    "city": "New York",
+    "region": "NY",
+    "postcode": "10036",
+    "country": "US",
+    "classification": None,
+    "is_valid": None,
+    "telephone": "212.245.2100",
+    "email": None,
+}
 INFO = {"shipping_method": "ups_03"}
 
 

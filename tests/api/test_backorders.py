@@ -143,7 +143,7 @@ async def test_an_all_backordered_order_becomes_partial_then_new(rpc, session, d
     ]
     info = await rpc.result(session, "order.info", [order["unique_id"], ["items"]])
     assert (info["items"][0]["qty_processing"], info["items"][0]["qty_backordered"]) == ("3.0000", "0.0000")
-    assert info["items"][0]["allocation_data"] == [{"warehouse_id": 1, "qty_allocated": "3.0000"}]
+    assert info["items"][0]["allocation_data"] == [{"warehouse_id": "1", "qty_allocated": "3.0000"}]
 
 
 async def test_an_order_on_hold_receives_stock_but_stays_on_hold(rpc, session, db):

@@ -21,7 +21,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from rpc_fulfillment.core.faults import FAULTS
-from rpc_fulfillment.orders.input import AddressInput, InfoInput, ItemInput
+from rpc_fulfillment.fulfillment.address import AddressInput
+from rpc_fulfillment.orders.input import InfoInput, ItemInput
 from rpc_fulfillment.core.api import Arg, Doc
 from rpc_fulfillment.jsonrpc import dispatch as methods
 from rpc_fulfillment.jsonrpc.docs import openrpc
@@ -298,7 +299,7 @@ ORDER_CREATE_GOOD = {
     ("items", {"SKU-1": 2}),
     ("items", [{"sku": "SKU-1", "qty": 1, "colour": "red"}]),  # unknown key
     ("items", []),
-    ("address", {"firstname": "Ada", "zip": "07102"}),  # unknown key
+    ("address", {"firstname": "Ada", "postcode": ["07102"]}),  # a wrong type (unknown address keys are ignored)
     ("address", {"classification": "castle"}),
     ("info", {"priority": 101}),
     ("info", {"signature_required": "maybe"}),

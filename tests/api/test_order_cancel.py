@@ -81,15 +81,14 @@ async def test_backordered_items_cancels_only_the_backordered_units(rpc, session
     assert [topic for topic, _ in events] == ["order:items_updated", "order:status_changed"]
     updated = events[0][1]
     assert updated["unique_id"] == unique_id and updated["order_ref"] == "REF-C" and updated["source"] == "shop:9"
+    items = {item["sku"]: item for item in (await rpc.result(session, "order.info", [unique_id, ["items"]]))["items"]}
     assert updated["items_canceled"] == [
-        {"sku": "SKU-A", "order_item_ref": "L1", "qty_canceled": "2.0000"},
-        {"sku": "SKU-B", "order_item_ref": "L2", "qty_canceled": "2.0000"},
+        {"sku": "SKU-A", "order_item_id": items["SKU-A"]["order_item_id"], "order_item_ref": "L1", "qty_canceled": "2.0000"},
+        {"sku": "SKU-B", "order_item_id": items["SKU-B"]["order_item_id"], "order_item_ref": "L2", "qty_canceled": "2.0000"},
     ]
-    assert updated["items_remaining"] == [
-        {"sku": "SKU-A", "order_item_ref": "L1", "qty": "3.0000"},
-        {"sku": "SKU-B", "order_item_ref": "L2", "qty": "0.0000"},
-        {"sku": "SKU-C", "order_item_ref": "L3", "qty": "2.0000"},
-    ]
+    # the lines with units left (B has none), each as order.info answers it
+    assert updated["items_remaining"] == [items["SKU-A"], items["SKU-C"]]
+    assert (items["SKU-A"]["qty_canceled"], items["SKU-A"]["qty_processing"]) == ("2.0000", "3.0000")
     assert status_changes(events) == [("new", "partial_backorder", "new", "new")]
     assert (await history_of(db, unique_id))[-1] == ("new", "new", "Canceled by order.cancel")
     await check_invariants(db)
@@ -182,8 +181,9 @@ async def test_items_by_sku_takes_backordered_units_first_then_reserved(rpc, ses
     assert result["order"]["status"] == "partial_backorder"
     events = await events_after(db, mark)
     assert [topic for topic, _ in events] == ["order:items_updated"]
-    assert events[0][1]["items_canceled"] == [{"sku": "SKU-A", "order_item_ref": "L1", "qty_canceled": "3.0000"}]
-    assert [entry["qty"] for entry in events[0][1]["items_remaining"]] == ["2.0000", "2.0000", "2.0000"]
+    assert [(entry["sku"], entry["qty_canceled"]) for entry in events[0][1]["items_canceled"]] == [("SKU-A", "3.0000")]
+    assert [(entry["sku"], entry["qty_ordered"], entry["qty_canceled"]) for entry in events[0][1]["items_remaining"]] == [
+        ("SKU-A", "5.0000", "3.0000"), ("SKU-B", "2.0000", "0.0000"), ("SKU-C", "2.0000", "0.0000")]
     await check_invariants(db)
 
 

@@ -83,8 +83,17 @@ async def test_order_rows_history_and_created_event(rpc, session, db):
     assert event["order_id"] == order["order_id"]
     assert event["status"] == "new"
     assert event["store_code"] == "default"
-    assert event["items"] == [{"sku": "WIDGET", "order_item_ref": "L1", "qty_ordered": "4.0000",
-                               "qty_allocated": "4.0000", "qty_backordered": "0.0000"}]
+    # the documented payload's items: each the Order Item as order.info answers it
+    item_id = await db.fetchval("SELECT order_item_id FROM order_items WHERE order_id = $1", order["order_id"])
+    assert event["items"] == [{
+        "order_item_id": str(item_id), "order_item_ref": "L1", "sku": "WIDGET", "name": "Widget",
+        "weight": None, "weight_unit": "lb", "row_weight": None, "row_weight_unit": "lb",
+        "qty_ordered": "4.0000", "qty_processing": "4.0000", "qty_shipped": "0.0000", "qty_canceled": "0.0000",
+        "qty_backordered": "0.0000", "allocation_data": [{"warehouse_id": "1", "qty_allocated": "4.0000"}],
+        "package_data": [], "lot_data": [], "unit_declared_value": None, "unit_declared_value_currency": "USD",
+        "unit_customs_value": None, "unit_customs_value_currency": "USD", "gift_message": None,
+    }]
+    assert event["items"] == (await rpc.result(session, "order.info", [order["unique_id"], ["items"]]))["items"]
     assert event["stock_adjustments"] == {"WIDGET": {
         "sku": "WIDGET", "external_id": "EXT-9", "product_id": product, "qty_adjust": -4,
         "qty_available": 6, "qty_advertised": 6,
@@ -250,7 +259,7 @@ async def test_enough_stock_reserves_everything(rpc, session, db):
     info = await rpc.result(session, "order.info", [order["unique_id"], ["items"]])
     (item,) = info["items"]
     assert (item["qty_ordered"], item["qty_processing"], item["qty_backordered"]) == ("10.0000", "10.0000", "0.0000")
-    assert item["allocation_data"] == [{"warehouse_id": 1, "qty_allocated": "10.0000"}]
+    assert item["allocation_data"] == [{"warehouse_id": "1", "qty_allocated": "10.0000"}]
     assert await stock_of(db, product) == (10, 10)
     movement = await db.fetchrow("SELECT * FROM stock_movements")
     assert (movement["entity_type"], movement["entity_action"], movement["entity_id"]) == ("order", "allocate", order["unique_id"])
@@ -278,7 +287,7 @@ async def test_one_line_short_of_two_is_partial_backorder(rpc, session, db):
     assert order["status"] == "partial_backorder"
     items = (await rpc.result(session, "order.info", [order["unique_id"], ["items"]]))["items"]
     assert [(i["sku"], i["qty_processing"], i["qty_backordered"], i["allocation_data"]) for i in items] == [
-        ("IN-STOCK", "2.0000", "0.0000", [{"warehouse_id": 1, "qty_allocated": "2.0000"}]),
+        ("IN-STOCK", "2.0000", "0.0000", [{"warehouse_id": "1", "qty_allocated": "2.0000"}]),
         ("NONE", "0.0000", "1.0000", []),
     ]
     await check_invariants(db)
@@ -327,8 +336,8 @@ async def test_allocation_spreads_over_two_warehouses_most_available_first(rpc, 
     assert order["status"] == "new"
     (item,) = (await rpc.result(session, "order.info", [order["unique_id"], ["items"]]))["items"]
     assert item["allocation_data"] == [
-        {"warehouse_id": 1, "qty_allocated": "2.0000"},
-        {"warehouse_id": second, "qty_allocated": "5.0000"},
+        {"warehouse_id": "1", "qty_allocated": "2.0000"},
+        {"warehouse_id": str(second), "qty_allocated": "5.0000"},
     ]
     assert item["qty_processing"] == "7.0000"
     assert await stock_of(db, product, 1) == (3, 2)
@@ -344,7 +353,7 @@ async def test_one_warehouse_enough_takes_all_from_it(rpc, session, db):
     await add_stock(db, product, 6, second)
     order = await created(rpc, session, {"WIDGET": 4})
     (item,) = (await rpc.result(session, "order.info", [order["unique_id"], ["items"]]))["items"]
-    assert item["allocation_data"] == [{"warehouse_id": second, "qty_allocated": "4.0000"}]
+    assert item["allocation_data"] == [{"warehouse_id": str(second), "qty_allocated": "4.0000"}]
     await check_invariants(db)
 
 

@@ -134,7 +134,7 @@ async def test_create_from_the_warehouse_holding_the_most_or_the_one_given(rpc, 
                      "SELECT product_id, $1, merchant_id, 4 FROM products WHERE sku = 'A'", west)
     order = await new_order(rpc, merchant, {"A": 6})
     allocation = (await order_items(rpc, merchant, order["unique_id"]))["A"]["allocation_data"]
-    assert {a["warehouse_id"]: a["qty_allocated"] for a in allocation} == {1: "2.0000", west: "4.0000"}
+    assert {a["warehouse_id"]: a["qty_allocated"] for a in allocation} == {"1": "2.0000", str(west): "4.0000"}
     # the given warehouse
     one = await create_shipment(rpc, warehouse, order["unique_id"], None, 1)
     assert (one["warehouse_id"], quantities(one)) == (1, {"A": 2})
@@ -516,8 +516,11 @@ async def test_cancel_with_a_cancellation_request_cancels_those_units(rpc, merch
     assert await order_state(rpc, merchant, order["unique_id"]) == ("canceled", "canceled")
     assert len(await events_of(db, "order:canceled")) == 1
     updated = (await events_of(db, "order:items_updated"))[-1]
-    assert updated["reason"] == "shipment.cancel"
-    assert updated["items_canceled"] == [{"sku": "A", "order_item_ref": None, "qty_canceled": "2.0000"}]
+    item_id = await db.fetchval("SELECT order_item_id FROM order_items JOIN orders USING (order_id) WHERE unique_id = $1",
+                                order["unique_id"])
+    assert updated["items_canceled"] == [{"sku": "A", "order_item_id": str(item_id), "order_item_ref": None,
+                                          "qty_canceled": "2.0000"}]
+    assert updated["items_remaining"] == []  # every unit of the only line is canceled
     # the released units went to the backordered order
     assert await item_columns(db, waiting["unique_id"]) == {"A": (2, 0, 0, 0, 0)}
     assert await order_state(rpc, merchant, waiting["unique_id"]) == ("new", "new")

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
+from rpc_fulfillment.fulfillment import address as order_address
 from rpc_fulfillment.orders import input as order_input
 
 from rpc_fulfillment.products import rules as products
@@ -261,7 +262,8 @@ PRODUCT_HINTS = {
     "unit_qty": st.sampled_from([1, 0, -1, "2"]),
 }
 ITEM = from_model(order_input.ItemInput, {"qty": st.integers(-1, 5) | st.sampled_from(["1", "1.0", 1.5, 10**7])})
-ADDRESS_SHAPE = from_model(order_input.AddressInput, {"country": st.sampled_from(["US", "us", "CA", "DE", "XX"])})
+ADDRESS_SHAPE = from_model(order_address.AddressInput, {"country": st.sampled_from(["US", "us", "CA", "DE", "XX"]),
+                                                         "country_id": st.sampled_from(["US", "ca", "XX"])})
 INFO_SHAPE = from_model(order_input.InfoInput, {"shipping_method": st.sampled_from(["ups_03", "fedex_GROUND", "bad"])})
 PRODUCT_DATA = from_model(products.ProductData, PRODUCT_HINTS)
 

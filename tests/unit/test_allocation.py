@@ -182,9 +182,19 @@ def test_rows_of_a_draft():
     assert available == {1: {10: 0, 20: 0}}
     assert (result.columns["priority"], result.columns["weight"], result.columns["total_item_count"],
             result.columns["carrier_code"]) == (3, Decimal("6.0"), 2, "ups")
+    # the Order Item entity (the write adds order_item_id)
+    no_values_wire = {**no_values, "unit_declared_value_currency": "USD", "unit_customs_value_currency": "USD",
+                      "package_data": [], "lot_data": [], "gift_message": None}
     assert result.event["items"] == [
-        {"sku": "A", "order_item_ref": "r1", "qty_ordered": "4.0000", "qty_allocated": "3.0000", "qty_backordered": "1.0000"},
-        {"sku": "B", "order_item_ref": None, "qty_ordered": "1.0000", "qty_allocated": "0.0000", "qty_backordered": "1.0000"},
+        {"order_item_id": None, "order_item_ref": "r1", "sku": "A", "name": "A", "weight": "1.5000", "weight_unit": "lb",
+         "row_weight": "6.0000", "row_weight_unit": "lb", "qty_ordered": "4.0000", "qty_processing": "3.0000",
+         "qty_shipped": "0.0000", "qty_canceled": "0.0000", "qty_backordered": "1.0000",
+         "allocation_data": [{"warehouse_id": "10", "qty_allocated": "1.0000"}, {"warehouse_id": "20", "qty_allocated": "2.0000"}],
+         **no_values_wire},
+        {"order_item_id": None, "order_item_ref": None, "sku": "B", "name": "B", "weight": None, "weight_unit": "lb",
+         "row_weight": None, "row_weight_unit": "lb", "qty_ordered": "1.0000", "qty_processing": "0.0000",
+         "qty_shipped": "0.0000", "qty_canceled": "0.0000", "qty_backordered": "1.0000", "allocation_data": [],
+         **no_values_wire},
     ]
     assert result.event["stock_adjustments"] == {"A": {
         "sku": "A", "external_id": "ext-1", "product_id": 1, "qty_adjust": -3, "qty_available": 0,

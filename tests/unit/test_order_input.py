@@ -1,4 +1,5 @@
-"""orders/input.py: order.create's and order.edit's arguments validated, no I/O."""
+"""orders/input.py and fulfillment/address.py: order.create's and order.edit's arguments
+validated, no I/O."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from decimal import Decimal
 import pytest
 
 from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.fulfillment.address import address_properties, complete_address, parse_address
 from rpc_fulfillment.orders.input import (
     check_declared_values,
-    complete_address,
-    parse_address,
     parse_flags,
     parse_info,
     parse_items,
@@ -131,8 +131,75 @@ def test_region_and_postcode_required_where_addresses_have_them(country):
     assert complete_address({**values, "country": "DE"})["country"] == "DE"
 
 
+# Magento's order.info shipping_address, as the OpenMage plugin sends it to order.create
+# (Plugin.php importOrderEvent: the array as is, with street copied into street1).
+MAGENTO = {
+    "address_id": "24", "parent_id": "12", "customer_address_id": None, "quote_address_id": None, "region_id": "43",
+    "customer_id": None, "fax": None, "region": "New York", "postcode": "10036", "lastname": "Demir",
+    "street": "11 Times Square\nSuite 5", "city": "New York", "email": "davi@example.com", "telephone": "212.245.2100",
+    "country_id": "US", "firstname": "Davi", "address_type": "shipping", "prefix": None, "middlename": None,
+    "suffix": None, "company": None, "vat_id": None, "vat_is_valid": None, "vat_request_id": None,
+    "vat_request_date": None, "vat_request_success": None, "giftregistry_item_id": None,
+    "street1": "11 Times Square\nSuite 5",
+}
+
+
+def test_magentos_address_array_is_read_and_its_own_keys_dropped():
+    assert parse_address(MAGENTO) == {
+        "firstname": "Davi", "lastname": "Demir", "street1": "11 Times Square", "street2": "Suite 5", "city": "New York",
+        "region": "New York", "postcode": "10036", "country": "US", "telephone": "212.245.2100", "email": "davi@example.com",
+    }
+
+
+@pytest.mark.parametrize(("street", "lines", "stored"), [
+    ("1 Main St\nApt 4", {"street1": "1 Main St", "street2": "Apt 4"}, ("1 Main St", "Apt 4")),  # agree
+    ("1 Main St", {"street1": "1 Main St"}, ("1 Main St", None)),  # agree
+    ("1 Main St\nApt 4", {"street1": "1 Main St"}, ("1 Main St", None)),  # disagree: street1/street2 win
+    ("9 Other Rd", {"street1": "1 Main St", "street2": "Apt 4"}, ("1 Main St", "Apt 4")),  # disagree
+    ("a\nb\nc", {"street1": "1 Main St"}, ("1 Main St", None)),  # disagree: street is not read at all
+])
+def test_street_with_street1_and_street2(street, lines, stored):
+    result = parse_address({**ADDRESS, **lines, "street": street})
+    assert (result["street1"], result.get("street2")) == stored
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"country": "US", "country_id": "CA"}, "address.country_id: 'CA' disagrees with address.country 'US' (give one of them)"),
+    ({"country_id": "XX"}, "address.country_id: 'XX' is not an ISO 3166-1 alpha-2 country code"),
+    ({"country_id": 840}, "address.country_id: input should be a valid string"),
+    ({"street1": "1 Main St\nApt 4\nBack"}, "address.street1: must be one line (street takes two lines separated by a newline)"),
+    ({"street": "a\nb\nc", "street1": "a\nb\nc"}, "address.street: at most two lines"),
+    ({"firstname": ["Davi"]}, "address.firstname: input should be a valid string"),
+])
+def test_known_keys_stay_strict(given, message):
+    assert fault(parse_address, {**ADDRESS, **given}).message == message
+
+
+def test_country_id_is_country():
+    values = {key: value for key, value in ADDRESS.items() if key != "country"}
+    assert parse_address({**values, "country_id": "us"})["country"] == "US"
+    assert parse_address({**ADDRESS, "country_id": "us"})["country"] == "US"
+
+
+def test_the_answered_address_joins_the_street_lines_and_names_every_property():
+    assert address_properties({"firstname": "A", "street1": "1 Main St", "street2": "Apt 4", "country": "US"}) == {
+        "firstname": "A", "lastname": None, "company": None, "street": "1 Main St\nApt 4", "city": None, "region": None,
+        "postcode": None, "country": "US", "classification": None, "is_valid": None, "telephone": None, "email": None,
+    }
+    assert address_properties({"street1": "1 Main St"})["street"] == "1 Main St"
+    assert address_properties({})["street"] is None
+
+
+def test_an_ignored_key_is_not_checked_at_all():
+    assert parse_order(None, {"A": 1}, {**MAGENTO, "vat_id": "DE\u0000"}, INFO, None).address["firstname"] == "Davi"
+    assert fault(parse_order, None, {"A": 1}, {**MAGENTO, "firstname": "D\u0000"}, INFO, None).message == \
+        "address.firstname: text may not contain the NUL character (\\u0000)"
+
+
 def test_partial_address_for_edit_skips_completeness():
     assert parse_address({"city": "X"}, partial=True) == {"city": "X"}
+    assert parse_address({"street": "1 Main St"}, partial=True) == {"street1": "1 Main St", "street2": None}
+    assert parse_address({"fax": "555"}, partial=True) == {}
     assert parse_address(None, partial=True) == {}
     assert parse_address([], partial=True) == {}
     assert fault(parse_address, None).message == "address must be an object"

@@ -134,12 +134,12 @@ ITEM = {
 
 def test_item_shape():
     assert item_properties(ITEM) == {
-        "order_item_id": 5, "order_item_ref": None, "sku": "A", "name": "Alpha", "weight": "1.2500", "weight_unit": "lb",
+        "order_item_id": "5", "order_item_ref": None, "sku": "A", "name": "Alpha", "weight": "1.2500", "weight_unit": "lb",
         "row_weight": "3.7500", "row_weight_unit": "lb", "qty_ordered": "3.0000", "qty_processing": "2.0000",
         "qty_shipped": "0.0000", "qty_canceled": "0.0000", "qty_backordered": "1.0000",
-        "allocation_data": [{"warehouse_id": 1, "qty_allocated": "1.0000"}, {"warehouse_id": 2, "qty_allocated": "1.0000"}],
+        "allocation_data": [{"warehouse_id": "1", "qty_allocated": "1.0000"}, {"warehouse_id": "2", "qty_allocated": "1.0000"}],
         "package_data": [], "lot_data": [], "unit_declared_value": "20.40", "unit_declared_value_currency": "USD",
-        "unit_customs_value": None, "unit_customs_value_currency": None,
+        "unit_customs_value": None, "unit_customs_value_currency": "USD", "gift_message": None,
     }
     assert item_properties({**ITEM, "weight": None})["row_weight"] is None
 
@@ -149,7 +149,9 @@ def test_expansions_come_from_related_rows():
     selection = select_fields(["shipping_address", "items", "status_history", "shipments", "packages",
                                "tracking_numbers", "serial_number_data"], "order_invalid_data")
     result = project(row(), selection, Related(items=[ITEM], history=history))
-    assert result["shipping_address"] == {"city": "Town"}
+    assert result["shipping_address"] == {  # every Address Property, null when unknown
+        "firstname": None, "lastname": None, "company": None, "street": None, "city": "Town", "region": None,
+        "postcode": None, "country": None, "classification": None, "is_valid": None, "telephone": None, "email": None}
     assert [item["sku"] for item in result["items"]] == ["A"]
     assert result["status_history"] == [{"status": "new", "state": "new", "comment": "hi", "created_at": "2024-07-30T18:52:30+00:00"}]
     assert (result["shipments"], result["packages"], result["tracking_numbers"], result["serial_number_data"]) == ([], [], [], [])
