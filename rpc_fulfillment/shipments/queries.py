@@ -105,23 +105,31 @@ async def fetch_items(conn: Connection, shipment_ids: Sequence[int]) -> list[asy
     )
 
 
-_PACKAGES_SELECT = """
-    SELECT p.*, s.increment_id, s.status AS shipment_status, s.warehouse_id, s.order_id,
+# A package's items as json, in the order of the order's lines.
+_PACKAGE_ITEMS = """
            coalesce((SELECT json_agg(json_build_object('order_item_id', pi.order_item_id,
                                                        'order_item_ref', i.order_item_ref,
                                                        'sku', pi.sku, 'qty', pi.qty) ORDER BY i.line_no)
                        FROM package_items pi JOIN order_items i ON i.order_item_id = pi.order_item_id
-                      WHERE pi.package_id = p.package_id), '[]'::json) AS items,
-           coalesce((SELECT json_agg(json_build_object('number', t.number, 'carrier', t.carrier,
-                                                       'description', t.description, 'track_url', t.track_url)
+                      WHERE pi.package_id = p.package_id), '[]'::json) AS items"""
+
+_PACKAGES_SELECT = f"""
+    SELECT p.*, s.increment_id, s.status AS shipment_status, s.warehouse_id, s.order_id, s.tracking_added_at,
+           {_PACKAGE_ITEMS},
+           coalesce((SELECT json_agg(json_build_object('tracking_id', t.tracking_id, 'number', t.number,
+                                                       'carrier', t.carrier, 'description', t.description,
+                                                       'track_url', t.track_url)
                                      ORDER BY t.tracking_id)
                        FROM tracking_numbers t WHERE t.package_id = p.package_id), '[]'::json) AS tracking
       FROM packages p JOIN shipments s ON s.shipment_id = p.shipment_id"""
 
-_TRACKING_SELECT = """
+_TRACKING_SELECT = f"""
     SELECT t.tracking_id, t.package_id, t.number, t.carrier, t.description, t.track_url, t.created_at,
-           s.increment_id, s.order_id, s.shipment_id
-      FROM tracking_numbers t JOIN shipments s ON s.shipment_id = t.shipment_id"""
+           s.increment_id, s.order_id, s.shipment_id, p.status AS package_status,
+           p.delivered_at AS package_delivered_at, p.weight, p.weight_unit,
+           {_PACKAGE_ITEMS}
+      FROM tracking_numbers t JOIN shipments s ON s.shipment_id = t.shipment_id
+      JOIN packages p ON p.package_id = t.package_id"""
 
 
 async def fetch_packages(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:

@@ -42,6 +42,9 @@ MAX_TRACKING = 20
 # --------------------------------------------------------------------- a shipment's life
 
 OPEN = ("new", "picking", "picked", "packing")  # not packed yet
+# A shipment canceled in one of these statuses is reverted (shipment:reverted): it had been
+# packed, its labels printed. Shipped shipments cannot be canceled.
+REVERTED_WHEN_CANCELED = frozenset({"packed"})
 
 
 @dataclass(frozen=True)
