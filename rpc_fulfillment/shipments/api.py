@@ -6,13 +6,14 @@ what the API runs. Lock order: stock rows (primary-key order), then the order ro
 shipment row; create, pack and deliver touch no stock and start at the order row.
 
 Order statuses change only through ``settle`` (the matrix: start_shipment, pack,
-return_shipment); shipping changes no order status (the units leave processing and the
+return_shipment, unpack); shipping changes no order status (the units leave processing and the
 shipment together, see states.resolve), only the order's shipped_at / delivered_at.
 
 Events, in the same transaction (payloads.py gives their shapes): ``package:packed`` and
 ``track:created`` per package and tracking number, then ``shipment:packed``;
 ``package:shipped`` then ``shipment:shipped``; ``package:delivered`` then
-``shipment:delivered``; ``shipment:reverted`` when a packed shipment is canceled;
+``shipment:delivered``; ``shipment:reverted`` when a packed shipment is canceled,
+``shipment:labels_voided`` when its labels are voided (shipment.void_labels);
 ``order:shipments_updated`` on create and cancel, ``order:shipped`` when no shipment of the
 order is left open, ``order:delivered`` when every shipped shipment is delivered.
 """
@@ -235,6 +236,21 @@ async def cancel_shipment(conn: Connection, merchant_id: int, api_user_id: int |
     return row
 
 
+async def void_labels(conn: Connection, merchant_id: int, order: Row, shipment: Row) -> asyncpg.Record:
+    """Take the (locked) packed shipment's packages and labels away: it is picked again, to be
+    packed anew, and the order is no longer complete. shipment:labels_voided shows the
+    packages and trackers that were voided."""
+    domain.check_shipment_action("void_labels", shipment["increment_id"], shipment["status"])
+    voided = await _parts(conn, shipment["shipment_id"])
+    await store.void_labels(conn, shipment["shipment_id"])
+    await settle(conn, merchant_id, [order], "unpack", fault=domain.LABELS_NOT_VOIDED,
+                 what=f"The labels of shipment {shipment['increment_id']} cannot be voided",
+                 comment=f"Shipment {shipment['increment_id']}: labels voided")
+    row = await _reload(conn, shipment["shipment_id"])
+    await event_store.emit(conn, merchant_id, *_shipment_event("shipment:labels_voided", row, voided))
+    return row
+
+
 # ---------------------------------------------------------------------------- the API
 
 
@@ -362,3 +378,18 @@ async def shipment_update(ctx: CallContext, shipment_id: Any = REQUIRED, data: A
     if not await store.update_source(conn, ctx.principal.merchant_id, increment_id, source):
         raise Fault(domain.NOT_FOUND)
     return True
+
+
+@api_method("shipment.void_labels", OPERATIONS, Doc(
+    "Void a packed shipment's labels: its packages and tracking numbers go, it is picked again.",
+    args={"shipment_id": SHIPMENT_ID},
+    result=SHIPMENT_PROPERTIES,
+    faults=("shipment_not_found", "shipment_labels_not_voided"),
+    description="rpc-fulfillment's own method (a warehouse's step ShipStream's Merchant API does not have); "
+                "sends shipment:labels_voided. Pack the shipment again with shipment.pack.",
+))
+async def shipment_void_labels(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
+    conn = ctx.conn
+    order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
+    row = await void_labels(conn, ctx.principal.merchant_id, order, shipment)
+    return await _answer(conn, row)

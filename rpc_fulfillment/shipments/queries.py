@@ -343,6 +343,20 @@ async def cancel(conn: Connection, shipment_id: int) -> list[asyncpg.Record]:
     )
 
 
+async def void_labels(conn: Connection, shipment_id: int) -> None:
+    """Delete the shipment's packages (their items and tracking numbers go with them: ON DELETE
+    CASCADE); the shipment is picked again, to be packed anew."""
+    await conn.execute(
+        """
+        WITH packages AS (
+            DELETE FROM packages WHERE shipment_id = $1
+        )
+        UPDATE shipments SET status = 'picked', packed_at = NULL, tracking_added_at = NULL, updated_at = now()
+         WHERE shipment_id = $1""",
+        shipment_id,
+    )
+
+
 async def update_source(conn: Connection, merchant_id: int, increment_id: str, source: str | None) -> bool:
     return await conn.fetchval(
         """UPDATE shipments SET source = $3, updated_at = now() WHERE merchant_id = $1 AND increment_id = $2

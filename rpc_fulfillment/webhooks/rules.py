@@ -64,8 +64,7 @@ TOPICS: dict[str, str | None] = {
     "shipment:shipped": None,
     "shipment:delivered": None,
     "shipment:reverted": None,
-    "shipment:labels_voided": "labels are not voided apart from their shipment: canceling a packed shipment "
-                              "sends shipment:reverted",
+    "shipment:labels_voided": None,
     "package:packed": None,
     "package:manifested": _NO_MANIFESTS,
     "package:shipped": None,

@@ -226,3 +226,33 @@ async def test_order_edit_of_shipping_options_sends_the_changed_ones(wired, db):
     # only what changed (signature_required was "none" already), old and new as order.info shows them
     assert changed["shipping_options"] == {"shipping_method": "fedex_GROUND", "saturday_delivery": True}
     assert changed["old_shipping_options"] == {"shipping_method": "ups_03", "saturday_delivery": False}
+
+
+async def test_voiding_a_packed_shipments_labels_sends_labels_voided_and_it_packs_again(wired, db):
+    rpc, merchant, warehouse, receiver = wired
+    await add_product(db, "SKU-A", stock=5)
+    await rpc.result(merchant, "order.create", [None, {"SKU-A": 1}, ADDRESS, ORDER_INFO])
+    shipment = await rpc.result(warehouse, "shipment.create", ["W-1"])
+    shipment_id = shipment["shipment_id"]
+    await rpc.result(warehouse, "shipment.pack", [shipment_id, [PACKAGE]])
+    assert (await rpc.result(merchant, "order.info", ["W-1", "*"]))["status"] == "complete"
+    voided = await rpc.result(warehouse, "shipment.void_labels", [shipment_id])
+    assert (voided["status"], voided["packed_at"], voided["packages"], voided["tracking_numbers"]) == ("picked", None, [], [])
+    assert await db.fetchval("SELECT count(*) FROM packages") == 0
+    info = await rpc.result(merchant, "order.info", ["W-1", ["status_history"]])
+    assert (info["state"], info["status"]) == ("processing", "processing")
+    assert info["status_history"][-1]["comment"] == f"Shipment {shipment_id}: labels voided"
+    again = await rpc.fault(warehouse, "shipment.void_labels", [shipment_id])
+    assert (again["code"], again["message"]) == (-32108, f"Shipment {shipment_id} cannot be unpacked (labels voided): "
+                                                         "its status is 'picked'")
+    await rpc.result(warehouse, "shipment.pack", [shipment_id, [{"tracking_numbers": ["1Z2"]}]])
+    topics = await received_all(receiver, db)
+    assert topics.count("shipment:labels_voided") == 1
+    [message] = messages(receiver, "shipment:labels_voided")
+    assert_documented(message, "shipment:labels_voided", nulls=NOT_TRACKED | {"target_ship_date"})
+    assert (message["unique_id"], message["status"], message["packed_at"], message["order_status"]) == (
+        shipment_id, "picked", None, "processing")
+    # what was voided: the plugin rolls back when the first package had tracking numbers
+    assert message["packages"][0]["tracking_numbers"] == ["1Z999AA10123456784"]
+    assert [t["tracking_number"] for t in message["trackers"]] == ["1Z999AA10123456784"]
+    assert (await rpc.result(merchant, "order.info", ["W-1", "*"]))["status"] == "complete"

@@ -110,6 +110,7 @@ def test_shipment_faults_are_numbered_as_documented():
     numbers = {name: spec.number for name, spec in FAULTS.items() if name.startswith("shipment_")}
     assert numbers == {"shipment_not_found": 100, "shipment_invalid_filters": 101, "shipment_invalid_data": 102,
                        "shipment_not_created": 103, "shipment_not_packed": 104, "shipment_not_shipped": 105,
-                       "shipment_not_delivered": 106, "shipment_not_canceled": 107}
+                       "shipment_not_delivered": 106, "shipment_not_canceled": 107,
+                       "shipment_labels_not_voided": 108}
     assert FAULTS["shipment_not_found"].message == "Requested shipment does not exist."
     assert all(FAULTS[name].details_in_message for name in numbers if name != "shipment_not_found")
