@@ -228,7 +228,7 @@ async def cancel_shipment(conn: Connection, merchant_id: int, api_user_id: int |
     await settle(conn, merchant_id, [current], "return_shipment", fault=domain.NOT_CANCELED,
                  what=f"Shipment {shipment['increment_id']} cannot be canceled",
                  comment=f"Shipment {shipment['increment_id']} canceled")
-    events.append(await _shipments_updated(conn, current))
+    events.append(await _shipments_updated(conn, order))
     row = await _reload(conn, shipment["shipment_id"])
     if shipment["status"] in domain.REVERTED_WHEN_CANCELED:
         events.append(_shipment_event("shipment:reverted", row, await _parts(conn, row["shipment_id"])))

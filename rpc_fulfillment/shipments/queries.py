@@ -31,16 +31,21 @@ SHIPMENT_SOURCE = """shipments s
       JOIN orders o ON o.order_id = s.order_id
       JOIN stores st ON st.store_id = o.store_id"""
 
+# The items' weight in pounds; items without a weight weigh nothing here (the total is a
+# number, as documented).
+_ITEM_WEIGHT = f"""(SELECT coalesce(sum({_pounds('(si.qty - si.qty_canceled) * i.weight', 'i.weight_unit')}), 0)
+              FROM shipment_items si JOIN order_items i ON i.order_item_id = si.order_item_id
+             WHERE si.shipment_id = s.shipment_id)"""
+
+# total_weight: the packages' weight once packed, the items' before (an estimate, as ShipStream's).
 SHIPMENT_COLUMNS = f"""s.*, o.unique_id AS order_unique_id, o.order_ref, o.source AS order_source,
            o.state AS order_state, o.status AS order_status, o.shipping_address, o.tpb_group_id,
            o.shipping_method, o.carrier_code, st.code AS store_code,
            (SELECT coalesce(sum(si.qty - si.qty_canceled), 0) FROM shipment_items si
              WHERE si.shipment_id = s.shipment_id)::int AS total_qty,
-           round((SELECT sum({_pounds('(si.qty - si.qty_canceled) * i.weight', 'i.weight_unit')})
-              FROM shipment_items si JOIN order_items i ON i.order_item_id = si.order_item_id
-             WHERE si.shipment_id = s.shipment_id), 4) AS total_item_weight,
-           round((SELECT sum({_pounds('p.weight', 'p.weight_unit')}) FROM packages p
-             WHERE p.shipment_id = s.shipment_id), 4) AS total_weight"""
+           round({_ITEM_WEIGHT}, 4) AS total_item_weight,
+           round(coalesce((SELECT sum({_pounds('p.weight', 'p.weight_unit')}) FROM packages p
+             WHERE p.shipment_id = s.shipment_id), {_ITEM_WEIGHT}), 4) AS total_weight"""
 
 SHIPMENT_SELECT = f"SELECT {SHIPMENT_COLUMNS} FROM {SHIPMENT_SOURCE}"
 
