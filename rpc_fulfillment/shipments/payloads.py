@@ -115,13 +115,9 @@ def shipment(row: Row, items: Sequence[Row], packages: Sequence[Row], tracking: 
 def order_shipment(shipment_row: Row, order: Row) -> dict[str, Any]:
     """One of an order's shipments in order:shipments_updated (``status`` is ours: it tells
     a canceled shipment from the others), order:shipped and order:delivered."""
-    return {
-        "unique_id": shipment_row["increment_id"],
-        "warehouse_id": shipment_row["warehouse_id"],
-        "carrier": order["carrier_code"],
-        "status": shipment_row["status"],
-        "service": service_of(order["shipping_method"]),
-    }
+    return dict(unique_id=shipment_row["increment_id"], warehouse_id=shipment_row["warehouse_id"],
+                carrier=order["carrier_code"], status=shipment_row["status"],
+                service=service_of(order["shipping_method"]))
 
 
 def order_shipment_tracked(shipment_row: Row, order: Row, tracking: Sequence[Row]) -> dict[str, Any]:

@@ -114,10 +114,10 @@ def package_properties(package: Mapping[str, Any]) -> dict[str, Any]:
     weight = formats.decimal(package["weight"])
     return {
         "package_id": package["package_id"],
-        "warehouse_id": str(package["warehouse_id"]),
-        "status": package["status"],
         "shipment_id": package["increment_id"],
         "shipment_status": package["shipment_status"],
+        "status": package["status"],
+        "warehouse_id": str(package["warehouse_id"]),
         "carrier": package["carrier"],
         "manifest_courier_code": None,
         "manifest_courier_name": None,
