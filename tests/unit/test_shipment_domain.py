@@ -91,7 +91,9 @@ def test_packing_every_unit_exactly_once():
 
 
 def test_shipment_action_table():
-    assert set(SHIPMENT_ACTIONS) == {"pack", "ship", "deliver", "cancel"}
+    assert set(SHIPMENT_ACTIONS) == {"pack", "ship", "deliver", "cancel", "void_labels"}
+    assert check_shipment_action("void_labels", "1", "packed").to_status == "picked"
+    assert "'shipped'" in refused("shipment_labels_not_voided", check_shipment_action, "void_labels", "1", "shipped")
     assert check_shipment_action("ship", "1", "packed").to_status == "shipped"
     assert "pack it first" in refused("shipment_not_shipped", check_shipment_action, "ship", "1", "picking")
     assert "delivered already" in refused("shipment_not_delivered", check_shipment_action, "deliver", "1", "shipped", True)
