@@ -68,6 +68,7 @@ FAULTS: dict[str, FaultSpec] = {
     "shipment_not_shipped": FaultSpec(105, "Shipment not shipped. Details in error message."),
     "shipment_not_delivered": FaultSpec(106, "Shipment not delivered. Details in error message."),
     "shipment_not_canceled": FaultSpec(107, "Shipment not canceled. Details in error message."),
+    "shipment_labels_not_voided": FaultSpec(108, "Shipment labels not voided. Details in error message."),
     # webhook resource (ShipStream webhook.md: 100 to 106; 107 is ours, for webhook.replay)
     "webhook_status_not_changed": FaultSpec(100, "Error changing status for specified webhook. Details in error message."),
     "webhook_invalid_data": FaultSpec(101, "Invalid data given. Details in error message."),

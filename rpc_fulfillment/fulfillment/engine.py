@@ -18,9 +18,12 @@ from rpc_fulfillment.fulfillment.order_rows import lock_stock
 STATUS_TOPICS = {"holded": "order:holded", "canceled": "order:canceled", "complete": "order:completed"}
 
 
+# What every order event carries.
+ORDER_REFERENCE = ("unique_id", "order_ref", "source")
+
+
 def order_reference(order: Mapping[str, Any]) -> dict[str, Any]:
-    """What every order event carries."""
-    return {"unique_id": order["unique_id"], "order_ref": order["order_ref"], "source": order["source"]}
+    return {key: order[key] for key in ORDER_REFERENCE}
 
 
 def items_updated_message(order: Mapping[str, Any], items: Sequence[Mapping[str, Any]],

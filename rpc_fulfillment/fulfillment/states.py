@@ -76,6 +76,8 @@ RULES: tuple[Rule, ...] = (
          "shipment.pack; complete once every remaining unit is packed"),
     Rule("return_shipment", _PROCESSING_STATE | frozenset({(COMPLETE, "complete")}), BY_FULFILLMENT, BY_ALLOCATION,
          "shipment.cancel puts its units back on the order"),
+    Rule("unpack", _PROCESSING_STATE | frozenset({(COMPLETE, "complete")}), BY_FULFILLMENT, BY_ALLOCATION,
+         "shipment.void_labels: a packed shipment is to be packed again"),
     Rule("cancel_items", _NEW_STATE | _PROCESSING_STATE, SAME, BY_ALLOCATION,
          "order.cancel of some units; canceling every remaining unit cancels the order"),
     Rule("cancel_items", _HOLDED_STATE, UNCHANGED, UNCHANGED, "order.cancel of some units of an order on hold"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.orders.draft import EXTRA_INFO, extra_info
-from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS
+from rpc_fulfillment.orders.fields import EXTRA, ORDER_FIELDS, SHIPPING_OPTIONS
 from rpc_fulfillment.orders.input import (
     INVALID,
     ON_TIME_METHOD,
@@ -22,7 +22,7 @@ from rpc_fulfillment.fulfillment.address import (
     merged_address,
     parse_address,
 )
-from rpc_fulfillment.orders.views import select_fields
+from rpc_fulfillment.orders.views import scalar_properties, select_fields
 from rpc_fulfillment.fulfillment.engine import order_reference
 from rpc_fulfillment.fulfillment.states import check_allowed
 from rpc_fulfillment.core.api import EVERYONE, INTEGRATION, Arg, Doc, api_method
@@ -168,4 +168,21 @@ async def order_edit(
         await store.add_history(conn, merchant_id, row["order_id"], row["state"], row["status"], info_input.note)
     await store.update_order(conn, row["order_id"], changes)
     updated = await order_or_fault(conn, ctx, row["unique_id"])
+    options_changed = _shipping_options_changed(row, updated)
+    if options_changed:
+        await events.emit(conn, merchant_id, "order:shipping_options_changed", options_changed)
     return await order_properties(conn, updated, STAR)
+
+
+def _shipping_options_changed(before: Any, after: Any) -> dict[str, Any] | None:
+    """order:shipping_options_changed's message when some shipping option changed: the
+    changed ones, old and new, as order.info shows them."""
+    old, new = scalar_properties(before), scalar_properties(after)
+    changed = [name for name in SHIPPING_OPTIONS if old[name] != new[name]]
+    if not changed:
+        return None
+    return {
+        **order_reference(after), "status": after["status"], "state": after["state"],
+        "shipping_options": {name: new[name] for name in changed},
+        "old_shipping_options": {name: old[name] for name in changed},
+    }

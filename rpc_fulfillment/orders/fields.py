@@ -20,15 +20,11 @@ from rpc_fulfillment.core.filters import Kind
 from rpc_fulfillment.core.lenient import Currency, Flag, LongText, Money, Text, WholeNumber, text_or_number
 from rpc_fulfillment.fulfillment.order_items import currency_of, money
 from rpc_fulfillment.fulfillment.policies import parse_backorder_policy
+from rpc_fulfillment.shipments.views import shipping_description
 from rpc_fulfillment.orders.input_types import Day, Identifier, InstructionInput, ShipMoment, ShippingMethod, carrier_of
 
 # An order's other data, kept in this jsonb column rather than in columns of their own.
 EXTRA = "extra"
-
-
-def _shipping_description(method: str) -> str:
-    carrier, _, service = method.partition("_")
-    return f"{carrier.upper()} {service.replace('_', ' ')}".strip()
 
 
 ORDER_FIELDS = Fields(
@@ -45,7 +41,7 @@ ORDER_FIELDS = Fields(
     Field("carrier_code", "text", derived=Computed(lambda values: carrier_of(values["shipping_method"]), ("shipping_method",)),
           search=Kind.TEXT),
     Field("shipping_method", "text", input=ShippingMethod, required=True, search=Kind.TEXT),
-    Field("shipping_description", value=lambda row: _shipping_description(row["shipping_method"])),
+    Field("shipping_description", value=lambda row: shipping_description(row["shipping_method"])),
     Field("carrier_changed", value=constant(False)),
     Field("is_address_modified", "boolean", written=False),
     Field("is_address_modified_auto", value=constant(False)),
@@ -97,6 +93,14 @@ ORDER_FIELDS = Fields(
     Field("completed_at", "timestamptz", written=False, search=Kind.TIMESTAMP, wire=formats.timestamp),
     Field("shipped_at", "timestamptz", written=False, search=Kind.TIMESTAMP, wire=formats.timestamp),
     Field("delivered_at", "timestamptz", written=False, search=Kind.TIMESTAMP, wire=formats.timestamp),
+)
+
+# The order's shipping options: changing one of them (order.edit) writes
+# order:shipping_options_changed with their old and new wire values.
+SHIPPING_OPTIONS = (
+    "shipping_method", "signature_required", "saturday_delivery", "reason_for_export", "overbox",
+    "declared_value_service", "declared_value", "declared_value_currency", "tpb_group_id", "duties_payor",
+    "duties_tpb_group_id",
 )
 
 # The order of order.create's info keys: the order rpc.discover lists them in and a fault

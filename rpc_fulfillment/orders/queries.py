@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import asyncpg
 
 from rpc_fulfillment.db.pool import Connection
+from rpc_fulfillment.fulfillment.engine import ORDER_REFERENCE, STATUS_TOPICS
 from rpc_fulfillment.fulfillment.order_rows import stock_available_sql
 from rpc_fulfillment.fulfillment.order_items import ORDER_ITEM_FIELDS
 from rpc_fulfillment.orders.fields import ORDER_FIELDS
@@ -98,8 +99,8 @@ def _orders_insert_sql() -> str:
         SELECT $1, unique_id, {columns} FROM input ORDER BY n
         RETURNING *
     ), numbered AS (
-        SELECT input.n, new_orders.order_id, new_orders.unique_id, new_orders.state, new_orders.status,
-               input.note, input.message
+        SELECT input.n, new_orders.order_id, new_orders.unique_id, new_orders.order_ref, new_orders.source,
+               new_orders.state, new_orders.status, input.note, input.message
           FROM new_orders JOIN input USING (unique_id)
     ), new_items AS (
         INSERT INTO order_items (order_id, merchant_id, {item_names})
@@ -130,9 +131,36 @@ def _orders_insert_sql() -> str:
                 - sum(sum(d.qty)) OVER (PARTITION BY d.product_id ORDER BY d.order_no))::bigint AS qty
           FROM {deltas} GROUP BY d.order_no, d.product_id
     ), event AS (
+        -- Per order: order:created, order:status_changed from nothing, and the topic of its
+        -- status (order:holded for an order created on hold).
         INSERT INTO events (merchant_id, topic, message)
-        SELECT $1, 'order:created',
-               message || jsonb_build_object(
+        SELECT $1, e.topic, e.message
+          FROM numbered, LATERAL (VALUES
+               (1, 'order:created', {_created_message()}),
+               (2, 'order:status_changed', {_reference()} || jsonb_build_object(
+                   'old_status', NULL, 'status', numbered.status, 'old_state', NULL, 'state', numbered.state)),
+               (3, {_status_topic()}, {_reference()} || jsonb_build_object(
+                   'status', numbered.status, 'state', numbered.state))) AS e(k, topic, message)
+         WHERE e.topic IS NOT NULL
+         ORDER BY numbered.n, e.k
+    )
+    SELECT new_orders.* FROM new_orders JOIN input USING (unique_id) ORDER BY input.n"""
+
+
+def _reference() -> str:
+    """order_reference() in SQL, of the CTE ``numbered``."""
+    pairs = ", ".join(f"'{key}', numbered.{key}" for key in ORDER_REFERENCE)
+    return f"jsonb_build_object({pairs})"
+
+
+def _status_topic() -> str:
+    """The topic of entering an order's status (STATUS_TOPICS), or NULL."""
+    cases = " ".join(f"WHEN '{status}' THEN '{topic}'" for status, topic in STATUS_TOPICS.items())
+    return f"CASE numbered.status {cases} END"
+
+
+def _created_message() -> str:
+    return """message || jsonb_build_object(
                    'order_id', order_id, 'unique_id', unique_id,
                    -- each drafted item with the id its line was given (ShipStream's ids are strings)
                    'items', (SELECT coalesce(jsonb_agg(line.item || jsonb_build_object('order_item_id', i.order_item_id::text)
@@ -145,10 +173,7 @@ def _orders_insert_sql() -> str:
                           FROM jsonb_each(message -> 'stock_adjustments') AS s
                           JOIN available_after AS after
                             ON after.order_no = numbered.n AND after.product_id = (s.value ->> 'product_id')::bigint),
-                       '{{}}'::jsonb))
-          FROM numbered ORDER BY n
-    )
-    SELECT new_orders.* FROM new_orders JOIN input USING (unique_id) ORDER BY input.n"""
+                       '{}'::jsonb))"""
 
 
 INSERT_ORDERS = _orders_insert_sql()

@@ -6,12 +6,14 @@ what the API runs. Lock order: stock rows (primary-key order), then the order ro
 shipment row; create, pack and deliver touch no stock and start at the order row.
 
 Order statuses change only through ``settle`` (the matrix: start_shipment, pack,
-return_shipment); shipping changes no order status (the units leave processing and the
+return_shipment, unpack); shipping changes no order status (the units leave processing and the
 shipment together, see states.resolve), only the order's shipped_at / delivered_at.
 
-Events, in the same transaction: ``shipment:packed|shipped|delivered`` (the shipment as
-shipment.info gives it, plus ``unique_id``, ``external_id`` = the shipment's source, ``source``
-= the order's source, ``order_status``, ``carrier``, ``service``, ``trackers``),
+Events, in the same transaction (payloads.py gives their shapes): ``package:packed`` and
+``track:created`` per package and tracking number, then ``shipment:packed``;
+``package:shipped`` then ``shipment:shipped``; ``package:delivered`` then
+``shipment:delivered``; ``shipment:reverted`` when a packed shipment is canceled,
+``shipment:labels_voided`` when its labels are voided (shipment.void_labels);
 ``order:shipments_updated`` on create and cancel, ``order:shipped`` when no shipment of the
 order is left open, ``order:delivered`` when every shipped shipment is delivered.
 """
@@ -19,6 +21,7 @@ order is left open, ``order:delivered`` when every shipped shipment is delivered
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import asyncpg
@@ -26,7 +29,7 @@ import asyncpg
 from rpc_fulfillment.shipments import rules as domain
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.fulfillment.policies import DEFAULT, resolve_policy
-from rpc_fulfillment.shipments.views import service_of, trackers
+from rpc_fulfillment.shipments import payloads
 from rpc_fulfillment.fulfillment.states import check_allowed
 from rpc_fulfillment.core.api import EVERYONE, OPERATIONS, Arg, Doc, api_method
 from rpc_fulfillment.core.schema import TRUE_RESULT, WHOLE, array_of, nullable, obj
@@ -44,6 +47,7 @@ from rpc_fulfillment.fulfillment.queries import Reservation
 from rpc_fulfillment.db.pool import Connection
 
 Row = Mapping[str, Any]
+Event = tuple[str, dict[str, Any]]
 
 
 # ------------------------------------------------------------------------ event messages
@@ -53,25 +57,27 @@ async def _reload(conn: Connection, shipment_id: int) -> asyncpg.Record:
     return (await store.fetch_shipments(conn, [shipment_id]))[0]
 
 
-def _shipment_message(row: Row, info: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **info,
-        "unique_id": row["increment_id"],
-        "external_id": row["source"],
-        "order_unique_id": row["order_unique_id"],
-        "order_ref": row["order_ref"],
-        "source": row["order_source"],
-        "order_status": row["order_status"],
-        "carrier": row["carrier_code"],
-        "service": service_of(row["shipping_method"]),
-        "shipping_method": row["shipping_method"],
-        "trackers": trackers(info["tracking_numbers"], row["delivered_at"] is not None),
-    }
+@dataclass(frozen=True)
+class _Parts:
+    """A shipment's items, packages and tracking numbers, as its events show them."""
+
+    items: list[asyncpg.Record]
+    packages: list[asyncpg.Record]
+    tracking: list[asyncpg.Record]
 
 
-async def _shipment_event(conn: Connection, topic: str, row: Row) -> tuple[str, dict[str, Any]]:
-    info = (await shipment_properties(conn, [row]))[0]
-    return topic, _shipment_message(row, info)
+async def _parts(conn: Connection, shipment_id: int) -> _Parts:
+    ids = [shipment_id]
+    return _Parts(await store.fetch_items(conn, ids), await store.fetch_packages(conn, ids),
+                  await store.fetch_tracking(conn, ids))
+
+
+def _shipment_event(topic: str, row: Row, parts: _Parts) -> Event:
+    return topic, payloads.shipment(row, parts.items, parts.packages, parts.tracking)
+
+
+def _package_events(status: str, parts: _Parts) -> list[Event]:
+    return [(f"package:{status}", payloads.package_status(p["package_id"], status)) for p in parts.packages]
 
 
 async def _order_shipments_message(conn: Connection, order: Row) -> dict[str, Any]:
@@ -79,28 +85,20 @@ async def _order_shipments_message(conn: Connection, order: Row) -> dict[str, An
     tracking: dict[int, list[Any]] = defaultdict(list)
     for row in await store.order_tracking(conn, [order["order_id"]]):
         tracking[row["shipment_id"]].append(row)
-    carrier = order["carrier_code"]
-    service = service_of(order["shipping_method"])
     return {
         **order_reference(order),
         "shipments": [
-            {"unique_id": s["increment_id"], "warehouse_id": s["warehouse_id"], "carrier": carrier,
-             "status": s["status"], "service": service,
-             "trackers": trackers(tracking[s["shipment_id"]], s["delivered_at"] is not None)}
+            payloads.order_shipment_tracked(s, order, tracking[s["shipment_id"]])
             for s in await store.order_shipments(conn, [order["order_id"]])
             if s["status"] != "canceled"
         ],
     }
 
 
-async def _shipments_updated(conn: Connection, order: Row) -> tuple[str, dict[str, Any]]:
+async def _shipments_updated(conn: Connection, order: Row) -> Event:
     return "order:shipments_updated", {
         **order_reference(order),
-        "shipments": [
-            {"unique_id": s["increment_id"], "shipment_id": s["increment_id"], "warehouse_id": s["warehouse_id"],
-             "status": s["status"]}
-            for s in await store.order_shipments(conn, [order["order_id"]])
-        ],
+        "shipments": [payloads.order_shipment(s, order) for s in await store.order_shipments(conn, [order["order_id"]])],
     }
 
 
@@ -152,7 +150,12 @@ async def pack_shipment(conn: Connection, merchant_id: int, order: Row, shipment
     await settle(conn, merchant_id, [order], "pack", fault=domain.NOT_PACKED,
                  what=f"Shipment {shipment['increment_id']} cannot be packed")
     row = await _reload(conn, shipment["shipment_id"])
-    await event_store.emit(conn, merchant_id, *await _shipment_event(conn, "shipment:packed", row))
+    parts = await _parts(conn, row["shipment_id"])
+    await event_store.emit_many(conn, merchant_id, [
+        *_package_events("packed", parts),
+        *(("track:created", payloads.track_created(row, t)) for t in parts.tracking),
+        _shipment_event("shipment:packed", row, parts),
+    ])
     return row
 
 
@@ -162,7 +165,8 @@ async def ship_shipment(conn: Connection, merchant_id: int, api_user_id: int | N
     domain.check_shipment_action("ship", shipment["increment_id"], shipment["status"])
     shipped = await store.ship(conn, merchant_id, shipment["shipment_id"], api_user_id)
     row = await _reload(conn, shipment["shipment_id"])
-    events = [await _shipment_event(conn, "shipment:shipped", row)]
+    parts = await _parts(conn, row["shipment_id"])
+    events = [*_package_events("shipped", parts), _shipment_event("shipment:shipped", row, parts)]
     if shipped.order_shipped:
         events.append(("order:shipped", await _order_shipments_message(conn, order)))
     await event_store.emit_many(conn, merchant_id, events)
@@ -174,7 +178,8 @@ async def deliver_shipment(conn: Connection, merchant_id: int, order: Row, shipm
                                  delivered=shipment["delivered_at"] is not None)
     order_delivered = await store.deliver(conn, shipment["shipment_id"])
     row = await _reload(conn, shipment["shipment_id"])
-    events = [await _shipment_event(conn, "shipment:delivered", row)]
+    parts = await _parts(conn, row["shipment_id"])
+    events = [*_package_events("delivered", parts), _shipment_event("shipment:delivered", row, parts)]
     if order_delivered:
         events.append(("order:delivered", await _order_shipments_message(conn, order)))
     await event_store.emit_many(conn, merchant_id, events)
@@ -205,9 +210,27 @@ async def cancel_shipment(conn: Connection, merchant_id: int, api_user_id: int |
     await settle(conn, merchant_id, [current], "return_shipment", fault=domain.NOT_CANCELED,
                  what=f"Shipment {shipment['increment_id']} cannot be canceled",
                  comment=f"Shipment {shipment['increment_id']} canceled")
-    events.append(await _shipments_updated(conn, current))
+    events.append(await _shipments_updated(conn, order))
+    row = await _reload(conn, shipment["shipment_id"])
+    if shipment["status"] in domain.REVERTED_WHEN_CANCELED:
+        events.append(_shipment_event("shipment:reverted", row, await _parts(conn, row["shipment_id"])))
     await event_store.emit_many(conn, merchant_id, events)
-    return await _reload(conn, shipment["shipment_id"])
+    return row
+
+
+async def void_labels(conn: Connection, merchant_id: int, order: Row, shipment: Row) -> asyncpg.Record:
+    """Take the (locked) packed shipment's packages and labels away: it is picked again, to be
+    packed anew, and the order is no longer complete. shipment:labels_voided shows the
+    packages and trackers that were voided."""
+    domain.check_shipment_action("void_labels", shipment["increment_id"], shipment["status"])
+    voided = await _parts(conn, shipment["shipment_id"])
+    await store.void_labels(conn, shipment["shipment_id"])
+    await settle(conn, merchant_id, [order], "unpack", fault=domain.LABELS_NOT_VOIDED,
+                 what=f"The labels of shipment {shipment['increment_id']} cannot be voided",
+                 comment=f"Shipment {shipment['increment_id']}: labels voided")
+    row = await _reload(conn, shipment["shipment_id"])
+    await event_store.emit(conn, merchant_id, *_shipment_event("shipment:labels_voided", row, voided))
+    return row
 
 
 # ---------------------------------------------------------------------------- the API
@@ -337,3 +360,18 @@ async def shipment_update(ctx: CallContext, shipment_id: Any = REQUIRED, data: A
     if not await store.update_source(conn, ctx.principal.merchant_id, increment_id, source):
         raise Fault(domain.NOT_FOUND)
     return True
+
+
+@api_method("shipment.void_labels", OPERATIONS, Doc(
+    "Void a packed shipment's labels: its packages and tracking numbers go, it is picked again.",
+    args={"shipment_id": SHIPMENT_ID},
+    result=SHIPMENT_PROPERTIES,
+    faults=("shipment_not_found", "shipment_labels_not_voided"),
+    description="rpc-fulfillment's own method (a warehouse's step ShipStream's Merchant API does not have); "
+                "sends shipment:labels_voided. Pack the shipment again with shipment.pack.",
+))
+async def shipment_void_labels(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
+    conn = ctx.conn
+    order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
+    row = await void_labels(conn, ctx.principal.merchant_id, order, shipment)
+    return await _answer(conn, row)

@@ -31,16 +31,21 @@ SHIPMENT_SOURCE = """shipments s
       JOIN orders o ON o.order_id = s.order_id
       JOIN stores st ON st.store_id = o.store_id"""
 
+# The items' weight in pounds; items without a weight weigh nothing here (the total is a
+# number, as documented).
+_ITEM_WEIGHT = f"""(SELECT coalesce(sum({_pounds('(si.qty - si.qty_canceled) * i.weight', 'i.weight_unit')}), 0)
+              FROM shipment_items si JOIN order_items i ON i.order_item_id = si.order_item_id
+             WHERE si.shipment_id = s.shipment_id)"""
+
+# total_weight: the packages' weight once packed, the items' before (an estimate, as ShipStream's).
 SHIPMENT_COLUMNS = f"""s.*, o.unique_id AS order_unique_id, o.order_ref, o.source AS order_source,
            o.state AS order_state, o.status AS order_status, o.shipping_address, o.tpb_group_id,
            o.shipping_method, o.carrier_code, st.code AS store_code,
            (SELECT coalesce(sum(si.qty - si.qty_canceled), 0) FROM shipment_items si
              WHERE si.shipment_id = s.shipment_id)::int AS total_qty,
-           round((SELECT sum({_pounds('(si.qty - si.qty_canceled) * i.weight', 'i.weight_unit')})
-              FROM shipment_items si JOIN order_items i ON i.order_item_id = si.order_item_id
-             WHERE si.shipment_id = s.shipment_id), 4) AS total_item_weight,
-           round((SELECT sum({_pounds('p.weight', 'p.weight_unit')}) FROM packages p
-             WHERE p.shipment_id = s.shipment_id), 4) AS total_weight"""
+           round({_ITEM_WEIGHT}, 4) AS total_item_weight,
+           round(coalesce((SELECT sum({_pounds('p.weight', 'p.weight_unit')}) FROM packages p
+             WHERE p.shipment_id = s.shipment_id), {_ITEM_WEIGHT}), 4) AS total_weight"""
 
 SHIPMENT_SELECT = f"SELECT {SHIPMENT_COLUMNS} FROM {SHIPMENT_SOURCE}"
 
@@ -105,23 +110,31 @@ async def fetch_items(conn: Connection, shipment_ids: Sequence[int]) -> list[asy
     )
 
 
-_PACKAGES_SELECT = """
-    SELECT p.*, s.increment_id, s.status AS shipment_status, s.warehouse_id, s.order_id,
+# A package's items as json, in the order of the order's lines.
+_PACKAGE_ITEMS = """
            coalesce((SELECT json_agg(json_build_object('order_item_id', pi.order_item_id,
                                                        'order_item_ref', i.order_item_ref,
                                                        'sku', pi.sku, 'qty', pi.qty) ORDER BY i.line_no)
                        FROM package_items pi JOIN order_items i ON i.order_item_id = pi.order_item_id
-                      WHERE pi.package_id = p.package_id), '[]'::json) AS items,
-           coalesce((SELECT json_agg(json_build_object('number', t.number, 'carrier', t.carrier,
-                                                       'description', t.description, 'track_url', t.track_url)
+                      WHERE pi.package_id = p.package_id), '[]'::json) AS items"""
+
+_PACKAGES_SELECT = f"""
+    SELECT p.*, s.increment_id, s.status AS shipment_status, s.warehouse_id, s.order_id, s.tracking_added_at,
+           {_PACKAGE_ITEMS},
+           coalesce((SELECT json_agg(json_build_object('tracking_id', t.tracking_id, 'number', t.number,
+                                                       'carrier', t.carrier, 'description', t.description,
+                                                       'track_url', t.track_url)
                                      ORDER BY t.tracking_id)
                        FROM tracking_numbers t WHERE t.package_id = p.package_id), '[]'::json) AS tracking
       FROM packages p JOIN shipments s ON s.shipment_id = p.shipment_id"""
 
-_TRACKING_SELECT = """
+_TRACKING_SELECT = f"""
     SELECT t.tracking_id, t.package_id, t.number, t.carrier, t.description, t.track_url, t.created_at,
-           s.increment_id, s.order_id, s.shipment_id
-      FROM tracking_numbers t JOIN shipments s ON s.shipment_id = t.shipment_id"""
+           s.increment_id, s.order_id, s.shipment_id, p.status AS package_status,
+           p.delivered_at AS package_delivered_at, p.weight, p.weight_unit,
+           {_PACKAGE_ITEMS}
+      FROM tracking_numbers t JOIN shipments s ON s.shipment_id = t.shipment_id
+      JOIN packages p ON p.package_id = t.package_id"""
 
 
 async def fetch_packages(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:
@@ -331,6 +344,20 @@ async def cancel(conn: Connection, shipment_id: int) -> list[asyncpg.Record]:
               FROM si WHERE i.order_item_id = si.order_item_id
         )
         SELECT si.* FROM si, shipment ORDER BY si.order_item_id""",
+        shipment_id,
+    )
+
+
+async def void_labels(conn: Connection, shipment_id: int) -> None:
+    """Delete the shipment's packages (their items and tracking numbers go with them: ON DELETE
+    CASCADE); the shipment is picked again, to be packed anew."""
+    await conn.execute(
+        """
+        WITH packages AS (
+            DELETE FROM packages WHERE shipment_id = $1
+        )
+        UPDATE shipments SET status = 'picked', packed_at = NULL, tracking_added_at = NULL, updated_at = now()
+         WHERE shipment_id = $1""",
         shipment_id,
     )
 

@@ -34,6 +34,7 @@ NOT_PACKED = "shipment_not_packed"
 NOT_SHIPPED = "shipment_not_shipped"
 NOT_DELIVERED = "shipment_not_delivered"
 NOT_CANCELED = "shipment_not_canceled"
+LABELS_NOT_VOIDED = "shipment_labels_not_voided"
 
 MAX_LINES = 1000
 MAX_PACKAGES = 100
@@ -42,6 +43,9 @@ MAX_TRACKING = 20
 # --------------------------------------------------------------------- a shipment's life
 
 OPEN = ("new", "picking", "picked", "packing")  # not packed yet
+# A shipment canceled in one of these statuses is reverted (shipment:reverted): it had been
+# packed, its labels printed. Shipped shipments cannot be canceled.
+REVERTED_WHEN_CANCELED = frozenset({"packed"})
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,12 @@ SHIPMENT_ACTIONS: dict[str, ShipmentAction] = {
         ShipmentAction("ship", ("packed",), "shipped", NOT_SHIPPED),
         ShipmentAction("deliver", ("shipped",), None, NOT_DELIVERED),
         ShipmentAction("cancel", OPEN + ("packed",), "canceled", NOT_CANCELED),
+        # its packages and labels go; the shipment waits, picked, to be packed again
+        ShipmentAction("void_labels", ("packed",), "picked", LABELS_NOT_VOIDED),
     )
 }
-_PAST = {"pack": "packed", "ship": "shipped", "deliver": "delivered", "cancel": "canceled"}
+_PAST = {"pack": "packed", "ship": "shipped", "deliver": "delivered", "cancel": "canceled",
+         "void_labels": "unpacked (labels voided)"}
 
 
 def _hint(action: str, status: str) -> str:

@@ -15,7 +15,7 @@ the items), in SQL, with core/units.py's factors; ``shipment_id`` is the public 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.fulfillment.address import address_properties
@@ -45,6 +45,12 @@ def select_shipment_fields(fields: Any, fault: str) -> Selection:
 def service_of(shipping_method: str) -> str:
     """``ups_03`` -> ``03``."""
     return shipping_method.partition("_")[2]
+
+
+def shipping_description(shipping_method: str) -> str:
+    """``ups_03`` -> ``UPS 03``: the carrier and the service as we know them (no service names)."""
+    carrier, _, service = shipping_method.partition("_")
+    return f"{carrier.upper()} {service.replace('_', ' ')}".strip()
 
 
 def scalar_properties(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,18 +109,22 @@ def item_properties(item: Mapping[str, Any], shipment_status: str) -> dict[str, 
 
 
 def package_properties(package: Mapping[str, Any]) -> dict[str, Any]:
-    """ShipStream's Package Properties (order.md), for order.info and shipment.info alike."""
+    """ShipStream's Package Properties, for order.info and shipment.info alike. The two pages
+    name the creation time differently (order.md ``timestamp``, shipment.md ``created_at``):
+    both are given. ``package_id`` is package.search's."""
     weight = formats.decimal(package["weight"])
     return {
         "package_id": package["package_id"],
-        "warehouse_id": package["warehouse_id"],
-        "status": package["status"],
         "shipment_id": package["increment_id"],
         "shipment_status": package["shipment_status"],
+        "status": package["status"],
+        "warehouse_id": str(package["warehouse_id"]),
         "carrier": package["carrier"],
         "manifest_courier_code": None,
         "manifest_courier_name": None,
         "timestamp": formats.timestamp(package["created_at"]),
+        "created_at": formats.timestamp(package["created_at"]),
+        "tracking_added_at": formats.timestamp(package["tracking_added_at"]),
         "shipped_at": formats.timestamp(package["shipped_at"]),
         "delivered_at": formats.timestamp(package["delivered_at"]),
         "weight": weight,
@@ -137,27 +147,31 @@ def package_properties(package: Mapping[str, Any]) -> dict[str, Any]:
             for t in package["tracking"]
         ],
         "order_items": [
-            {"order_item_id": i["order_item_id"], "order_item_ref": i["order_item_ref"], "sku": i["sku"],
+            {"order_item_id": str(i["order_item_id"]), "order_item_ref": i["order_item_ref"], "sku": i["sku"],
              "quantity": formats.quantity(i["qty"])}
             for i in package["items"]
         ],
         "package_items": [
-            {"order_item_id": i["order_item_id"], "sku": i["sku"], "quantity": formats.quantity(i["qty"])}
+            {"order_item_id": str(i["order_item_id"]), "sku": i["sku"], "quantity": formats.quantity(i["qty"])}
             for i in package["items"]
         ],
         "package_data": [],
+        "serial_number_data": [],
     }
 
 
 def tracking_properties(tracking: Mapping[str, Any]) -> dict[str, Any]:
+    """A Shipment Track (deprecated in favour of packages): shipment.md's keys, and order.md's
+    ``shipment_id``."""
     return {
         "shipment_id": tracking["increment_id"],
-        "package_id": tracking["package_id"],
-        "number": tracking["number"],
         "carrier": tracking["carrier"],
         "description": tracking["description"],
-        "track_url": tracking["track_url"],
-        "created_at": formats.timestamp(tracking["created_at"]),
+        "number": tracking["number"],
+        "date": formats.timestamp(tracking["created_at"]),
+        "items": [{"sku": i["sku"], "quantity": formats.quantity(i["qty"])} for i in tracking["items"]],
+        "weight": formats.decimal(tracking["weight"]),
+        "weight_unit": tracking["weight_unit"],
     }
 
 
@@ -186,12 +200,3 @@ def project(row: Mapping[str, Any], selection: Selection, related: ShipmentRelat
         "serial_number_data": list,
     }
     return projected(selection, scalars, expansions, EXPANDABLE)
-
-
-def trackers(tracking_numbers: Sequence[Mapping[str, Any]], delivered: bool) -> list[dict[str, Any]]:
-    """The ``trackers`` of a shipment in webhook payloads, from its projected tracking numbers."""
-    return [
-        {"tracking_number": t["number"], "carrier": t["carrier"], "description": t["description"],
-         "track_url": t["track_url"], "status": "delivered" if delivered else "in_transit"}
-        for t in tracking_numbers
-    ]

@@ -28,29 +28,55 @@ from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.core.lenient import parse_flag, whole_number
 from rpc_fulfillment.core.filters import Kind
 
-# ShipStream's 51 documented topics (reference §4.1, topics.md). A webhook may subscribe to any
-# of them, so an integration written for ShipStream registers unchanged; EMITTED lists the ones
-# this server produces today.
-TOPICS: frozenset[str] = frozenset(
-    [f"delivery:{a}" for a in ("created", "canceled", "accepted", "processed", "exception", "putaway", "committed", "status_changed")]
-    + ["delivery_label:created", "delivery_label:voided", "import:created", "import:completed", "inventory:adjusted"]
-    + [f"order:{a}" for a in (
-        "created", "canceled", "items_updated", "holded", "completed", "shipped", "delivered",
-        "address_validation_failed", "address_changed", "status_changed", "shipments_updated", "shipping_options_changed",
-    )]
-    + [f"product:{a}" for a in ("created", "updated", "sku_changed", "deleted")]
-    + [f"product_media:{a}" for a in ("created", "updated", "deleted")]
-    + [f"serial_number:{a}" for a in ("created", "updated", "checkin", "checkout")]
-    + [f"shipment:{a}" for a in ("packed", "shipped", "delivered", "reverted", "labels_voided")]
-    + [f"package:{a}" for a in ("packed", "manifested", "shipped", "delivered")]
-    + ["track:created", "tracker:updated", "tracker:delivered", "tracker:exception", "manifest:sealed", "manifest:loaded"]
-)
-EMITTED: tuple[str, ...] = (
-    "order:created", "order:canceled", "order:items_updated", "order:holded", "order:status_changed",
-    "order:address_changed", "order:shipments_updated", "order:completed", "order:shipped", "order:delivered",
-    "shipment:packed", "shipment:shipped", "shipment:delivered", "inventory:adjusted", "product:created",
-    "product:updated",
-)
+# ShipStream's 51 documented topics (topics.md), in its order: each with None when this server
+# sends it, or why it does not yet. A webhook may subscribe to any of them, so an integration
+# written for ShipStream registers unchanged. The README's topic table says the same.
+_NO_DELIVERIES = "deliveries (inbound shipments, receiving) are not a resource here yet"
+_NO_MANIFESTS = "carrier manifests are not a resource here"
+_NO_CARRIER_TRACKING = "no carrier's tracking is followed: a tracker changes only with shipment.ship and shipment.deliver"
+TOPICS: dict[str, str | None] = {
+    **{f"delivery:{a}": _NO_DELIVERIES for a in (
+        "created", "canceled", "accepted", "processed", "exception", "putaway", "committed", "status_changed")},
+    "delivery_label:created": _NO_DELIVERIES,
+    "delivery_label:voided": _NO_DELIVERIES,
+    "import:created": "imports (import.create) are not a resource here yet",
+    "import:completed": "imports (import.create) are not a resource here yet",
+    "inventory:adjusted": None,
+    "order:created": None,
+    "order:canceled": None,
+    "order:items_updated": None,
+    "order:holded": None,
+    "order:completed": None,
+    "order:shipped": None,
+    "order:delivered": None,
+    "order:address_validation_failed": "addresses are not validated against a carrier's address service",
+    "order:address_changed": None,
+    "order:status_changed": None,
+    "order:shipments_updated": None,
+    "order:shipping_options_changed": None,
+    "product:created": None,
+    "product:updated": None,
+    "product:sku_changed": "a product's SKU cannot be changed here (product.update refuses a new sku)",
+    "product:deleted": "products cannot be deleted here (no product.delete)",
+    **{f"product_media:{a}": "product media are not a resource here yet" for a in ("created", "updated", "deleted")},
+    **{f"serial_number:{a}": "serial numbers are not tracked here yet" for a in ("created", "updated", "checkin", "checkout")},
+    "shipment:packed": None,
+    "shipment:shipped": None,
+    "shipment:delivered": None,
+    "shipment:reverted": None,
+    "shipment:labels_voided": None,
+    "package:packed": None,
+    "package:manifested": _NO_MANIFESTS,
+    "package:shipped": None,
+    "package:delivered": None,
+    "track:created": None,
+    "tracker:updated": _NO_CARRIER_TRACKING,
+    "tracker:delivered": _NO_CARRIER_TRACKING,
+    "tracker:exception": _NO_CARRIER_TRACKING,
+    "manifest:sealed": _NO_MANIFESTS,
+    "manifest:loaded": _NO_MANIFESTS,
+}
+EMITTED: tuple[str, ...] = tuple(topic for topic, not_sent in TOPICS.items() if not_sent is None)
 TEST_TOPIC = "test:ping"
 
 SIGNATURE_HEADER = "X-Plugin-Hmac-Sha256"

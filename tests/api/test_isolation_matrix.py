@@ -70,6 +70,7 @@ FOREIGN_ID: dict[str, list[Case]] = {
     "shipment.ship": [Case("shipment", lambda i: [i.shipment])],
     "shipment.deliver": [Case("shipment", lambda i: [i.shipment])],
     "shipment.cancel": [Case("shipment", lambda i: [i.shipment])],
+    "shipment.void_labels": [Case("shipment", lambda i: [i.shipment])],
     "shipment.update": [Case("shipment", lambda i: [i.shipment, {"source": "B"}])],
     "shipment.info": [Case("shipment", lambda i: [i.shipment])],
     "webhook.update_status": [Case("webhook", lambda i: [i.webhook, 0])],

@@ -42,10 +42,11 @@ ITEM_KEYS = {
 }
 PACKAGE_KEYS = {
     "package_id", "warehouse_id", "status", "shipment_id", "shipment_status", "carrier", "manifest_courier_code",
-    "manifest_courier_name", "timestamp", "shipped_at", "delivered_at", "weight", "weight_unit", "billable_weight",
+    "manifest_courier_name", "timestamp", "created_at", "tracking_added_at", "shipped_at", "delivered_at", "weight",
+    "weight_unit", "billable_weight",
     "billable_weight_unit", "dimensional_weight_divisor", "dimensional_weight_divisor_unit", "dimensional_weight",
     "rating_weight_unit", "dimensions", "dimension_unit", "sscc", "tracking", "order_items", "package_items",
-    "package_data",
+    "package_data", "serial_number_data",
 }
 
 
@@ -100,8 +101,10 @@ async def test_create_takes_every_reserved_unit_and_starts_processing(rpc, merch
     assert await item_columns(db, order["unique_id"]) == {"A": (3, 0, 0, 0, 3), "B": (2, 0, 0, 0, 2)}
     [event] = await events_of(db, "order:shipments_updated")
     assert event["unique_id"] == order["unique_id"]
-    assert event["shipments"] == [{"unique_id": "100000001", "shipment_id": "100000001", "warehouse_id": 1, "status": "new"}]
-    [changed] = await events_of(db, "order:status_changed")
+    assert event["shipments"] == [{"unique_id": "100000001", "warehouse_id": 1, "carrier": "ups", "status": "new",
+                                   "service": "03"}]
+    created, changed = await events_of(db, "order:status_changed")
+    assert (created["old_status"], created["status"]) == (None, "new")
     assert (changed["old_status"], changed["status"]) == ("new", "processing")
     await check_invariants(db)
     await shipment_invariants(db)
@@ -256,10 +259,10 @@ async def test_pack_everything_in_one_package_completes_the_order(rpc, merchant,
     assert [t["number"] for t in packed["tracking_numbers"]] == ["1Z1"]
     assert await order_state(rpc, merchant, order["unique_id"]) == ("complete", "complete")
     [event] = await events_of(db, "shipment:packed")
-    assert (event["shipment_id"], event["unique_id"], event["status"]) == (shipment["shipment_id"],) * 2 + ("packed",)
+    assert (event["unique_id"], event["status"]) == (shipment["shipment_id"], "packed")
     assert (event["order_unique_id"], event["order_ref"], event["source"]) == (order["unique_id"], None, "magento:1")
     assert event["order_status"] == "complete"
-    assert event["packages"] == packed["packages"]
+    assert [(p["package_id"], p["tracking_numbers"]) for p in event["packages"]] == [(str(package["package_id"]), ["1Z1"])]
     assert event["trackers"][0]["tracking_number"] == "1Z1"
     assert len(await events_of(db, "order:completed")) == 1
     info = await rpc.result(merchant, "order.info", [order["unique_id"], ["packages", "tracking_numbers", "shipments"]])

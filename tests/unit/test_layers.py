@@ -26,7 +26,7 @@ RESOURCES = tuple(sorted(
 ))
 # A resource's pure modules, by name: decisions and shapes, no I/O.
 PURE_NAMES = ("rules", "input", "views", "fields", "states", "policies", "allocation", "cancellation", "draft",
-              "search_fields", "limits")
+              "search_fields", "limits", "payloads")
 IO_AND_TRANSPORT = ("aiohttp", "asyncpg", "jsonrpcserver", "httpx")
 
 

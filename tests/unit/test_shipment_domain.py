@@ -91,7 +91,9 @@ def test_packing_every_unit_exactly_once():
 
 
 def test_shipment_action_table():
-    assert set(SHIPMENT_ACTIONS) == {"pack", "ship", "deliver", "cancel"}
+    assert set(SHIPMENT_ACTIONS) == {"pack", "ship", "deliver", "cancel", "void_labels"}
+    assert check_shipment_action("void_labels", "1", "packed").to_status == "picked"
+    assert "'shipped'" in refused("shipment_labels_not_voided", check_shipment_action, "void_labels", "1", "shipped")
     assert check_shipment_action("ship", "1", "packed").to_status == "shipped"
     assert "pack it first" in refused("shipment_not_shipped", check_shipment_action, "ship", "1", "picking")
     assert "delivered already" in refused("shipment_not_delivered", check_shipment_action, "deliver", "1", "shipped", True)
@@ -110,6 +112,7 @@ def test_shipment_faults_are_numbered_as_documented():
     numbers = {name: spec.number for name, spec in FAULTS.items() if name.startswith("shipment_")}
     assert numbers == {"shipment_not_found": 100, "shipment_invalid_filters": 101, "shipment_invalid_data": 102,
                        "shipment_not_created": 103, "shipment_not_packed": 104, "shipment_not_shipped": 105,
-                       "shipment_not_delivered": 106, "shipment_not_canceled": 107}
+                       "shipment_not_delivered": 106, "shipment_not_canceled": 107,
+                       "shipment_labels_not_voided": 108}
     assert FAULTS["shipment_not_found"].message == "Requested shipment does not exist."
     assert all(FAULTS[name].details_in_message for name in numbers if name != "shipment_not_found")
