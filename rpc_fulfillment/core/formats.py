@@ -16,7 +16,7 @@ def decimal(value: Decimal | int | float | None, places: int = 4) -> str | None:
     return None if value is None else f"{Decimal(value):.{places}f}"
 
 
-def number(value: Decimal | int | None) -> int | float | None:
+def number(value: Decimal | None) -> int | float | None:
     """A JSON number where ShipStream writes one (product weights and dimensions): 12.75, or 12
     when whole. The stored values have at most 4 decimal places and 8 integer digits, which a
     float holds exactly enough to print the same digits back."""
