@@ -705,7 +705,8 @@ CREATE TABLE public.stock_movements (
     qty_allocated_delta integer DEFAULT 0 NOT NULL,
     comment text DEFAULT ''::text NOT NULL,
     api_user_id bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stock_movements_entity_type CHECK ((entity_type = ANY (ARRAY['delivery'::text, 'order'::text, 'work_order'::text, 'stock'::text, 'relocation'::text])))
 );
 
 --

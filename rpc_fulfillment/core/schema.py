@@ -12,6 +12,7 @@ from rpc_fulfillment.core.filters import ALLOWED, DEFAULT_LIMIT, MAX_LIMIT, MAX_
 STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
 INTEGER = {"type": "integer"}
+FLAG = {"enum": [0, 1], "description": "1 (yes) or 0 (no)"}
 TRUE_RESULT = {"const": True, "description": "true on success"}
 TIMESTAMP = {"type": ["string", "null"], "description": "ISO 8601 with an offset"}
 QUANTITY = {"type": "string", "pattern": r"^-?\d+\.\d{4}$", "description": "a decimal string such as \"10.0000\""}

@@ -140,6 +140,16 @@ def order_by(page: Page, columns: Mapping[str, Column], tiebreak: str) -> str:
     return f"ORDER BY {keys} LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
 
 
+async def fetch_rows(
+    conn: Any, source: str, select: str, where: WhereBuilder, page: Page, columns: Mapping[str, Column], tiebreak: str
+) -> list[Any]:
+    """One page of ``SELECT {select} FROM {source} WHERE {where}``, uncounted: for the searches
+    that answer a plain array (product.search, shipment.search)."""
+    return await conn.fetch(
+        f"SELECT {select} FROM {source} WHERE {where.sql} {order_by(page, columns, tiebreak)}", *where.params
+    )
+
+
 async def fetch_page(
     conn: Any, source: str, select: str, where: WhereBuilder, page: Page, columns: Mapping[str, Column], tiebreak: str
 ) -> tuple[list[Any], int]:

@@ -33,9 +33,11 @@ INVENTORY_ITEM = obj(
     closed=False,
 )
 MOVEMENT = obj({
-    "id": INTEGER, "entity_type": STRING, "entity_action": STRING, "entity_id": nullable(STRING),
-    "product_id": INTEGER, "sku": STRING, "warehouse_id": INTEGER, "qty_on_hand": QUANTITY, "qty_allocated": QUANTITY,
-    "qty_available": QUANTITY, "comment": nullable(STRING), "created_at": TIMESTAMP, "location": {"type": "null"},
+    "id": STRING, "entity_type": {"enum": list(domain.MOVEMENT_ENTITY_TYPES)},
+    "entity_action": STRING, "entity_id": nullable(STRING), "product_id": STRING, "sku": STRING, "warehouse_id": STRING,
+    **{name: {"type": "null"} for name in domain.MOVEMENT_UNTRACKED},
+    "qty_available": nullable(QUANTITY), "qty_allocated": nullable(QUANTITY),
+    "comment": nullable(STRING), "created_at": TIMESTAMP, "location": {"const": ""},
 })
 
 
@@ -50,7 +52,8 @@ MOVEMENT = obj({
     },
     result=array_of(INVENTORY_ITEM),
     faults=("inventory_invalid_data",),
-    description="Disabled and not-visible products are left out; every quantity is a decimal string.",
+    description="Disabled and not-visible products are left out; every quantity is a decimal string. "
+                "For one warehouse, qty_backordered is left out (backorders are not apportioned to warehouses).",
 ), transaction=None)
 async def inventory_list(
     ctx: CallContext,
@@ -65,8 +68,11 @@ async def inventory_list(
     if warehouse_id is not None and not await store.warehouse_exists(conn, warehouse_id):
         raise domain.unknown_warehouse(warehouse_id)
     rows = await store.list_inventory(conn, ctx.principal.merchant_id, sku_list, warehouse_id, since)
+    per_warehouse = warehouse_id is not None
     return [
-        domain.inventory_item(row["sku"], row["qty_on_hand"], row["qty_allocated"], row["qty_backordered"])
+        domain.inventory_item(
+            row["sku"], row["qty_on_hand"], row["qty_allocated"], None if per_warehouse else row["qty_backordered"]
+        )
         for row in rows
     ]
 

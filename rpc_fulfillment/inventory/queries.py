@@ -251,7 +251,7 @@ MOVEMENT_COLUMNS: dict[str, Column] = {
     "sku": Column("p.sku"),
     "created_at": Column("m.created_at"),
     "warehouse_id": Column("m.warehouse_id"),
-    "location": Column("NULL::text"),
+    "location": Column("''::text"),
 }
 
 

@@ -21,8 +21,8 @@ MAX_ADJUST = 1_000_000_000  # the stock columns are 32-bit integers
 REASON_MAX = 1024
 SKUS_MAX = 10_000
 
-# The stock movement that an inventory.adjust records.
-ADJUSTMENT_ENTITY_TYPE = "adjustment"
+# The stock movement that an inventory.adjust records (ShipStream's entity type "stock").
+ADJUSTMENT_ENTITY_TYPE = "stock"
 ADJUSTMENT_ENTITY_ACTION = "adjust"
 
 _ZERO = formats.quantity(0)
@@ -108,11 +108,11 @@ def not_adjusted(sku: str, warehouse_id: int, available: int, requested: int) ->
     )
 
 
-def inventory_item(sku: str, qty_on_hand: int, qty_allocated: int, qty_backordered: int) -> dict[str, Any]:
-    """ShipStream's Inventory Item. Backorders are not apportioned to warehouses: for one
-    warehouse, qty_backordered is still the product's total."""
+def inventory_item(sku: str, qty_on_hand: int, qty_allocated: int, qty_backordered: int | None) -> dict[str, Any]:
+    """ShipStream's Inventory Item. Backorders are not apportioned to warehouses: the docs leave
+    qty_backordered out of a single warehouse's items, and so do we (``qty_backordered`` None)."""
     available = formats.quantity(qty_on_hand - qty_allocated)
-    return {
+    item = {
         "sku": sku,
         "qty_expected": _ZERO,
         "qty_unreceived": _ZERO,
@@ -126,6 +126,9 @@ def inventory_item(sku: str, qty_on_hand: int, qty_allocated: int, qty_backorder
         "qty_advertised": available,
         "qty_on_hand": formats.quantity(qty_on_hand),
     }
+    if qty_backordered is None:
+        del item["qty_backordered"]
+    return item
 
 
 def stock_adjustment(
@@ -164,26 +167,41 @@ MOVEMENT_FIELDS: dict[str, Kind] = {
     "sku": Kind.TEXT,
     "created_at": Kind.TIMESTAMP,
     "warehouse_id": Kind.INTEGER,
-    "location": Kind.TEXT,  # we keep no bin locations: always null
+    "location": Kind.TEXT,  # we keep no bin locations: always ""
 }
 MOVEMENT_SORT_FIELDS = frozenset(MOVEMENT_FIELDS) - {"location"}
 MOVEMENT_DEFAULT_SORT = "id"
 
 
+# ShipStream's entity types of stock movements (the stock_movements_entity_type CHECK of
+# migration 0012 says the same).
+MOVEMENT_ENTITY_TYPES = ("delivery", "order", "work_order", "stock", "relocation")
+# ShipStream's quantities of a stock movement; those we do not keep (no deliveries, bins or
+# picking here) are always null, as the docs show quantities a movement does not touch.
+MOVEMENT_UNTRACKED = ("qty_expected", "qty_processed", "qty_putaway", "qty_reserved", "qty_picked", "qty_backordered")
+
+
+def _change(delta: int) -> str | None:
+    """A quantity's change as ShipStream writes it ("-1.0000"), null when it did not change."""
+    return formats.quantity(delta) if delta else None
+
+
 def movement_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stock movement as documented: ids as strings, each quantity's change or null. Units
+    on hand are available + allocated here, so on hand's change is the sum of the two."""
     on_hand, allocated = row["qty_on_hand_delta"], row["qty_allocated_delta"]
     return {
-        "id": row["movement_id"],
+        "id": str(row["movement_id"]),
         "entity_type": row["entity_type"],
         "entity_action": row["entity_action"],
         "entity_id": row["entity_id"],
-        "product_id": row["product_id"],
+        "product_id": str(row["product_id"]),
         "sku": row["sku"],
-        "warehouse_id": row["warehouse_id"],
-        "qty_on_hand": formats.quantity(on_hand),
-        "qty_allocated": formats.quantity(allocated),
-        "qty_available": formats.quantity(on_hand - allocated),
+        "warehouse_id": str(row["warehouse_id"]),
+        **{name: None for name in MOVEMENT_UNTRACKED},
+        "qty_available": _change(on_hand - allocated),
+        "qty_allocated": _change(allocated),
         "comment": row["comment"] or None,
         "created_at": formats.timestamp(row["created_at"]),
-        "location": None,
+        "location": "",
     }

@@ -68,7 +68,7 @@ async def _release(conn: Connection, ctx: CallContext, order_id: int, plan: Canc
             releases.append(Reservation(row["order_item_id"], order_id, row["product_id"], row["warehouse_id"], -take))
             wanted[row["order_item_id"]] -= take
     await store.apply_reservations(conn, ctx.principal.merchant_id, releases, from_backorder=False,
-                                   entity_action="release", api_user_id=ctx.principal.api_user_id)
+                                   entity_action="deallocate", api_user_id=ctx.principal.api_user_id)
     freed: dict[int, int] = {}
     for release in releases:
         freed[release.product_id] = freed.get(release.product_id, 0) - release.qty

@@ -12,12 +12,12 @@ from typing import Any
 from rpc_fulfillment.core.lenient import text_or_number
 from rpc_fulfillment.products import rules as domain
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
+from rpc_fulfillment.core.filters import parse_filters, parse_options
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.db import outbox as events
 from rpc_fulfillment.products import queries as store
 from rpc_fulfillment.core.api import EVERYONE, INTEGRATION, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import TRUE_RESULT, filters_schema, keys_only, options_schema, paginated_schema
+from rpc_fulfillment.core.schema import TRUE_RESULT, array_of, filters_schema, keys_only, options_schema
 
 
 SKU = Arg({"type": ["string", "integer"], "minLength": 1, "maxLength": domain.SKU_MAX}, "the product's SKU")
@@ -107,15 +107,14 @@ async def product_update(ctx: CallContext, sku: Any, data: Any) -> bool:
         "filters": Arg(filters_schema(domain.SEARCH_FIELDS)),
         "options": Arg(options_schema(domain.SORT_FIELDS, domain.DEFAULT_SORT)),
     },
-    result=paginated_schema(PRODUCT_VIEW),
+    result=array_of(PRODUCT_VIEW),
     faults=("product_invalid_filters",),
-    description="ShipStream documents a plain array; we answer the paginated shape of every search.",
+    description="A plain array of products, as documented (page through it with options' page and limit).",
 ), transaction=None)
-async def product_search(ctx: CallContext, filters: Any = None, options: Any = None) -> dict[str, Any]:
-    """ShipStream documents a plain array here but its own client reads a ``result`` key; we
-    answer the paginated shape ``{results, totalCount, numPages}`` like every other search."""
+async def product_search(ctx: CallContext, filters: Any = None, options: Any = None) -> list[dict[str, Any]]:
+    """The documented plain array, which the official OpenMage plugin reads as such."""
     conditions = parse_filters(filters, domain.SEARCH_FIELDS, INVALID_FILTERS)
     page = parse_options(options, domain.SORT_FIELDS, domain.DEFAULT_SORT, INVALID_FILTERS)
     conn = ctx.conn
-    rows, total = await store.search_products(conn, ctx.principal.merchant_id, conditions, page)
-    return paginated([domain.product_view(row) for row in rows], total, page)
+    rows = await store.search_products(conn, ctx.principal.merchant_id, conditions, page)
+    return [domain.product_view(row) for row in rows]

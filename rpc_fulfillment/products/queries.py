@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import asyncpg
 
 from rpc_fulfillment.core.filters import Condition, Page
-from rpc_fulfillment.db.search import Column, WhereBuilder, fetch_page
+from rpc_fulfillment.db.search import Column, WhereBuilder, fetch_rows
 
 PRODUCT_COLUMNS = (
     "p.product_id, p.sku, p.name, p.barcodes, p.vendor_sku, p.external_id, p.status, p.weight, p.weight_unit, "
@@ -112,6 +112,6 @@ async def update_product(
 
 async def search_products(
     conn: asyncpg.Connection, merchant_id: int, conditions: Sequence[Condition], page: Page
-) -> tuple[list[asyncpg.Record], int]:
+) -> list[asyncpg.Record]:
     where = WhereBuilder.for_merchant(merchant_id, "p.merchant_id", conditions, SEARCH_COLUMNS)
-    return await fetch_page(conn, "products p", PRODUCT_COLUMNS, where, page, SEARCH_COLUMNS, "p.product_id")
+    return await fetch_rows(conn, "products p", PRODUCT_COLUMNS, where, page, SEARCH_COLUMNS, "p.product_id")

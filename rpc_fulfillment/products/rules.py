@@ -297,6 +297,17 @@ def _hts_base_code(value: Any) -> str | None:
     return value.strip()
 
 
+_PLAIN_DECIMAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
+
+
+def hts_base_code_wire(code: str | None) -> int | float | str | None:
+    """The docs answer a number (1234.56). A code that a number would change (a leading or
+    trailing zero as in 0902.10, a second dot as in 0902.10.1015) stays the string it was given."""
+    if code is None or not _PLAIN_DECIMAL.fullmatch(code):
+        return code
+    return formats.number(Decimal(code))
+
+
 def _hts_country_codes(value: Any) -> list[dict[str, str]]:
     """ "BH:1000|ZW:1001", or the output shape [{country_id, extension}]; null or "" clears."""
     if value is None or value == "":
@@ -508,15 +519,16 @@ def product_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "vendor_sku": row["vendor_sku"],
         "external_id": row["external_id"],
         "status": row["status"],
-        "weight": formats.decimal(row["weight"]),
+        "weight": formats.number(row["weight"]),
         "weight_unit": row["weight_unit"],
-        "length": formats.decimal(row["length"]),
-        "width": formats.decimal(row["width"]),
-        "height": formats.decimal(row["height"]),
+        "length": formats.number(row["length"]),
+        "width": formats.number(row["width"]),
+        "height": formats.number(row["height"]),
         "dimension_unit": row["dimension_unit"],
     }
     for name, default in ATTRIBUTE_DEFAULTS.items():
         view[name] = attributes.get(name, default)
+    view["hts_base_code"] = hts_base_code_wire(view["hts_base_code"])
     view["created_at"] = formats.timestamp(row["created_at"])
     view["updated_at"] = formats.timestamp(row["updated_at"])
     return view

@@ -201,7 +201,7 @@ async def cancel_shipment(conn: Connection, merchant_id: int, api_user_id: int |
     events = []
     if releases:
         await fulfillment_store.apply_reservations(conn, merchant_id, releases, from_backorder=False,
-                                                   entity_action="release", api_user_id=api_user_id)
+                                                   entity_action="deallocate", api_user_id=api_user_id)
         items = await order_rows.fetch_items(conn, [order_id])
         events.append(("order:items_updated", items_updated_message(order, items, {r.order_item_id: -r.qty for r in releases})))
         await reserve_backorders(conn, merchant_id, sorted({r.product_id for r in releases}), api_user_id)

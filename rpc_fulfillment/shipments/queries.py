@@ -17,7 +17,7 @@ from rpc_fulfillment.shipments.rules import SEARCH_FIELDS, SORT_FIELDS, PackageP
 from rpc_fulfillment.core.units import POUNDS_PER
 from rpc_fulfillment.db.pool import Connection
 from rpc_fulfillment.fulfillment.order_rows import ORDER_SELECT
-from rpc_fulfillment.db.search import CUSTOM_PLANS, Column, WhereBuilder, columns_for, fetch_page
+from rpc_fulfillment.db.search import CUSTOM_PLANS, Column, WhereBuilder, columns_for, fetch_rows
 
 
 def _pounds(weight: str, unit: str) -> str:
@@ -280,9 +280,9 @@ async def ship(conn: Connection, merchant_id: int, shipment_id: int, api_user_id
         ), movements AS (
             INSERT INTO stock_movements (merchant_id, product_id, warehouse_id, entity_type, entity_action, entity_id,
                                          qty_on_hand_delta, qty_allocated_delta, comment, api_user_id)
-            SELECT $1, p.product_id, shipment.warehouse_id, 'shipment', 'ship', shipment.increment_id, -p.n, -p.n,
-                   'Shipped', $3
-              FROM per_product p, shipment
+            SELECT $1, p.product_id, shipment.warehouse_id, 'order', 'ship', o.unique_id, -p.n, -p.n,
+                   'Shipment ' || shipment.increment_id, $3
+              FROM per_product p, shipment JOIN orders o ON o.order_id = shipment.order_id
         ), packages_shipped AS (
             UPDATE packages SET status = 'shipped', shipped_at = now() WHERE shipment_id = $2
         ), order_shipped AS (
@@ -401,12 +401,12 @@ SORT_COLUMNS = columns_for(SORT_FIELDS, {
 }, "shipment.search sorts")
 
 
-async def search(conn: Connection, merchant_id: int, conditions: Sequence[Condition], page: Page) -> tuple[list[asyncpg.Record], int]:
+async def search(conn: Connection, merchant_id: int, conditions: Sequence[Condition], page: Page) -> list[asyncpg.Record]:
     where = WhereBuilder.for_merchant(merchant_id, "s.merchant_id", conditions, COLUMNS)
     # status selects most shipments (shipped) or very few (the shipments_merchant_status index),
     # order_ref may be a prefix (the orders_order_ref index): plans for the values.
     await conn.execute(CUSTOM_PLANS)
-    return await fetch_page(conn, SHIPMENT_SOURCE, SHIPMENT_COLUMNS, where, page, SORT_COLUMNS, "s.shipment_id")
+    return await fetch_rows(conn, SHIPMENT_SOURCE, SHIPMENT_COLUMNS, where, page, SORT_COLUMNS, "s.shipment_id")
 
 
 # ------------------------------------------------------------------- the sandbox worker

@@ -10,7 +10,7 @@ import asyncpg
 from rpc_fulfillment.shipments import rules as shipment_domain
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.core.selection import Selection
-from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
+from rpc_fulfillment.core.filters import parse_filters, parse_options
 from rpc_fulfillment.shipments.views import (
     EVERYTHING,
     ShipmentRelated,
@@ -19,7 +19,7 @@ from rpc_fulfillment.shipments.views import (
 )
 from rpc_fulfillment.shipments.rules import NOT_FOUND, shipment_id_argument
 from rpc_fulfillment.core.api import EVERYONE, READ, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import filters_schema, options_schema, paginated_schema
+from rpc_fulfillment.core.schema import array_of, filters_schema, options_schema
 from rpc_fulfillment.shipments.docs import SHIPMENT_FIELDS, SHIPMENT_ID, SHIPMENT_PROPERTIES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
 from rpc_fulfillment.shipments import queries as store
@@ -75,15 +75,15 @@ async def shipment_info(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[s
         "options": Arg(options_schema(shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT)),
         "fields": SHIPMENT_FIELDS,
     },
-    result=paginated_schema(SHIPMENT_PROPERTIES),
+    result=array_of(SHIPMENT_PROPERTIES),
     faults=("shipment_invalid_filters",),
+    description="A plain array of shipments, as documented (page through it with options' page and limit).",
 ), transaction=READ)
-async def shipment_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> dict[str, Any]:  # noqa: B006
+async def shipment_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> list[dict[str, Any]]:  # noqa: B006
     fault = "shipment_invalid_filters"
     selection = select_shipment_fields(fields, fault)
     conditions = parse_filters(filters, shipment_domain.SEARCH_FIELDS, fault)
     page = parse_options(options, shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT, fault)
     conn = ctx.conn
-    rows, total = await store.search(conn, ctx.principal.merchant_id, conditions, page)
-    results = await shipment_properties(conn, rows, selection)
-    return paginated(results, total, page)
+    rows = await store.search(conn, ctx.principal.merchant_id, conditions, page)
+    return await shipment_properties(conn, rows, selection)

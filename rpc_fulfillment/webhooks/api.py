@@ -18,12 +18,13 @@ from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.webhooks import queries as store
 from rpc_fulfillment.core.api import INTEGRATION, SNAPSHOT, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import BOOLEAN, INTEGER, STRING, TIMESTAMP, TRUE_RESULT, array_of, filters_schema, nullable, obj, options_schema, paginated_schema
+from rpc_fulfillment.core.schema import BOOLEAN, FLAG, INTEGER, STRING, TIMESTAMP, TRUE_RESULT, array_of, filters_schema, nullable, obj, options_schema, paginated_schema
 
 
 WEBHOOK_ID = Arg({"type": ["integer", "string"], "minimum": 1}, "the webhook's webhook_id (see webhook.list)")
 WEBHOOK = obj({
-    "webhook_id": INTEGER, "is_active": BOOLEAN, "topics": array_of(STRING), "url": STRING,
+    "webhook_id": INTEGER, "is_active": FLAG, "topics": {"type": "string", "description": "comma-separated topics"},
+    "url": STRING,
     "extra_headers": STRING, "secret_key": STRING, "last_increment_id": INTEGER, "created_at": TIMESTAMP,
 })
 TOPIC = {"enum": sorted(domain.TOPICS)}

@@ -512,8 +512,8 @@ def retry_delay(round_attempts: int, schedule: tuple[float, ...], is_test: bool)
 def webhook_view(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "webhook_id": row["webhook_id"],
-        "is_active": row["is_active"],
-        "topics": list(row["topics"]),
+        "is_active": formats.flag(row["is_active"]),
+        "topics": ",".join(row["topics"]),
         "url": row["url"],
         "extra_headers": row["extra_headers"],
         "secret_key": row["secret_key"],

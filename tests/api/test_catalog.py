@@ -12,8 +12,8 @@ async def test_store_list_shape_and_tenancy(rpc, users, db):
     ids = {row["code"]: row["store_id"] for row in await db.fetch(
         "SELECT s.code, s.store_id FROM stores s JOIN merchants m USING (merchant_id) WHERE m.code = 'acme'")}
     assert acme == [
-        {"store_id": ids["web"], "code": "web", "name": "Acme Web Shop", "sort_order": -1, "is_active": False},
-        {"store_id": ids["default"], "code": "default", "name": "Acme Inc Default Store", "sort_order": 0, "is_active": True},
+        {"store_id": ids["web"], "code": "web", "name": "Acme Web Shop", "sort_order": -1, "is_active": 0},
+        {"store_id": ids["default"], "code": "default", "name": "Acme Inc Default Store", "sort_order": 0, "is_active": 1},
     ]
     # Another merchant sees only its own store; every role of acme sees acme's.
     other = await rpc.result(await rpc.login(users["other"]), "store.list")
@@ -33,11 +33,11 @@ async def test_warehouse_list_shape(rpc, users, db):
     for label in ("merchant", "warehouse", "admin", "other"):
         warehouses = await rpc.result(await rpc.login(users[label]), "warehouse.list")
         assert warehouses == [
-            {"warehouse_id": ids["Main Warehouse"], "name": "Main Warehouse", "is_active": True,
+            {"warehouse_id": ids["Main Warehouse"], "name": "Main Warehouse", "is_active": 1,
              "address": {"street1": "", "street2": "", "city": "", "country": "US", "region": "", "postcode": ""}},
-            {"warehouse_id": ids["East"], "name": "East", "is_active": True,
+            {"warehouse_id": ids["East"], "name": "East", "is_active": 1,
              "address": {"street1": "1 Dock Rd", "street2": "Unit 4", "city": "Newark", "country": "US", "region": "NJ",
                          "postcode": "07101"}},
-            {"warehouse_id": ids["Closed"], "name": "Closed", "is_active": False,
+            {"warehouse_id": ids["Closed"], "name": "Closed", "is_active": 0,
              "address": {"street1": "", "street2": "", "city": "", "country": "CA", "region": "", "postcode": ""}},
         ], label

@@ -20,9 +20,10 @@ from tests.api.catalog_helpers import (
 ZERO = "0.0000"
 
 
-def item(sku: str, on_hand: int = 0, allocated: int = 0, backordered: int = 0) -> dict:
+def item(sku: str, on_hand: int = 0, allocated: int = 0, backordered: int | None = 0) -> dict:
+    """An inventory item; ``backordered`` None for one warehouse's item, which has no qty_backordered."""
     available = f"{on_hand - allocated}.0000"
-    return {
+    listed = {
         "sku": sku,
         "qty_expected": ZERO,
         "qty_unreceived": ZERO,
@@ -36,6 +37,9 @@ def item(sku: str, on_hand: int = 0, allocated: int = 0, backordered: int = 0) -
         "qty_advertised": available,
         "qty_on_hand": f"{on_hand}.0000",
     }
+    if backordered is None:
+        del listed["qty_backordered"]
+    return listed
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ async def test_first_receipt_creates_the_stock_row(rpc, sessions, db, users):
     assert result == {**item("W-1", on_hand=10), "warehouse_id": 1}
     assert await stock_row(db, "W-1") == (10, 0)
     [movement] = await movements(db)
-    assert movement["entity_type"] == "adjustment" and movement["entity_action"] == "adjust"
+    assert movement["entity_type"] == "stock" and movement["entity_action"] == "adjust"  # ShipStream's type (was "adjustment")
     assert movement["entity_id"] is None
     assert movement["product_id"] == product_id and movement["warehouse_id"] == 1
     assert movement["qty_on_hand_delta"] == 10 and movement["qty_allocated_delta"] == 0
@@ -323,12 +327,13 @@ async def test_list_shapes_and_sums_over_warehouses(rpc, sessions, db, east):
 
     everything = await rpc.result(sessions["merchant"], "inventory.list")
     assert everything == [item("L-1", 15, 3), item("L-2", 8, 0, 5), item("L-3")]
-    # One warehouse: its stock; backorders are not apportioned (the product's total).
+    # One warehouse: its stock, and no qty_backordered (the docs: backorders are not
+    # apportioned to warehouses; the old answer gave the product's total).
     assert await rpc.result(sessions["merchant"], "inventory.list", [None, east]) == [
-        item("L-1", 5), item("L-2", 8, 0, 5), item("L-3")
+        item("L-1", 5, 0, None), item("L-2", 8, 0, None), item("L-3", 0, 0, None)
     ]
     assert await rpc.result(sessions["merchant"], "inventory.list", [None, 1]) == [
-        item("L-1", 10, 3), item("L-2", 0, 0, 5), item("L-3")
+        item("L-1", 10, 3, None), item("L-2", 0, 0, None), item("L-3", 0, 0, None)
     ]
 
 
@@ -405,7 +410,7 @@ async def test_list_invalid_arguments(rpc, sessions, args, message):
 async def test_warehouse_id_as_string(rpc, sessions):
     await create_product(rpc, sessions["merchant"], "S")
     await adjust(rpc, sessions["warehouse"], "S", "1", 3)
-    assert await rpc.result(sessions["merchant"], "inventory.list", [None, "1"]) == [item("S", 3)]
+    assert await rpc.result(sessions["merchant"], "inventory.list", [None, "1"]) == [item("S", 3, 0, None)]
 
 
 # -- the stock-receipt hook (where the order engine will let backorders take new stock) ----------

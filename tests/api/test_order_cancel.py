@@ -120,7 +120,7 @@ async def test_options_that_cancel_everything_cancel_the_order(rpc, session, db,
     assert (canceled["unique_id"], canceled["order_ref"], canceled["status"]) == (unique_id, "REF-C", "canceled")
     assert (await history_of(db, unique_id))[-1] == ("canceled", "canceled", "Canceled by order.cancel")
     # The released units are movements of their own.
-    released = await db.fetch("SELECT product_id, qty_allocated_delta FROM stock_movements WHERE entity_action = 'release' ORDER BY product_id")
+    released = await db.fetch("SELECT product_id, qty_allocated_delta FROM stock_movements WHERE entity_action = 'deallocate' ORDER BY product_id")
     assert [(r["product_id"], r["qty_allocated_delta"]) for r in released] == [(mixed["products"]["A"], -3), (mixed["products"]["C"], -2)]
     await check_invariants(db)
 
@@ -453,7 +453,7 @@ async def test_released_stock_goes_to_the_next_backordered_order(rpc, session, d
         "SELECT entity_action, entity_id, qty_allocated_delta FROM stock_movements WHERE entity_type = 'order' ORDER BY movement_id"
     )
     assert sorted(tuple(m) for m in movements[-5:]) == sorted([
-        ("release", first["unique_id"], -1), ("allocate", urgent["unique_id"], 1),
-        ("release", first["unique_id"], -2), ("allocate", urgent["unique_id"], 1), ("allocate", later["unique_id"], 1),
+        ("deallocate", first["unique_id"], -1), ("allocate", urgent["unique_id"], 1),
+        ("deallocate", first["unique_id"], -2), ("allocate", urgent["unique_id"], 1), ("allocate", later["unique_id"], 1),
     ])
     await check_invariants(db)

@@ -49,11 +49,12 @@ async def test_create_then_info(rpc, sessions, db):
         "vendor_sku": "V-1",
         "external_id": "632910392",
         "status": 1,
-        "weight": "1.7500",
+        # Numbers, as the docs show them (the old answer was decimal strings).
+        "weight": 1.75,
         "weight_unit": "oz",
-        "length": "123.0000",
-        "width": "100.5000",
-        "height": "28.0000",
+        "length": 123,
+        "width": 100.5,
+        "height": 28,
         "dimension_unit": "cm",
         "export_description": None,
         "goods_type": "ORM_D",
@@ -64,7 +65,7 @@ async def test_create_then_info(rpc, sessions, db):
         "customs_value": "24.5600",
         "customs_value_currency": "USD",
         "country_of_manufacture": "DK",
-        "hts_base_code": "1234.56",
+        "hts_base_code": 1234.56,
         "hts_country_code": [{"country_id": "BH", "extension": "1000"}, {"country_id": "ZW", "extension": "1001"}],
         "requires_packaging": 1,
         "can_contain_other_items": 0,
@@ -211,7 +212,7 @@ async def test_update_changes_given_fields_only(rpc, sessions, db):
     after = await rpc.result(session, "product.info", ["UP-1"])
     assert after["name"] == "New" and after["barcode"] == "3" and after["status"] == 2
     assert after["unit_qty"] is None  # a null attribute is removed
-    assert after["weight"] == "2.0000" and after["goods_type"] == "HAZMAT"  # untouched
+    assert after["weight"] == 2 and after["goods_type"] == "HAZMAT"  # untouched
     assert after["created_at"] == before["created_at"] and after["updated_at"] >= before["updated_at"]
     row = await product_row(db, "UP-1")
     assert row["attributes"] == {"goods_type": "HAZMAT"}
@@ -272,7 +273,7 @@ async def test_roles(rpc, sessions):
         assert error["code"] == fault_code(2) and error["message"] == "Access denied."
     # everyone may read
     assert (await rpc.result(sessions["warehouse"], "product.info", ["ROLE"]))["sku"] == "ROLE"
-    assert (await rpc.result(sessions["warehouse"], "product.search"))["totalCount"] == 1
+    assert len(await rpc.result(sessions["warehouse"], "product.search")) == 1
 
 
 # -- product.search ------------------------------------------------------------------------------
@@ -299,16 +300,14 @@ async def catalog(rpc, sessions, db):
 
 
 async def search_skus(rpc, session, filters=None, options=None) -> list[str]:
-    result = await rpc.result(session, "product.search", [filters, options])
-    return [product["sku"] for product in result["results"]]
+    return [product["sku"] for product in await rpc.result(session, "product.search", [filters, options])]
 
 
-async def test_search_without_filters_is_paginated(rpc, catalog):
+async def test_search_answers_the_documented_plain_array(rpc, catalog):
+    """A plain array of products (the old answer was {results, totalCount, numPages})."""
     result = await rpc.result(catalog, "product.search")
-    assert result["totalCount"] == 7 and result["numPages"] == 1
-    assert [p["sku"] for p in result["results"]] == ["A-1", "A-2", "A-3", "A-4", "A-5", "B-1", "B-2"]
-    assert result["results"][0]["name"] == "Apple"  # full product properties
-    assert set(result["results"][0]) == set(await rpc.result(catalog, "product.info", ["A-1"]))
+    assert [p["sku"] for p in result] == ["A-1", "A-2", "A-3", "A-4", "A-5", "B-1", "B-2"]
+    assert result[0] == await rpc.result(catalog, "product.info", ["A-1"])  # full product properties
 
 
 @pytest.mark.parametrize(
@@ -352,17 +351,12 @@ async def test_search_filters(rpc, catalog, filters, expected):
 async def test_search_sorting_and_pages(rpc, catalog):
     options = {"sort_field": "name", "sort_dir": "desc", "limit": 3, "page": 1}
     first = await rpc.result(catalog, "product.search", [None, options])
-    assert [p["name"] for p in first["results"]] == ["Blueberry", "Banana", "Avocado"]
-    assert first["totalCount"] == 7 and first["numPages"] == 3
+    assert [p["name"] for p in first] == ["Blueberry", "Banana", "Avocado"]
     third = await rpc.result(catalog, "product.search", [None, {**options, "page": 3}])
-    assert [p["name"] for p in third["results"]] == ["Almond"]
-    beyond = await rpc.result(catalog, "product.search", [None, {**options, "page": 4}])
-    assert beyond == {"results": [], "totalCount": 7, "numPages": 3}
-    filtered = await rpc.result(catalog, "product.search", [{"sku": {"starts": "A"}}, {"limit": 2, "page": 2}])
-    assert [p["sku"] for p in filtered["results"]] == ["A-3", "A-4"]
-    assert filtered["totalCount"] == 5 and filtered["numPages"] == 3
-    nothing = await rpc.result(catalog, "product.search", [{"sku": "none"}, {"page": 2}])
-    assert nothing == {"results": [], "totalCount": 0, "numPages": 0}
+    assert [p["name"] for p in third] == ["Almond"]
+    assert await rpc.result(catalog, "product.search", [None, {**options, "page": 4}]) == []
+    assert await search_skus(rpc, catalog, {"sku": {"starts": "A"}}, {"limit": 2, "page": 2}) == ["A-3", "A-4"]
+    assert await rpc.result(catalog, "product.search", [{"sku": "none"}, {"page": 2}]) == []
 
 
 async def test_search_paging_walks_every_product_once(rpc, catalog):
@@ -374,7 +368,7 @@ async def test_search_paging_walks_every_product_once(rpc, catalog):
 
 async def test_search_sees_only_own_products(rpc, catalog, sessions):
     other = await rpc.result(sessions["other"], "product.search", [{"sku": {"starts": "A"}}])
-    assert other["totalCount"] == 1 and other["results"][0]["name"] == "Not acme's"
+    assert [p["name"] for p in other] == ["Not acme's"]
 
 
 @pytest.mark.parametrize(
@@ -403,3 +397,13 @@ async def test_search_invalid_filters_is_fault_108(rpc, catalog, filters, option
 async def test_search_huge_integer_filter_is_no_internal_error(rpc, catalog):
     assert await search_skus(rpc, catalog, {"status": {"eq": 2**62}}) == []
     assert await search_skus(rpc, catalog, {"product_id": {"in": [2**62, -5]}}) == []
+
+
+@pytest.mark.parametrize("given, answered", [
+    (1234.56, 1234.56), ("1234.56", 1234.56), (8471, 8471),
+    ("0902.10", "0902.10"), ("0902.10.1015", "0902.10.1015"), ("1234.50", "1234.50"),
+])
+async def test_hts_base_code_is_a_number_unless_a_number_would_change_it(rpc, sessions, given, answered):
+    await create_product(rpc, sessions["merchant"], "HTS", hts_base_code=given)
+    info = await rpc.result(sessions["merchant"], "product.info", ["HTS"])
+    assert info["hts_base_code"] == answered and type(info["hts_base_code"]) is type(answered)

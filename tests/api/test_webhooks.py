@@ -41,8 +41,8 @@ async def test_create_returns_true_and_list_shows_the_webhook(rpc, session, db):
     webhook_id = await db.fetchval("SELECT webhook_id FROM webhooks")
     assert hook == {
         "webhook_id": webhook_id,
-        "is_active": True,
-        "topics": ["order:created", "order:canceled"],
+        "is_active": 1,
+        "topics": "order:created,order:canceled",
         "url": URL,
         "extra_headers": "X-Middleware-Id: abc123\nX-Other: two words",
         "secret_key": "k3y",
@@ -55,11 +55,11 @@ async def test_create_returns_true_and_list_shows_the_webhook(rpc, session, db):
 @pytest.mark.parametrize(
     "topics, stored",
     [
-        ("order:created", ["order:created"]),
-        ("order:created,order:canceled", ["order:created", "order:canceled"]),
-        (" order:created , order:canceled ,", ["order:created", "order:canceled"]),
-        (["shipment:shipped", "shipment:shipped", "inventory:adjusted"], ["shipment:shipped", "inventory:adjusted"]),
-        (["delivery:committed"], ["delivery:committed"]),  # documented by ShipStream, not emitted here: accepted
+        ("order:created", "order:created"),
+        ("order:created,order:canceled", "order:created,order:canceled"),
+        (" order:created , order:canceled ,", "order:created,order:canceled"),
+        (["shipment:shipped", "shipment:shipped", "inventory:adjusted"], "shipment:shipped,inventory:adjusted"),
+        (["delivery:committed"], "delivery:committed"),  # documented by ShipStream, not emitted here: accepted
     ],
 )
 async def test_topics_as_a_string_or_an_array(rpc, session, topics, stored):
@@ -69,7 +69,7 @@ async def test_topics_as_a_string_or_an_array(rpc, session, topics, stored):
 
 async def test_every_documented_topic_is_accepted(rpc, session):
     hook = await create_webhook(rpc, session, URL, sorted(TOPICS))
-    assert len(hook["topics"]) == 51
+    assert hook["topics"].split(",") == sorted(TOPICS)
 
 
 async def test_secret_key_is_generated_when_absent(rpc, session):
@@ -79,10 +79,10 @@ async def test_secret_key_is_generated_when_absent(rpc, session):
     assert first["secret_key"] != second["secret_key"]
 
 
-@pytest.mark.parametrize("value, stored", [(False, False), (0, False), ("0", False), (1, True), ("true", True), (None, True)])
+@pytest.mark.parametrize("value, stored", [(False, 0), (0, 0), ("0", 0), (1, 1), ("true", 1), (None, 1)])
 async def test_is_active_accepts_php_style_flags(rpc, session, value, stored):
     hook = await create_webhook(rpc, session, URL, "order:created", is_active=value)
-    assert hook["is_active"] is stored
+    assert hook["is_active"] == stored
 
 
 async def test_the_middleware_setup_call_with_http_basic(rpc, users, db):
@@ -179,9 +179,9 @@ async def test_update_status_and_delete(rpc, session, db):
     hook = await create_webhook(rpc, session, URL, "order:created")
     webhook_id = hook["webhook_id"]
     assert await rpc.result(session, "webhook.update_status", [webhook_id, 0]) is True
-    assert (await rpc.result(session, "webhook.list"))[0]["is_active"] is False
+    assert (await rpc.result(session, "webhook.list"))[0]["is_active"] == 0
     assert await rpc.result(session, "webhook.update_status", [str(webhook_id), True]) is True
-    assert (await rpc.result(session, "webhook.list"))[0]["is_active"] is True
+    assert (await rpc.result(session, "webhook.list"))[0]["is_active"] == 1
     assert await rpc.result(session, "webhook.delete", [webhook_id]) is True
     assert await rpc.result(session, "webhook.list") == []
     assert_fault(await rpc.fault(session, "webhook.delete", [webhook_id]), 103, NOT_EXISTS)
@@ -192,7 +192,7 @@ async def test_update_status_with_a_bad_status_is_fault_100(rpc, session, db, st
     hook = await create_webhook(rpc, session, URL, "order:created")
     error = await rpc.fault(session, "webhook.update_status", [hook["webhook_id"], status])
     assert_fault(error, 100, f"Error changing status for specified webhook: status must be 1 (active) or 0 (inactive), got {status!r}")
-    assert (await rpc.result(session, "webhook.list"))[0]["is_active"] is True
+    assert (await rpc.result(session, "webhook.list"))[0]["is_active"] == 1
 
 
 @pytest.mark.parametrize("webhook_id", [999999, "abc", -1, 1.5, True, {"id": 1}])
@@ -284,7 +284,7 @@ async def test_another_merchants_webhook_does_not_exist(rpc, users, db):
                              await merchant_id(db, "other"))
             args = [await db.fetchval("SELECT max(event_id) FROM events"), webhook_id]
         assert_fault(await rpc.fault(other, method, args), 103, NOT_EXISTS)
-    assert (await rpc.result(acme, "webhook.list"))[0]["is_active"] is True
+    assert (await rpc.result(acme, "webhook.list"))[0]["is_active"] == 1
     assert await webhook_count(db) == 1
 
 

@@ -376,10 +376,10 @@ def test_product_view():
         "vendor_sku": None,
         "external_id": "ext-9",
         "status": 1,
-        "weight": "12.7500",
+        "weight": 12.75,  # numbers, as documented (they were decimal strings)
         "weight_unit": "lb",
         "length": None,
-        "width": "3.0000",
+        "width": 3,
         "height": None,
         "dimension_unit": "in",
         "export_description": None,
