@@ -175,7 +175,7 @@ def test_the_openmage_plugin_sequence_through_shipstreams_client(live, serve_in_
     assert packed["unique_id"] == shipment["shipment_id"]
     assert packed["magento_order_id"] == "100000145" and packed["tracker_added"] is True
     assert packed["warehouse_id"] == "1" and packed["update"] in (True, 1)  # the docs' payload: a string
-    assert live.value("SELECT source FROM shipments WHERE unique_id = $1", shipment["shipment_id"]) == \
+    assert live.value("SELECT source FROM shipments WHERE increment_id = $1", shipment["shipment_id"]) == \
         "magento:300000077#:t"
 
     # Canceled after packing: shipment:reverted, read for the rollback. The plugin finds its
@@ -186,9 +186,10 @@ def test_the_openmage_plugin_sequence_through_shipstreams_client(live, serve_in_
     assert reverted["magento_order_id"] == "100000145" and reverted["magento_shipment_id"] == "300000077"
     assert reverted["warehouse_id"] == "1"
 
-    # Inventory, all and one SKU; then the plugin's deactivation deletes its state.
+    # Inventory, all and one SKU: the order, its shipment canceled, still holds its units
+    # (10 on hand less 2 and 1 reserved). Then the plugin's deactivation deletes its state.
     everything = plugin.step("inventory", sku=None)["skus"]
-    assert everything == {"MAGE-MUG": 10, "MAGE-CUP": 10}
-    assert plugin.step("inventory", sku="MAGE-CUP")["skus"] == {"MAGE-CUP": 10}
+    assert everything == {"MAGE-MUG": 8, "MAGE-CUP": 9}
+    assert plugin.step("inventory", sku="MAGE-CUP")["skus"] == {"MAGE-CUP": 9}
     gone = plugin.step("deactivate")
     assert gone["set"] in (True, 1) and gone["state"] is None
