@@ -464,6 +464,7 @@ PLANS: dict[str, Plan] = {
     "shipment.ship": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
     "shipment.deliver": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
     "shipment.cancel": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
+    "shipment.void_labels": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
     "shipment.info": Plan(lambda s: _shipment_id(s).map(lambda i: [i]), {"shipment_id": _shipment_id}),
     "shipment.update": Plan(
         lambda s: st.tuples(_shipment_id(s), st.just({"source": "magento:1"})).map(list),
