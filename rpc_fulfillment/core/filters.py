@@ -211,3 +211,18 @@ def parse_options(options: Any, sort_fields: frozenset[str] | set[str], default_
 def paginated(results: list[Any], total: int, page: Page) -> dict[str, Any]:
     """ShipStream's paginated shape."""
     return {"results": results, "totalCount": total, "numPages": math.ceil(total / page.limit) if total else 0}
+
+
+@dataclass(frozen=True)
+class Search:
+    """One resource's search, declared once: the fields its filters take (with their kinds), the
+    fields it sorts by and its default order, and the fault that bad filters or options get."""
+
+    fields: Mapping[str, Kind]
+    sort_fields: frozenset[str] | set[str]
+    default_sort: str
+    fault: str
+
+    def parse(self, filters: Any, options: Any) -> tuple[list[Condition], Page]:
+        return (parse_filters(filters, self.fields, self.fault),
+                parse_options(options, self.sort_fields, self.default_sort, self.fault))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from rpc_fulfillment.core.api import Arg, Schema
-from rpc_fulfillment.core.filters import ALLOWED, DEFAULT_LIMIT, MAX_LIMIT, MAX_LIST, Kind
+from rpc_fulfillment.core.api import Arg, Doc, Schema
+from rpc_fulfillment.core.filters import ALLOWED, DEFAULT_LIMIT, MAX_LIMIT, MAX_LIST, Kind, Search
 
 STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
@@ -95,6 +95,20 @@ def options_schema(sort_fields: frozenset[str] | set[str], default_sort: str) ->
         ],
         "description": f"paging and sorting; {DEFAULT_LIMIT} results a page by default, at most {MAX_LIMIT}",
     }
+
+
+def search_args(search: Search) -> dict[str, Arg]:
+    """The ``filters`` and ``options`` arguments of a search method."""
+    return {"filters": Arg(filters_schema(search.fields)),
+            "options": Arg(options_schema(search.sort_fields, search.default_sort))}
+
+
+def search_doc(summary: str, search: Search, result: Schema, *, fields: Arg | None = None,
+               description: str = "") -> Doc:
+    """The declaration of a search method: ``filters``, ``options`` (and ``fields`` when it
+    selects properties) in, ``result`` out, the search's fault for bad ones."""
+    args = {**search_args(search), **({"fields": fields} if fields is not None else {})}
+    return Doc(summary, result, args, (search.fault,), description)
 
 
 def paginated_schema(item: Schema) -> dict[str, Any]:

@@ -15,14 +15,14 @@ import asyncpg
 from rpc_fulfillment.inventory import rules as domain
 from rpc_fulfillment.core.faults import ConstraintViolated, Fault, OutOfRange
 from rpc_fulfillment.inventory.rules import StockReceipt
-from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
+from rpc_fulfillment.core.filters import paginated, Search
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.fulfillment.engine import reserve_backorders
 from rpc_fulfillment.db import outbox as events
 from rpc_fulfillment.inventory import queries as store
 from rpc_fulfillment.inventory.queries import Movement, StockChange
 from rpc_fulfillment.core.api import EVERYONE, OPERATIONS, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import INTEGER, QUANTITY, STRING, TIMESTAMP, WHOLE, array_of, filters_schema, nullable, obj, options_schema, paginated_schema
+from rpc_fulfillment.core.schema import INTEGER, QUANTITY, STRING, TIMESTAMP, WHOLE, array_of, nullable, obj, paginated_schema, search_doc
 
 
 INVENTORY_ITEM = obj(
@@ -175,18 +175,14 @@ async def stock_adjustments(conn: asyncpg.Connection, merchant_id: int, deltas: 
     }
 
 
-@api_method("stock_movement.list", EVERYONE, Doc(
-    "The merchant's stock movements.",
-    args={
-        "filters": Arg(filters_schema(domain.MOVEMENT_FIELDS)),
-        "options": Arg(options_schema(domain.MOVEMENT_SORT_FIELDS, domain.MOVEMENT_DEFAULT_SORT)),
-    },
-    result=paginated_schema(MOVEMENT),
-    faults=("stock_movement_invalid_filters",),
-), transaction=None)
+MOVEMENT_SEARCH = Search(domain.MOVEMENT_FIELDS, domain.MOVEMENT_SORT_FIELDS, domain.MOVEMENT_DEFAULT_SORT,
+                         domain.MOVEMENT_INVALID_FILTERS)
+
+
+@api_method("stock_movement.list", EVERYONE, search_doc(
+    "The merchant's stock movements.", MOVEMENT_SEARCH, paginated_schema(MOVEMENT)), transaction=None)
 async def stock_movement_list(ctx: CallContext, filters: Any = None, options: Any = None) -> dict[str, Any]:
-    conditions = parse_filters(filters, domain.MOVEMENT_FIELDS, domain.MOVEMENT_INVALID_FILTERS)
-    page = parse_options(options, domain.MOVEMENT_SORT_FIELDS, domain.MOVEMENT_DEFAULT_SORT, domain.MOVEMENT_INVALID_FILTERS)
+    conditions, page = MOVEMENT_SEARCH.parse(filters, options)
     conn = ctx.conn
     rows, total = await store.search_movements(conn, ctx.principal.merchant_id, conditions, page)
     return paginated([domain.movement_view(row) for row in rows], total, page)

@@ -34,25 +34,20 @@ async def _settle_one(ctx: CallContext, unique_id: Any, action: str, refusal: st
     return True
 
 
-@api_method("order.hold", INTEGRATION, Doc(
-    "Put an order of state new on hold; its reservations are kept.",
-    args={"orderUniqueId": ORDER_UNIQUE_ID},
-    result=TRUE_RESULT,
-    faults=("order_not_found", "order_status_not_changed"),
-))
+def _settle_doc(summary: str) -> Doc:
+    """The declaration order.hold and order.unhold share: an order id in, true out."""
+    return Doc(summary, args={"orderUniqueId": ORDER_UNIQUE_ID}, result=TRUE_RESULT,
+               faults=("order_not_found", "order_status_not_changed"))
+
+
+@api_method("order.hold", INTEGRATION, _settle_doc("Put an order of state new on hold; its reservations are kept."))
 async def order_hold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:  # noqa: N803
-    """Put an order of state new on hold; it keeps its reservations."""
     return await _settle_one(ctx, orderUniqueId, "hold", "the order cannot be put on hold")
 
 
-@api_method("order.unhold", INTEGRATION, Doc(
-    "Take an order off hold: back to state new, with the status its reservations give it.",
-    args={"orderUniqueId": ORDER_UNIQUE_ID},
-    result=TRUE_RESULT,
-    faults=("order_not_found", "order_status_not_changed"),
-))
+@api_method("order.unhold", INTEGRATION, _settle_doc(
+    "Take an order off hold: back to state new, with the status its reservations give it."))
 async def order_unhold(ctx: CallContext, orderUniqueId: Any = REQUIRED) -> bool:  # noqa: N803
-    """Return an order on hold to state new, with the status its reservations give it."""
     return await _settle_one(ctx, orderUniqueId, "unhold", "the order is not on hold")
 
 

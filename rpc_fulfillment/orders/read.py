@@ -7,9 +7,9 @@ from typing import Any, Mapping
 
 from rpc_fulfillment.orders import search_fields as order_search_fields
 from rpc_fulfillment.orders.views import Related, Selection, project, select_fields
-from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
-from rpc_fulfillment.core.api import EVERYONE, READ, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import filters_schema, options_schema, paginated_schema
+from rpc_fulfillment.core.filters import paginated, Search
+from rpc_fulfillment.core.api import EVERYONE, READ, Doc, api_method
+from rpc_fulfillment.core.schema import paginated_schema, search_doc
 from rpc_fulfillment.fulfillment.order_rows import ORDER_UNIQUE_ID
 from rpc_fulfillment.orders.docs import ORDER_FIELDS, ORDER_PROPERTIES, ORDER_STATUSES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
@@ -52,22 +52,17 @@ async def order_info(ctx: CallContext, orderUniqueId: Any = REQUIRED, fields: An
     return await order_properties(conn, row, selection)
 
 
-@api_method("order.search", EVERYONE, Doc(
-    "Search the merchant's orders.",
-    args={
-        "filters": Arg(filters_schema(order_search_fields.SEARCH_FIELDS)),
-        "options": Arg(options_schema(order_search_fields.SORT_FIELDS, order_search_fields.DEFAULT_SORT)),
-        "fields": ORDER_FIELDS,
-    },
-    result=paginated_schema(ORDER_PROPERTIES),
-    faults=("order_invalid_filters",),
+SEARCH = Search(order_search_fields.SEARCH_FIELDS, order_search_fields.SORT_FIELDS, order_search_fields.DEFAULT_SORT,
+                "order_invalid_filters")
+
+
+@api_method("order.search", EVERYONE, search_doc(
+    "Search the merchant's orders.", SEARCH, paginated_schema(ORDER_PROPERTIES), fields=ORDER_FIELDS,
     description=f"The status filter takes the statuses of the order lifecycle: {', '.join(ORDER_STATUSES)}.",
 ), transaction=READ)
 async def order_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> dict[str, Any]:  # noqa: B006
-    fault = "order_invalid_filters"
-    selection = select_fields(fields, fault)
-    conditions = parse_filters(filters, order_search_fields.SEARCH_FIELDS, fault)
-    page = parse_options(options, order_search_fields.SORT_FIELDS, order_search_fields.DEFAULT_SORT, fault)
+    selection = select_fields(fields, SEARCH.fault)
+    conditions, page = SEARCH.parse(filters, options)
     conn = ctx.conn
     rows, total = await search_store.search(conn, ctx.principal.merchant_id, conditions, page)
     related = await related_rows(conn, [row["order_id"] for row in rows], selection)

@@ -12,12 +12,12 @@ from typing import Any
 from rpc_fulfillment.core.lenient import text_or_number
 from rpc_fulfillment.products import rules as domain
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.filters import parse_filters, parse_options
+from rpc_fulfillment.core.filters import Search
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.db import outbox as events
 from rpc_fulfillment.products import queries as store
 from rpc_fulfillment.core.api import EVERYONE, INTEGRATION, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import TRUE_RESULT, array_of, filters_schema, keys_only, options_schema
+from rpc_fulfillment.core.schema import TRUE_RESULT, array_of, keys_only, search_doc
 
 
 SKU = Arg({"type": ["string", "integer"], "minLength": 1, "maxLength": domain.SKU_MAX}, "the product's SKU")
@@ -62,11 +62,7 @@ async def product_create(ctx: CallContext, sku: Any, data: Any) -> bool:
 
 
 @api_method("product.info", EVERYONE, Doc(
-    "One product by SKU.",
-    args={"sku": SKU},
-    result=PRODUCT_VIEW,
-    faults=("product_not_found",),
-), transaction=None)
+    "One product by SKU.", PRODUCT_VIEW, {"sku": SKU}, ("product_not_found",)), transaction=None)
 async def product_info(ctx: CallContext, sku: Any) -> dict[str, Any]:
     sku = _lookup_sku(sku)
     conn = ctx.conn
@@ -101,20 +97,16 @@ async def product_update(ctx: CallContext, sku: Any, data: Any) -> bool:
     return True
 
 
-@api_method("product.search", EVERYONE, Doc(
-    "Search the merchant's products.",
-    args={
-        "filters": Arg(filters_schema(domain.SEARCH_FIELDS)),
-        "options": Arg(options_schema(domain.SORT_FIELDS, domain.DEFAULT_SORT)),
-    },
-    result=array_of(PRODUCT_VIEW),
-    faults=("product_invalid_filters",),
+SEARCH = Search(domain.SEARCH_FIELDS, domain.SORT_FIELDS, domain.DEFAULT_SORT, INVALID_FILTERS)
+
+
+@api_method("product.search", EVERYONE, search_doc(
+    "Search the merchant's products.", SEARCH, array_of(PRODUCT_VIEW),
     description="A plain array of products, as documented (page through it with options' page and limit).",
 ), transaction=None)
 async def product_search(ctx: CallContext, filters: Any = None, options: Any = None) -> list[dict[str, Any]]:
     """The documented plain array, which the official OpenMage plugin reads as such."""
-    conditions = parse_filters(filters, domain.SEARCH_FIELDS, INVALID_FILTERS)
-    page = parse_options(options, domain.SORT_FIELDS, domain.DEFAULT_SORT, INVALID_FILTERS)
+    conditions, page = SEARCH.parse(filters, options)
     conn = ctx.conn
     rows = await store.search_products(conn, ctx.principal.merchant_id, conditions, page)
     return [domain.product_view(row) for row in rows]

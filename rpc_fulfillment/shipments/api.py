@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from functools import partial
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import asyncpg
 
@@ -252,6 +253,20 @@ async def _answer(conn: Connection, row: Row) -> dict[str, Any]:
     return (await shipment_properties(conn, [row]))[0]
 
 
+async def _take_step(ctx: CallContext, shipment_id: Any, step: Callable[[Row, Row], Awaitable[Row]], *,
+                     stock: bool) -> dict[str, Any]:
+    """The caller's shipment, locked with its order, through ``step(order, shipment)``; the
+    shipment as shipment.info answers it."""
+    order, shipment = await _locked(ctx.conn, ctx, shipment_id, stock=stock)
+    return await _answer(ctx.conn, await step(order, shipment))
+
+
+def _step_doc(summary: str, refusal: str, description: str = "") -> Doc:
+    """The declaration every step of one shipment shares: its id in, the shipment out."""
+    return Doc(summary, args={"shipment_id": SHIPMENT_ID}, result=SHIPMENT_PROPERTIES,
+               faults=("shipment_not_found", refusal), description=description)
+
+
 @api_method("shipment.create", OPERATIONS, Doc(
     "A shipment of an order's reserved units not yet in a shipment, from one warehouse.",
     args={
@@ -293,50 +308,32 @@ async def shipment_create(ctx: CallContext, order_unique_id: Any = REQUIRED, ite
 ))
 async def shipment_pack(ctx: CallContext, shipment_id: Any = REQUIRED, packages: Any = REQUIRED) -> dict[str, Any]:
     parsed = domain.parse_packages(packages)
-    conn = ctx.conn
-    order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
-    row = await pack_shipment(conn, ctx.principal.merchant_id, order, shipment, parsed)
-    return await _answer(conn, row)
+    merchant_id = ctx.principal.merchant_id
+    return await _take_step(ctx, shipment_id, lambda order, shipment: pack_shipment(
+        ctx.conn, merchant_id, order, shipment, parsed), stock=False)
 
 
-@api_method("shipment.ship", OPERATIONS, Doc(
-    "Ship a packed shipment: its units leave stock.",
-    args={"shipment_id": SHIPMENT_ID},
-    result=SHIPMENT_PROPERTIES,
-    faults=("shipment_not_found", "shipment_not_shipped"),
-))
+@api_method("shipment.ship", OPERATIONS, _step_doc("Ship a packed shipment: its units leave stock.",
+                                                    "shipment_not_shipped"))
 async def shipment_ship(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    conn = ctx.conn
-    order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
-    row = await ship_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
-    return await _answer(conn, row)
+    principal = ctx.principal
+    return await _take_step(ctx, shipment_id, partial(ship_shipment, ctx.conn, principal.merchant_id,
+                                                      principal.api_user_id), stock=True)
 
 
-@api_method("shipment.deliver", OPERATIONS, Doc(
-    "Mark a shipped shipment delivered.",
-    args={"shipment_id": SHIPMENT_ID},
-    result=SHIPMENT_PROPERTIES,
-    faults=("shipment_not_found", "shipment_not_delivered"),
-))
+@api_method("shipment.deliver", OPERATIONS, _step_doc("Mark a shipped shipment delivered.", "shipment_not_delivered"))
 async def shipment_deliver(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    conn = ctx.conn
-    order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
-    row = await deliver_shipment(conn, ctx.principal.merchant_id, order, shipment)
-    return await _answer(conn, row)
+    return await _take_step(ctx, shipment_id, partial(deliver_shipment, ctx.conn, ctx.principal.merchant_id),
+                            stock=False)
 
 
-@api_method("shipment.cancel", OPERATIONS, Doc(
-    "Cancel an unshipped shipment: its units go back to the order, still reserved.",
-    args={"shipment_id": SHIPMENT_ID},
-    result=SHIPMENT_PROPERTIES,
-    faults=("shipment_not_found", "shipment_not_canceled"),
-    description="Units with a cancellation request are canceled instead.",
-))
+@api_method("shipment.cancel", OPERATIONS, _step_doc(
+    "Cancel an unshipped shipment: its units go back to the order, still reserved.", "shipment_not_canceled",
+    "Units with a cancellation request are canceled instead."))
 async def shipment_cancel(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    conn = ctx.conn
-    order, shipment = await _locked(conn, ctx, shipment_id, stock=True)
-    row = await cancel_shipment(conn, ctx.principal.merchant_id, ctx.principal.api_user_id, order, shipment)
-    return await _answer(conn, row)
+    principal = ctx.principal
+    return await _take_step(ctx, shipment_id, partial(cancel_shipment, ctx.conn, principal.merchant_id,
+                                                      principal.api_user_id), stock=True)
 
 
 @api_method("shipment.update", EVERYONE, Doc(
@@ -362,16 +359,11 @@ async def shipment_update(ctx: CallContext, shipment_id: Any = REQUIRED, data: A
     return True
 
 
-@api_method("shipment.void_labels", OPERATIONS, Doc(
+@api_method("shipment.void_labels", OPERATIONS, _step_doc(
     "Void a packed shipment's labels: its packages and tracking numbers go, it is picked again.",
-    args={"shipment_id": SHIPMENT_ID},
-    result=SHIPMENT_PROPERTIES,
-    faults=("shipment_not_found", "shipment_labels_not_voided"),
-    description="rpc-fulfillment's own method (a warehouse's step ShipStream's Merchant API does not have); "
-                "sends shipment:labels_voided. Pack the shipment again with shipment.pack.",
-))
+    "shipment_labels_not_voided",
+    "rpc-fulfillment's own method (a warehouse's step ShipStream's Merchant API does not have); "
+    "sends shipment:labels_voided. Pack the shipment again with shipment.pack."))
 async def shipment_void_labels(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
-    conn = ctx.conn
-    order, shipment = await _locked(conn, ctx, shipment_id, stock=False)
-    row = await void_labels(conn, ctx.principal.merchant_id, order, shipment)
-    return await _answer(conn, row)
+    return await _take_step(ctx, shipment_id, partial(void_labels, ctx.conn, ctx.principal.merchant_id),
+                            stock=False)

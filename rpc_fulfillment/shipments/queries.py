@@ -137,18 +137,17 @@ _TRACKING_SELECT = f"""
       JOIN packages p ON p.package_id = t.package_id"""
 
 
+async def _rows_of(conn: Connection, select: str, key: str, ids: Sequence[int], order_by: str) -> list[asyncpg.Record]:
+    """``select``'s rows whose ``key`` is one of ``ids``, one statement for a whole page."""
+    return await conn.fetch(f"{select} WHERE {key} = ANY($1::bigint[]) ORDER BY {order_by}", list(ids))
+
+
 async def fetch_packages(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"{_PACKAGES_SELECT} WHERE p.shipment_id = ANY($1::bigint[]) ORDER BY p.shipment_id, p.package_id",
-        list(shipment_ids),
-    )
+    return await _rows_of(conn, _PACKAGES_SELECT, "p.shipment_id", shipment_ids, "p.shipment_id, p.package_id")
 
 
 async def fetch_tracking(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"{_TRACKING_SELECT} WHERE t.shipment_id = ANY($1::bigint[]) ORDER BY t.shipment_id, t.tracking_id",
-        list(shipment_ids),
-    )
+    return await _rows_of(conn, _TRACKING_SELECT, "t.shipment_id", shipment_ids, "t.shipment_id, t.tracking_id")
 
 
 # ---------------------------------------------------------------- order.info expansions
@@ -163,17 +162,11 @@ async def order_shipments(conn: Connection, order_ids: Sequence[int]) -> list[as
 
 
 async def order_packages(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"{_PACKAGES_SELECT} WHERE s.order_id = ANY($1::bigint[]) ORDER BY s.order_id, p.shipment_id, p.package_id",
-        list(order_ids),
-    )
+    return await _rows_of(conn, _PACKAGES_SELECT, "s.order_id", order_ids, "s.order_id, p.shipment_id, p.package_id")
 
 
 async def order_tracking(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"{_TRACKING_SELECT} WHERE s.order_id = ANY($1::bigint[]) ORDER BY s.order_id, t.tracking_id",
-        list(order_ids),
-    )
+    return await _rows_of(conn, _TRACKING_SELECT, "s.order_id", order_ids, "s.order_id, t.tracking_id")
 
 
 # ------------------------------------------------------------------------------- writes

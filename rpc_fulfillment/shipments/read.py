@@ -10,7 +10,7 @@ import asyncpg
 from rpc_fulfillment.shipments import rules as shipment_domain
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.core.selection import Selection
-from rpc_fulfillment.core.filters import parse_filters, parse_options
+from rpc_fulfillment.core.filters import Search
 from rpc_fulfillment.shipments.views import (
     EVERYTHING,
     ShipmentRelated,
@@ -18,8 +18,8 @@ from rpc_fulfillment.shipments.views import (
     select_shipment_fields,
 )
 from rpc_fulfillment.shipments.rules import NOT_FOUND, shipment_id_argument
-from rpc_fulfillment.core.api import EVERYONE, READ, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import array_of, filters_schema, options_schema
+from rpc_fulfillment.core.api import EVERYONE, READ, Doc, api_method
+from rpc_fulfillment.core.schema import array_of, search_doc
 from rpc_fulfillment.shipments.docs import SHIPMENT_FIELDS, SHIPMENT_ID, SHIPMENT_PROPERTIES
 from rpc_fulfillment.core.context import REQUIRED, CallContext
 from rpc_fulfillment.shipments import queries as store
@@ -57,33 +57,24 @@ async def shipment_properties(conn: Connection, rows: Sequence[Mapping[str, Any]
 
 
 @api_method("shipment.info", EVERYONE, Doc(
-    "One shipment.",
-    args={"shipment_id": SHIPMENT_ID},
-    result=SHIPMENT_PROPERTIES,
-    faults=("shipment_not_found",),
-), transaction=READ)
+    "One shipment.", SHIPMENT_PROPERTIES, {"shipment_id": SHIPMENT_ID}, ("shipment_not_found",)), transaction=READ)
 async def shipment_info(ctx: CallContext, shipment_id: Any = REQUIRED) -> dict[str, Any]:
     conn = ctx.conn
     row = await shipment_or_fault(conn, ctx.principal.merchant_id, shipment_id)
     return (await shipment_properties(conn, [row]))[0]
 
 
-@api_method("shipment.search", EVERYONE, Doc(
-    "Search the merchant's shipments.",
-    args={
-        "filters": Arg(filters_schema(shipment_domain.SEARCH_FIELDS)),
-        "options": Arg(options_schema(shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT)),
-        "fields": SHIPMENT_FIELDS,
-    },
-    result=array_of(SHIPMENT_PROPERTIES),
-    faults=("shipment_invalid_filters",),
+SEARCH = Search(shipment_domain.SEARCH_FIELDS, shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT,
+                "shipment_invalid_filters")
+
+
+@api_method("shipment.search", EVERYONE, search_doc(
+    "Search the merchant's shipments.", SEARCH, array_of(SHIPMENT_PROPERTIES), fields=SHIPMENT_FIELDS,
     description="A plain array of shipments, as documented (page through it with options' page and limit).",
 ), transaction=READ)
 async def shipment_search(ctx: CallContext, filters: Any = None, options: Any = None, fields: Any = []) -> list[dict[str, Any]]:  # noqa: B006
-    fault = "shipment_invalid_filters"
-    selection = select_shipment_fields(fields, fault)
-    conditions = parse_filters(filters, shipment_domain.SEARCH_FIELDS, fault)
-    page = parse_options(options, shipment_domain.SORT_FIELDS, shipment_domain.DEFAULT_SORT, fault)
+    selection = select_shipment_fields(fields, SEARCH.fault)
+    conditions, page = SEARCH.parse(filters, options)
     conn = ctx.conn
     rows = await store.search(conn, ctx.principal.merchant_id, conditions, page)
     return await shipment_properties(conn, rows, selection)

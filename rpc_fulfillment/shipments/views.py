@@ -53,6 +53,14 @@ def shipping_description(shipping_method: str) -> str:
     return f"{carrier.upper()} {service.replace('_', ' ')}".strip()
 
 
+# Carrier manifests are not kept here: their keys are always null.
+NOT_MANIFESTED = {"manifest_courier_code": None, "manifest_courier_name": None}
+
+
+def _timestamps(row: Mapping[str, Any], *names: str) -> dict[str, str | None]:
+    return {name: formats.timestamp(row[name]) for name in names}
+
+
 def scalar_properties(row: Mapping[str, Any]) -> dict[str, Any]:
     """Every scalar Shipment Property of a shipment row (shipments/queries.py's SELECT)."""
     total_weight = row["total_weight"]
@@ -75,14 +83,8 @@ def scalar_properties(row: Mapping[str, Any]) -> dict[str, Any]:
         "tpb_group_id": row["tpb_group_id"],
         "target_ship_date": None,
         "scac": None,
-        "manifest_courier_code": None,
-        "manifest_courier_name": None,
-        "created_at": formats.timestamp(row["created_at"]),
-        "updated_at": formats.timestamp(row["updated_at"]),
-        "packed_at": formats.timestamp(row["packed_at"]),
-        "shipped_at": formats.timestamp(row["shipped_at"]),
-        "delivered_at": formats.timestamp(row["delivered_at"]),
-        "tracking_added_at": formats.timestamp(row["tracking_added_at"]),
+        **NOT_MANIFESTED,
+        **_timestamps(row, "created_at", "updated_at", "packed_at", "shipped_at", "delivered_at", "tracking_added_at"),
         "custom_fields": {},
     }
 
@@ -120,13 +122,9 @@ def package_properties(package: Mapping[str, Any]) -> dict[str, Any]:
         "status": package["status"],
         "warehouse_id": str(package["warehouse_id"]),
         "carrier": package["carrier"],
-        "manifest_courier_code": None,
-        "manifest_courier_name": None,
+        **NOT_MANIFESTED,
         "timestamp": formats.timestamp(package["created_at"]),
-        "created_at": formats.timestamp(package["created_at"]),
-        "tracking_added_at": formats.timestamp(package["tracking_added_at"]),
-        "shipped_at": formats.timestamp(package["shipped_at"]),
-        "delivered_at": formats.timestamp(package["delivered_at"]),
+        **_timestamps(package, "created_at", "tracking_added_at", "shipped_at", "delivered_at"),
         "weight": weight,
         "weight_unit": package["weight_unit"],
         "billable_weight": weight,

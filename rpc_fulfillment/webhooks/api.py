@@ -14,11 +14,11 @@ from typing import Any
 
 from rpc_fulfillment.webhooks import rules as domain
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.filters import paginated, parse_filters, parse_options
+from rpc_fulfillment.core.filters import paginated, Search
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.webhooks import queries as store
 from rpc_fulfillment.core.api import INTEGRATION, SNAPSHOT, Arg, Doc, api_method
-from rpc_fulfillment.core.schema import BOOLEAN, FLAG, INTEGER, STRING, TIMESTAMP, TRUE_RESULT, array_of, filters_schema, nullable, obj, options_schema, paginated_schema
+from rpc_fulfillment.core.schema import BOOLEAN, FLAG, INTEGER, STRING, TIMESTAMP, TRUE_RESULT, array_of, nullable, obj, paginated_schema, search_args
 
 
 WEBHOOK_ID = Arg({"type": ["integer", "string"], "minimum": 1}, "the webhook's webhook_id (see webhook.list)")
@@ -120,11 +120,8 @@ async def webhook_update_status(ctx: CallContext, topic: Any, status: Any = None
 
 
 @api_method("webhook.delete", INTEGRATION, Doc(
-    "Delete a webhook with its queued deliveries and delivery log.",
-    args={"webhook_id": WEBHOOK_ID},
-    result=TRUE_RESULT,
-    faults=("webhook_not_found",),
-))
+    "Delete a webhook with its queued deliveries and delivery log.", TRUE_RESULT, {"webhook_id": WEBHOOK_ID},
+    ("webhook_not_found",)))
 async def webhook_delete(ctx: CallContext, webhook_id: Any) -> bool:
     """Deletes the webhook with its queued deliveries and its delivery log."""
     number = domain.parse_webhook_id(webhook_id)
@@ -135,12 +132,15 @@ async def webhook_delete(ctx: CallContext, webhook_id: Any) -> bool:
     return True
 
 
+DELIVERY_SEARCH = Search(domain.DELIVERY_FIELDS, domain.DELIVERY_SORT_FIELDS, domain.DELIVERY_DEFAULT_SORT,
+                         domain.INVALID_DATA)
+
+
 @api_method("webhook.deliveries", INTEGRATION, Doc(
     "A webhook's deliveries, each with its attempts.",
     args={
         "webhook_id": WEBHOOK_ID,
-        "filters": Arg(filters_schema(domain.DELIVERY_FIELDS)),
-        "options": Arg(options_schema(domain.DELIVERY_SORT_FIELDS, domain.DELIVERY_DEFAULT_SORT)),
+        **search_args(DELIVERY_SEARCH),
     },
     result=paginated_schema(DELIVERY),
     faults=("webhook_not_found", "webhook_invalid_data"),
@@ -148,8 +148,7 @@ async def webhook_delete(ctx: CallContext, webhook_id: Any) -> bool:
 async def webhook_deliveries(ctx: CallContext, webhook_id: Any, filters: Any = None, options: Any = None) -> dict[str, Any]:
     """The webhook's deliveries, each with its attempts: ``{results, totalCount, numPages}``."""
     number = domain.parse_webhook_id(webhook_id)
-    conditions = parse_filters(filters, domain.DELIVERY_FIELDS, domain.INVALID_DATA)
-    page = parse_options(options, domain.DELIVERY_SORT_FIELDS, domain.DELIVERY_DEFAULT_SORT, domain.INVALID_DATA)
+    conditions, page = DELIVERY_SEARCH.parse(filters, options)
     merchant_id = ctx.principal.merchant_id
     conn = ctx.conn
     if await store.find_webhook(conn, merchant_id, number) is None:
