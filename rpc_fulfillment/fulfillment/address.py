@@ -26,6 +26,7 @@ INVALID = "order_invalid_data"
 ADDRESS_PROPERTIES = ("firstname", "lastname", "company", "street", "city", "region", "postcode", "country",
                       "classification", "is_valid", "telephone", "email")
 STREET_LINES = ("street1", "street2")
+MAX_STREET_LINE = 255  # Text's limit, which street1 and street2 have
 Country = Annotated[str, AfterValidator(check_country)]
 
 
@@ -72,8 +73,11 @@ def _street_values(given: AddressInput) -> dict[str, str | None]:
     if given.street is not None:
         lines = _lines(given.street)
         if not named or lines == [line for name in named for line in _lines(named[name])]:
-            if len(lines) > 2:
-                raise Fault(INVALID, "address.street: at most two lines")
+            if len(lines) > 2:  # Magento takes up to four street lines; we keep two
+                lines = [lines[0], ", ".join(lines[1:])]
+                if len(lines[1]) > MAX_STREET_LINE:
+                    raise Fault(INVALID, f"address.street: the lines after the first, joined with \", \" into the "
+                                         f"second, are longer than {MAX_STREET_LINE} characters")
             return {"street1": lines[0] if lines else None, "street2": lines[1] if len(lines) > 1 else None}
     for name, text in named.items():
         if "\n" in text:

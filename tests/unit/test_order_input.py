@@ -168,11 +168,17 @@ def test_street_with_street1_and_street2(street, lines, stored):
     ({"country_id": "XX"}, "address.country_id: 'XX' is not an ISO 3166-1 alpha-2 country code"),
     ({"country_id": 840}, "address.country_id: input should be a valid string"),
     ({"street1": "1 Main St\nApt 4\nBack"}, "address.street1: must be one line (street takes two lines separated by a newline)"),
-    ({"street": "a\nb\nc", "street1": "a\nb\nc"}, "address.street: at most two lines"),
     ({"firstname": ["Davi"]}, "address.firstname: input should be a valid string"),
 ])
 def test_known_keys_stay_strict(given, message):
     assert fault(parse_address, {**ADDRESS, **given}).message == message
+
+
+def test_a_magento_street_of_more_than_two_lines_keeps_the_rest_in_the_second():
+    """Magento allows up to four street lines; the plugin sends street and a copy as street1."""
+    street = "1 Analytical Way\nBuilding 2\nSuite 200\nc/o Ada"
+    result = parse_address({**ADDRESS, "street": street, "street1": street})
+    assert (result["street1"], result["street2"]) == ("1 Analytical Way", "Building 2, Suite 200, c/o Ada")
 
 
 def test_country_id_is_country():
