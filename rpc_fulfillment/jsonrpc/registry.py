@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, NamedTuple
 
 from rpc_fulfillment.accounts import catalog
 from rpc_fulfillment.core.api import Declaration, declaration_of
@@ -37,8 +37,7 @@ API_MODULES: tuple[ModuleType, ...] = (
 Handler = Callable[..., Awaitable[Any]]
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     """One JSON-RPC argument: its name and its default, REQUIRED when it has none."""
 
     name: str
