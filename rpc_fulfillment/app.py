@@ -15,6 +15,7 @@ from rpc_fulfillment.config import Settings
 from rpc_fulfillment.jsonrpc.docs import routes as discovery
 from rpc_fulfillment.jsonrpc.envelope import JSON_HEADERS, handle_jsonrpc
 from rpc_fulfillment.db.pool import create_pool
+from rpc_fulfillment.log_redaction import install_on_aiohttp_loggers
 from rpc_fulfillment.workers.auto_fulfill import auto_fulfill_context
 from rpc_fulfillment.workers.scheduler import release_holds_forever
 from rpc_fulfillment.workers.sessions import expire_sessions_forever
@@ -79,6 +80,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     # The body limit is enforced by the envelope, which answers in JSON-RPC; aiohttp's own
     # limit sits just above it as a backstop.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    install_on_aiohttp_loggers()  # aiohttp quotes a malformed request's headers in its log
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources(settings, database_url))
     if settings.auto_fulfill:

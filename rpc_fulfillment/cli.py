@@ -25,6 +25,7 @@ from rpc_fulfillment.db.database import open_database
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.accounts.provisioning import NewApiUser, ProvisioningError
 from rpc_fulfillment.db.pool import connect
+from rpc_fulfillment.log_redaction import configure_logging
 
 log = logging.getLogger("rpc_fulfillment")
 
@@ -235,7 +236,7 @@ def _run_server(settings: Settings, database_url: str, access_log: bool, reuse_p
     from rpc_fulfillment.app import create_app
     from rpc_fulfillment.serving import serve
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     return asyncio.run(serve(
         create_app(settings, database_url),
         host=settings.host,
@@ -297,7 +298,7 @@ def _serve_workers(settings: Settings, database_url: str, access_log: bool) -> i
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     database_url, embedded = asyncio.run(_prepare_to_serve(settings, args.demo))
     print(f"rpc-fulfillment: serving http://{settings.host}:{settings.port}/api/jsonrpc "
           f"with {settings.workers} worker(s); Ctrl+C stops", flush=True)
@@ -318,7 +319,7 @@ def _work(settings: Settings) -> None:
     embedded database it joins the cluster of the data directory and leaves it running."""
     from rpc_fulfillment.workers.webhooks import run_worker
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
 
     async def run() -> None:
         database = await open_database(settings, stop_embedded_on_exit=False)
