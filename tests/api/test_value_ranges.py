@@ -103,3 +103,10 @@ async def test_in_a_bulk_the_order_past_the_range_fails_alone(rpc, session, db):
     assert result["late"]["error"]["code"] == -32102
     assert [result[key]["order_ref"] for key in ("good", "also good")] == ["G-1", "G-2"]
     assert await db.fetchval("SELECT array_agg(order_ref ORDER BY order_id) FROM orders") == ["G-1", "G-2"]
+
+
+@pytest.mark.parametrize("number", [2**40, -(2**40), 2**63 - 1])
+async def test_an_integer_filter_past_its_column_matches_nothing(rpc, session, number):
+    for op in ("eq", "gt", "lt", "in"):
+        value = [number] if op == "in" else number
+        assert (await rpc.result(session, "order.search", [{"priority": {op: value}}]))["totalCount"] == 0
