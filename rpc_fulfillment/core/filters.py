@@ -81,9 +81,13 @@ def _is_date_only(text: str) -> bool:
     return len(text.strip()) == 10
 
 
-def parse_datetime(value: str, *, end_of_day: bool = False) -> datetime:
+class MomentOutOfRange(ValueError):
+    """A well-formed date-time outside the years the database and Python both hold (1 to 9999, UTC)."""
+
+
+def _moment_as_given(value: str, *, end_of_day: bool) -> datetime:
     """A date (the first or last moment of that day, UTC) or a date-time, UTC unless it has an
-    offset. Raises ValueError with a sentence for anything else."""
+    offset, which it keeps. Raises ValueError with a sentence for anything else."""
     text = value.strip()
     try:
         if _is_date_only(text):
@@ -95,6 +99,18 @@ def parse_datetime(value: str, *, end_of_day: bool = False) -> datetime:
             f"{value[:40]!r} is not a date or date-time (use 2024-01-31 or 2024-01-31T12:00:00+00:00)"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def parse_datetime(value: str, *, end_of_day: bool = False) -> datetime:
+    """A date or date-time as ``_moment_as_given`` reads it, in UTC: the database compares and
+    stores it in UTC, where a moment of year 1 or 9999 with an offset may fall outside the years
+    1 to 9999 that Python holds (MomentOutOfRange, a ValueError, rather than an OverflowError
+    when the query is sent)."""
+    moment = _moment_as_given(value, end_of_day=end_of_day)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise MomentOutOfRange(f"{value[:40]!r} is out of range (years 1 to 9999 in UTC)") from None
 
 
 def _coerce(kind: Kind, value: Any, *, end_of_day: bool = False) -> Any:
@@ -117,7 +133,7 @@ def _coerce(kind: Kind, value: Any, *, end_of_day: bool = False) -> Any:
     if kind is Kind.DATE:
         # A date, or a date-time (as clients send for any date field): its date, as given.
         try:
-            return parse_datetime(value).date()
+            return _moment_as_given(value, end_of_day=False).date()
         except ValueError:
             raise ValueError(f"{value[:40]!r} is not a date (use 2024-01-31)") from None
     return parse_datetime(value, end_of_day=end_of_day)

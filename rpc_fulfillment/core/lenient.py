@@ -72,5 +72,7 @@ LongText = Annotated[str, Field(max_length=65535)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Flag = Annotated[bool, Field(strict=False)]
-WholeNumber = Annotated[int, BeforeValidator(not_bool)]
+# A whole number an integer (int4) column holds: checked here, since the database would refuse it
+# only after the call had begun writing.
+Int32 = Annotated[int, BeforeValidator(not_bool), Field(ge=-(2**31), le=2**31 - 1)]
 Quantity = Annotated[int, BeforeValidator(whole_quantity)]  # units of an item: 1 to 1,000,000

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, Field as Rule
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.fields import Computed, Field, Fields, constant
 from rpc_fulfillment.core.filters import Kind
-from rpc_fulfillment.core.lenient import Currency, Flag, LongText, Money, Text, WholeNumber, text_or_number
+from rpc_fulfillment.core.lenient import Currency, Flag, LongText, Money, Text, Int32, text_or_number
 from rpc_fulfillment.fulfillment.order_items import currency_of, money
 from rpc_fulfillment.fulfillment.policies import parse_backorder_policy
 from rpc_fulfillment.shipments.views import shipping_description
@@ -58,7 +58,7 @@ ORDER_FIELDS = Fields(
           input=Literal["sold", "not_sold", "gift", "sample", "repair_return", "personal_effects"]),
     Field("overbox", "boolean", input=Flag, default=False),
     Field("backorder_policy", "text", input=Annotated[str, AfterValidator(parse_backorder_policy)], default="default"),
-    Field("priority", "smallint", input=Annotated[WholeNumber, Rule(ge=0, le=100, strict=False)], default=50,
+    Field("priority", "smallint", input=Annotated[Int32, Rule(ge=0, le=100, strict=False)], default=50,
           search=Kind.INTEGER, sortable=True),
     Field("estimated_packages", value=constant(None)),
     Field("target_ship_date", value=constant(None)),
@@ -79,9 +79,9 @@ ORDER_FIELDS = Fields(
     Field("declared_value_currency", "text", input=Currency, default=currency_of("declared_value")),
     Field("customs_value", bag=EXTRA, input=Money),
     Field("customs_value_currency", bag=EXTRA, input=Currency),
-    Field("tpb_group_id", "integer", input=Annotated[WholeNumber, Rule(ge=0)]),
+    Field("tpb_group_id", "integer", input=Annotated[Int32, Rule(ge=0)]),
     Field("duties_payor", bag=EXTRA, input=Literal["default", "shipper", "recipient", "third_party"]),
-    Field("duties_tpb_group_id", bag=EXTRA, input=Annotated[WholeNumber, Rule(ge=0)]),
+    Field("duties_tpb_group_id", bag=EXTRA, input=Annotated[Int32, Rule(ge=0)]),
     Field("instructions", bag=EXTRA, input=Annotated[list[InstructionInput], Rule(max_length=50)], absent=list),
     Field("generate_sscc", bag=EXTRA, input=list[Literal["pack", "item"]], wire=None),
     Field("custom_fields", bag=EXTRA, input=dict[str, Any], absent=dict),

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import Currency, Money, Quantity, WholeNumber, text_or_number
+from rpc_fulfillment.core.lenient import Currency, Money, Quantity, Int32, text_or_number
 from rpc_fulfillment.core.validation import describe, nul_location
 from rpc_fulfillment.fulfillment.address import known_address_keys, parse_address
 from rpc_fulfillment.orders.fields import INFO_KEYS, ORDER_FIELDS
@@ -49,8 +49,8 @@ class ItemInput(InputModel):
     unit_declared_value_currency: Currency | None = None
     unit_customs_value: Money | None = None
     unit_customs_value_currency: Currency | None = None
-    inner_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
-    outer_qty: Annotated[WholeNumber, Field(gt=0)] | None = None
+    inner_qty: Annotated[Int32, Field(gt=0)] | None = None
+    outer_qty: Annotated[Int32, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_product_key(self) -> "ItemInput":

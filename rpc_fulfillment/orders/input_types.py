@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from rpc_fulfillment.core.filters import MomentOutOfRange, parse_datetime
 from rpc_fulfillment.core.lenient import Text, text_or_number
 from rpc_fulfillment.core.validation import InputModel
 
@@ -38,14 +39,12 @@ def _ship_date(value: Any) -> Any:
     """delayed_ship_date: YYYY-MM-DD, YYYY-MM-DDThh:mm:ss, or with Z/offset; UTC when bare."""
     if not isinstance(value, str) or not re.match(r"\s*\d{4}-\d{2}-\d{2}(\s*$|[T ])", value):
         raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]")
-    text = value.strip()
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if len(text) > 10 else datetime.combine(
-            date.fromisoformat(text), datetime.min.time()
-        )
+        return parse_datetime(value)
+    except MomentOutOfRange:
+        raise
     except ValueError:
         raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 ShipMoment = Annotated[datetime, BeforeValidator(_ship_date)]
