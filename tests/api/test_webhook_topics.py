@@ -16,6 +16,7 @@ import pytest
 from rpc_fulfillment.webhooks.rules import EMITTED
 from tests.api.order_helpers import ADDRESS, INFO, add_product, merchant_id
 from tests.api.webhook_helpers import FAST, Receiver, create_webhook, start_receiver
+from tests.conformance.shapes import json_type
 
 DOCUMENTED = json.loads((Path(__file__).parent / "fixtures" / "shipstream_topics.json").read_text())
 ENVELOPE = {"webhook_increment_id", "event_timestamp"}
@@ -23,16 +24,6 @@ ENVELOPE = {"webhook_increment_id", "event_timestamp"}
 NOT_TRACKED = {"est_delivery_at", "is_est_delivery_at_date", "original_est_delivery_at",
                "is_original_est_delivery_at_date", "signed_by"}
 TRACKING_URL = "https://wwwapps.ups.com/tracking/tracking.cgi?tracknum=1Z999AA10123456784"
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}[type(value)]
 
 
 def shape_problems(actual: Any, documented: Any, path: str, nulls: set[str], ours: set[str]) -> list[str]:
