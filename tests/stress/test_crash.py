@@ -52,8 +52,10 @@ def free_port() -> int:
 class Server:
     """``python -m rpc_fulfillment serve`` in a process of its own."""
 
-    def __init__(self, database_url: str, port: int, log: Path) -> None:
+    def __init__(self, database_url: str, port: int, log: Path, env: dict[str, str] | None = None) -> None:
+        """``env``: settings (RPCF_...) to add or change."""
         self.database_url, self.port, self.log = database_url, port, log
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,6 +74,7 @@ class Server:
             # 32 clients of one API user: the per-user limits would refuse most of them
             "RPCF_RATE_LIMIT": "0",
             "RPCF_CONCURRENCY_LIMIT": "0",
+            **self.env,
         }
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
