@@ -26,14 +26,17 @@ log = logging.getLogger(__name__)
 REPORT_INTERVAL = 30.0  # seconds between the WARNINGs of one outage
 # What the database, or the way to it, being down looks like: no connection (refused, reset,
 # timed out: OSError), a connection lost (SQLSTATE class 08), the server shutting down or
-# crashed (57P01, 57P02), starting up or recovering (57P03), out of connection slots (53300).
+# crashed (57P01, 57P02), starting up or recovering (57P03), out of connection slots (53300),
+# and what only connecting can meet: no such database (3D000: dropped, or DATABASE_URL names
+# another), credentials refused (28000, 28P01).
 # Not the rest of class 57: a statement cancelled by statement_timeout (57014) is the call's.
 # And asyncpg's InternalClientError: the server ended the connection between two statements of a
 # call (its FATAL message came first, the socket is not closed yet) and the next one finds the
 # protocol still waiting for the end of that message.
 UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError, asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, asyncpg.exceptions.InternalClientError,
+    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError, asyncpg.exceptions.InternalClientError,
 )
 
 
