@@ -316,7 +316,7 @@ def store_list(username: str, key: str) -> tuple[str, list[Any], dict[str, str]]
 async def test_an_attacker_cannot_slow_down_the_owner(make_client, users, db):
     """Issue 13 item 7: wrong keys sent for a username from one address delay that address's
     wrong attempts, never a right key (from another address or from the same one)."""
-    rpc = await make_client(login_max_failures=2, login_max_delay=1.5, login_max_waiting=3)
+    rpc = await make_client(login_max_failures=2, login_max_delay=1.5)
     user = users["merchant"]
     async with from_address(rpc, "127.0.0.2") as attacker, from_address(rpc, "127.0.0.3") as owner:
         for _ in range(2):  # free
@@ -336,14 +336,14 @@ async def test_an_attacker_cannot_slow_down_the_owner(make_client, users, db):
 
 
 async def test_parallel_guesses_over_the_cap_are_refused_unchecked(make_client, users, db):
-    rpc = await make_client(login_max_failures=1, login_max_delay=1.5, login_max_waiting=3)
+    rpc = await make_client(login_max_failures=1, login_max_delay=1.5)  # --login-max-waiting 4
     user = users["merchant"]
     async with from_address(rpc, "127.0.0.2") as attacker, from_address(rpc, "127.0.0.3") as owner:
         await attacker("login", [user.username, "0" * 40])  # free; the pair is throttled from now on
-        waiting = [asyncio.create_task(attacker("login", [user.username, f"{n}" * 40])) for n in range(1, 4)]
+        waiting = [asyncio.create_task(attacker("login", [user.username, f"{n}" * 40])) for n in range(1, 5)]
         await asyncio.sleep(0.3)
         started = time.perf_counter()
-        flood = await asyncio.gather(*(attacker("login", [user.username, f"{n:x}" * 40]) for n in range(4, 16)))
+        flood = await asyncio.gather(*(attacker("login", [user.username, f"{n:x}" * 40]) for n in range(5, 16)))
         assert time.perf_counter() - started < 1.0
         for elapsed, body in flood:
             assert body["error"]["code"] == -32002 and "this one was not checked" in body["error"]["data"], body
@@ -356,7 +356,7 @@ async def test_parallel_guesses_over_the_cap_are_refused_unchecked(make_client, 
         assert len(body["result"]) == 32 and elapsed < 0.5
         for elapsed, body in await asyncio.gather(*waiting):
             assert body["error"]["code"] == -32002 and "data" not in body["error"] and elapsed >= 1.0
-        assert await db.fetchval("SELECT failures FROM login_failures WHERE address = '127.0.0.2'") == 4
+        assert await db.fetchval("SELECT failures FROM login_failures WHERE address = '127.0.0.2'") == 5
         # Once the waiting guesses are answered, the next one is checked again (and waits).
         elapsed, body = await attacker("login", [user.username, "f" * 40])
         assert "data" not in body["error"] and elapsed >= 1.5
