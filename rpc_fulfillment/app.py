@@ -10,11 +10,12 @@ import orjson
 from aiohttp import web
 
 from rpc_fulfillment import __version__
-from rpc_fulfillment.appkeys import POOL, SETTINGS
+from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.core.faults import UNAVAILABLE_RETRY_AFTER
 from rpc_fulfillment.jsonrpc.docs import routes as discovery
 from rpc_fulfillment.jsonrpc.envelope import JSON_HEADERS, handle_jsonrpc
+from rpc_fulfillment.jsonrpc.limits import login_gate
 from rpc_fulfillment.db.outage import OUTAGE, is_unreachable
 from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.log_redaction import install_on_aiohttp_loggers
@@ -87,6 +88,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
     install_on_aiohttp_loggers()  # aiohttp quotes a malformed request's headers in its log
     app[SETTINGS] = settings
+    app[LOGIN_GATE] = login_gate(settings)
     app.cleanup_ctx.append(_resources(settings, database_url))
     if settings.auto_fulfill:
         app.cleanup_ctx.append(_auto_fulfill(settings))

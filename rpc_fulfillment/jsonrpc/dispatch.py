@@ -30,7 +30,7 @@ from jsonrpcserver.result import Result
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.core.api import EVERYONE, api_method
 from rpc_fulfillment.core.faults import FAULTS, DatabaseUnavailable, Fault, InvalidParams
-from rpc_fulfillment.accounts.limits import Admission, LoginPolicy, effective_limits
+from rpc_fulfillment.accounts.limits import Admission, LoginGate, effective_limits
 from rpc_fulfillment.db.outage import OUTAGE, is_unreachable
 from rpc_fulfillment.db.uow import UnitOfWork, unit_of_work
 from rpc_fulfillment.jsonrpc.basic_auth import basic_credentials
@@ -56,7 +56,8 @@ class RequestContext:
     settings: Settings
     request_id: str
     authorization: str | None
-    remote: str | None = None  # the peer's address, for the log of failed logins
+    login_gate: LoginGate  # the login throttle of this process
+    remote: str | None = None  # the peer's address: the login throttle counts failures per address
     limits: RequestLimits | None = None  # what the calls of this HTTP request were granted
 
 
@@ -118,10 +119,6 @@ def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Re
     return wrapper
 
 
-def _login_policy(settings: Settings) -> LoginPolicy:
-    return LoginPolicy(settings.login_max_failures, settings.login_failure_window, settings.login_max_delay)
-
-
 def _record(ctx: RequestContext, admission: Admission) -> None:
     if ctx.limits is not None:
         ctx.limits.record(admission)
@@ -138,7 +135,7 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1,
     multiCall, after its last call.
 
     HTTP Basic credentials are checked on the pool before the connection is taken: after
-    repeated failures an attempt waits, and must not hold a connection meanwhile.
+    repeated failures a wrong attempt waits, and must not hold a connection meanwhile.
     """
     limits = server_limits(ctx.settings)
     basic = None
@@ -146,7 +143,7 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1,
         credentials = basic_credentials(ctx.authorization)
         if credentials is None:
             raise Fault("session_expired", "no session and no HTTP Basic credentials")
-        basic = await auth.authenticate_with_limits(ctx.pool, *credentials, _login_policy(ctx.settings), ctx.remote)
+        basic = await auth.authenticate_with_limits(ctx.pool, *credentials, ctx.login_gate, ctx.remote)
     async with unit_of_work(ctx.pool, ctx.request_id) as uow:
         connection = uow.connection
         if basic is None:
@@ -249,7 +246,7 @@ async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) 
     try:
         return await auth.login(
             ctx.pool, username, api_key, ctx.settings.session_lifetime,
-            _login_policy(ctx.settings), ctx.remote, server_limits(ctx.settings), admitted,
+            ctx.login_gate, ctx.remote, server_limits(ctx.settings), admitted,
         )
     finally:
         for admission in admitted:

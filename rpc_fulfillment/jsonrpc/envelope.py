@@ -18,7 +18,7 @@ from aiohttp import web
 from jsonrpcserver.async_main import dispatch_to_response
 from jsonrpcserver.response import to_serializable
 
-from rpc_fulfillment.appkeys import POOL, SETTINGS
+from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS
 from rpc_fulfillment.core.faults import FAULTS, UNAVAILABLE_RETRY_AFTER
 from rpc_fulfillment.jsonrpc import limits
 from rpc_fulfillment.jsonrpc.dispatch import TOP_LEVEL, UNAVAILABLE_CODE, RequestContext
@@ -199,7 +199,8 @@ async def _handle_jsonrpc(request: web.Request, granted: limits.RequestLimits) -
         if problem == limits.TOO_LONG:
             parsed = limits.refuse_long_strings(parsed, settings)
     ctx = RequestContext(
-        request.app[POOL], settings, request_id, request.headers.get("Authorization"), request.remote, granted
+        request.app[POOL], settings, request_id, request.headers.get("Authorization"), request.app[LOGIN_GATE],
+        request.remote, granted
     )
     answer = await (_answer_batch(parsed, ctx) if isinstance(parsed, list) else _answer(parsed, ctx))
     if answer is None:
