@@ -166,6 +166,34 @@ BEGIN
     RETURN true;
 END $$;
 
+--
+-- Name: rpcf_stock_rows_of_new_products(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_stock_rows_of_new_products() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO stock (product_id, warehouse_id, merchant_id)
+    SELECT p.product_id, w.warehouse_id, p.merchant_id FROM new_products p CROSS JOIN warehouses w
+    ON CONFLICT (product_id, warehouse_id) DO NOTHING;
+    RETURN NULL;
+END $$;
+
+--
+-- Name: rpcf_stock_rows_of_new_warehouses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_stock_rows_of_new_warehouses() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO stock (product_id, warehouse_id, merchant_id)
+    SELECT p.product_id, w.warehouse_id, p.merchant_id FROM products p CROSS JOIN new_warehouses w
+    ON CONFLICT (product_id, warehouse_id) DO NOTHING;
+    RETURN NULL;
+END $$;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -1394,6 +1422,18 @@ CREATE TRIGGER events_queue_fanout AFTER INSERT ON public.events REFERENCING NEW
 --
 
 CREATE TRIGGER merchants_order_sequence AFTER INSERT ON public.merchants FOR EACH ROW EXECUTE FUNCTION public.merchants_create_order_sequence();
+
+--
+-- Name: products products_stock_rows; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_stock_rows AFTER INSERT ON public.products REFERENCING NEW TABLE AS new_products FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_products();
+
+--
+-- Name: warehouses warehouses_stock_rows; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER warehouses_stock_rows AFTER INSERT ON public.warehouses REFERENCING NEW TABLE AS new_warehouses FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_warehouses();
 
 --
 -- Name: api_users api_users_merchant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
