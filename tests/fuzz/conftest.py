@@ -56,8 +56,9 @@ def fuzz_settings(max_examples: int) -> settings:
     return settings(settings.get_profile("rpcf-fuzz"), max_examples=max(1, round(max_examples * SCALE)))
 
 
-# Codes that mean the server failed, not the client: fault 1 and JSON-RPC's internal error.
-SERVER_FAILURES = {-32001, -32603}
+# Codes that mean the server failed, not the client: fault 1, JSON-RPC's internal error, and
+# -32000 (fault 0, which no fault of ours is: an exception that escaped as a server error).
+SERVER_FAILURES = {-32000, -32001, -32603}
 REQUEST_TIMEOUT = 30.0
 
 
