@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any, Mapping
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import whole_number
+from rpc_fulfillment.core.lenient import number_text, whole_number
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -119,8 +119,13 @@ def _coerce(kind: Kind, value: Any, *, end_of_day: bool = False) -> Any:
     if kind is Kind.INTEGER:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"{value!r} is not a whole number")
+        if isinstance(value, str):
+            text = number_text(value)
+            if text is None or "." in text:
+                raise ValueError(f"{value[:40]!r} is not a whole number")
+            value = text
         try:
-            number = int(value) if isinstance(value, (int, float)) else int(str(value).strip())
+            number = int(value)
         except (ValueError, OverflowError):
             raise ValueError(f"{str(value)[:40]!r} is not a whole number") from None
         if not -(2**63) <= number < 2**63:

@@ -12,11 +12,33 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from rpc_fulfillment.core.validation import check_currency
 
 
+# The one rule for a number written in a string, wherever the API reads one (quantities, whole
+# numbers and ids, money, measures, filter values): digits 0-9 with an optional sign and decimal
+# fraction, spaces around it ignored. Python's int(), float() and Decimal() would also take other
+# scripts' digits (the Arabic-Indic "\u0663" is 3), "_" separators, exponents and "NaN".
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+NOT_A_NUMBER = "must be a number written with the digits 0-9"
+
+
+def number_text(value: str) -> str | None:
+    """``value`` without the spaces around it when it is a number by that rule; else None."""
+    text = value.strip(" \t\r\n")
+    return text if _NUMBER_TEXT.fullmatch(text) else None
+
+
+def ascii_number(value: Any) -> Any:
+    """A string given for a number: refused unless it is one by the rule above (pydantic's own
+    int and Decimal parsing would take "1_000", and Decimal "\u0663")."""
+    if isinstance(value, str) and number_text(value) is None:
+        raise ValueError(f"{NOT_A_NUMBER}, got {value[:40]!r}")
+    return value
+
+
 def whole_quantity(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a positive whole number")
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.0*)?\s*", value):
-        value = float(value) if "." in value else int(value)
+    if isinstance(value, str) and (text := number_text(value)) is not None:
+        value = float(text) if "." in text else int(text)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or value <= 0:
@@ -36,9 +58,8 @@ def whole_number(value: Any) -> int | None:
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     if isinstance(value, str):
-        text = value.strip()
-        digits = text[1:] if text[:1] in "+-" else text
-        if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        text = number_text(value)
+        if text is not None and "." not in text and len(text.lstrip("+-")) <= 18:
             return int(text)
     return None
 
@@ -69,10 +90,10 @@ def not_bool(value: Any) -> Any:
 # pydantic types for what such clients send.
 Text = Annotated[str, Field(max_length=255)]
 LongText = Annotated[str, Field(max_length=65535)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Money = Annotated[Decimal, BeforeValidator(ascii_number), Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Flag = Annotated[bool, Field(strict=False)]
 # A whole number an integer (int4) column holds: checked here, since the database would refuse it
 # only after the call had begun writing.
-Int32 = Annotated[int, BeforeValidator(not_bool), Field(ge=-(2**31), le=2**31 - 1)]
+Int32 = Annotated[int, BeforeValidator(not_bool), BeforeValidator(ascii_number), Field(ge=-(2**31), le=2**31 - 1)]
 Quantity = Annotated[int, BeforeValidator(whole_quantity)]  # units of an item: 1 to 1,000,000

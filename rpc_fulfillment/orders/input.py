@@ -32,7 +32,7 @@ from rpc_fulfillment.core.validation import InputModel
 INVALID = "order_invalid_data"
 MAX_ITEMS = 1000
 ON_TIME_METHOD = "cheapest_ON_TIME"
-_RELATIVE_WINDOW = re.compile(r"^\s*-?\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*(ago)?\s*$", re.I)
+_RELATIVE_WINDOW = re.compile(r"^\s*-?\s*([0-9]+)\s*(second|minute|hour|day|week|month|year)s?\s*(ago)?\s*$", re.I)
 _WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
 
 

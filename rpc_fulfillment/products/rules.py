@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import text_or_number, whole_number
+from rpc_fulfillment.core.lenient import NOT_A_NUMBER, number_text, text_or_number, whole_number
 from rpc_fulfillment.core.filters import Kind
 from rpc_fulfillment.core.units import WEIGHT_UNITS
 from rpc_fulfillment.core.validation import COUNTRIES, CURRENCIES
@@ -127,12 +127,10 @@ def _measure(value: Any) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise _error(f"must be a number, not {_kind(value)}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise _error(f"must be a number, not {str(value)[:40]!r}") from None
-    if not number.is_finite():
-        raise _error("must be a finite number")
+    text = str(value) if isinstance(value, (int, float)) else number_text(value)
+    if text is None:
+        raise _error(f"{NOT_A_NUMBER}, not {str(value)[:40]!r}")
+    number = Decimal(text)
     number = number.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP) if number.adjusted() < 12 else number
     if number < 0:
         raise _error("must not be negative")
