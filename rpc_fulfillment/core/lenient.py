@@ -4,6 +4,7 @@ as the value they mean: "3" and 3.0 for 3."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -69,6 +70,30 @@ def text_or_number(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+# Identifiers a merchant chooses (SKUs, vendor SKUs, an order's unique_id, order_ref and its items'
+# order_item_ref) are stored and looked up in Unicode NFC, so that the precomposed and the
+# decomposed spelling of "\u00e9" are one identifier, not two records. Characters nobody sees are
+# refused in them: controls (Cc), format characters such as zero-width spaces and joiners, bidi
+# overrides and isolates, the BOM (Cf), line and paragraph separators (Zl, Zp) and lone surrogates
+# (Cs); they would make two identifiers that look the same, or one that reads differently.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def identifier_key(value: str) -> str:
+    """The spelling an identifier is stored and looked up under (lookups only normalise, so that
+    rows stored before the rule stay reachable by their exact spelling when it was NFC)."""
+    return unicodedata.normalize("NFC", value)
+
+
+def check_identifier(value: str) -> str:
+    """A new identifier: its NFC spelling; ValueError naming the first invisible character."""
+    text = identifier_key(value)
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            raise ValueError(f"must not contain invisible or control characters (U+{ord(char):04X} at position {position})")
+    return text
+
+
 def parse_flag(value: Any) -> bool | None:
     """true/false, 1/0 or "1"/"0"/"true"/"false" (PHP clients send any of them); else None."""
     if isinstance(value, bool):
@@ -96,4 +121,5 @@ Flag = Annotated[bool, Field(strict=False)]
 # A whole number an integer (int4) column holds: checked here, since the database would refuse it
 # only after the call had begun writing.
 Int32 = Annotated[int, BeforeValidator(not_bool), BeforeValidator(ascii_number), Field(ge=-(2**31), le=2**31 - 1)]
-Quantity = Annotated[int, BeforeValidator(whole_quantity)]  # units of an item: 1 to 1,000,000
+Quantity = Annotated[int, BeforeValidator(whole_quantity)]
+Identifier = Annotated[str, BeforeValidator(text_or_number), AfterValidator(check_identifier)]  # add its length  # units of an item: 1 to 1,000,000

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import Currency, Money, Quantity, Int32, text_or_number
+from rpc_fulfillment.core.lenient import Currency, Identifier, Money, Quantity, Int32, text_or_number
 from rpc_fulfillment.core.validation import describe, nul_location
 from rpc_fulfillment.fulfillment.address import known_address_keys, parse_address
 from rpc_fulfillment.orders.fields import INFO_KEYS, ORDER_FIELDS
@@ -40,11 +40,11 @@ _WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 
 
 
 class ItemInput(InputModel):
-    sku: Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(text_or_number)] | None = None
+    sku: Annotated[Identifier, Field(min_length=1, max_length=64)] | None = None
     barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
-    vendor_sku: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
+    vendor_sku: Annotated[Identifier, Field(min_length=1, max_length=255)] | None = None
     qty: Quantity
-    order_item_ref: Annotated[str, Field(max_length=255), BeforeValidator(text_or_number)] | None = None
+    order_item_ref: Annotated[Identifier, Field(max_length=255)] | None = None
     unit_declared_value: Money | None = None
     unit_declared_value_currency: Currency | None = None
     unit_customs_value: Money | None = None

@@ -12,13 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from rpc_fulfillment.core.filters import MomentOutOfRange, parse_datetime
-from rpc_fulfillment.core.lenient import Text, text_or_number
+from rpc_fulfillment.core.lenient import Text
 from rpc_fulfillment.core.validation import InputModel
 
 _SHIPPING_METHOD = re.compile(r"^[a-z][a-z0-9]*_[A-Za-z0-9][A-Za-z0-9_\-]*$")
-
-
-Identifier = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(text_or_number)]
 
 
 def _method_shape(value: str) -> str:
