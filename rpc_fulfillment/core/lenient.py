@@ -115,11 +115,16 @@ def not_bool(value: Any) -> Any:
 # pydantic types for what such clients send.
 Text = Annotated[str, Field(max_length=255)]
 LongText = Annotated[str, Field(max_length=65535)]
-Money = Annotated[Decimal, BeforeValidator(ascii_number), Field(ge=0, max_digits=12, decimal_places=2)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2), BeforeValidator(ascii_number)]
 Currency = Annotated[str, AfterValidator(check_currency)]
 Flag = Annotated[bool, Field(strict=False)]
 # A whole number an integer (int4) column holds: checked here, since the database would refuse it
 # only after the call had begun writing.
 Int32 = Annotated[int, BeforeValidator(not_bool), BeforeValidator(ascii_number), Field(ge=-(2**31), le=2**31 - 1)]
 Quantity = Annotated[int, BeforeValidator(whole_quantity)]
-Identifier = Annotated[str, BeforeValidator(text_or_number), AfterValidator(check_identifier)]  # add its length  # units of an item: 1 to 1,000,000
+
+
+def Identifier(max_length: int, *, min_length: int = 0) -> Any:  # noqa: N802 (a type, like the others)
+    """The pydantic type of an identifier of ``min_length`` to ``max_length`` characters."""
+    return Annotated[str, Field(min_length=min_length, max_length=max_length), BeforeValidator(text_or_number),
+                     AfterValidator(check_identifier)]  # units of an item: 1 to 1,000,000

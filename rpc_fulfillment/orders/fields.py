@@ -30,9 +30,9 @@ EXTRA = "extra"
 ORDER_FIELDS = Fields(
     Field("order_id", "bigint", written=False, search=Kind.INTEGER, sortable=True),
     Field("unique_id", "text", written=False,  # the client's, or the merchant's next number: the INSERT's own
-          input=Annotated[Identifier, Rule(min_length=1, max_length=64)],
+          input=Identifier(64, min_length=1),
           not_editable="the unique id of an order cannot be changed", search=Kind.IDENTIFIER, sortable=True),
-    Field("order_ref", "text", input=Annotated[Identifier, Rule(max_length=255)], search=Kind.IDENTIFIER, sortable=True),
+    Field("order_ref", "text", input=Identifier(255), search=Kind.IDENTIFIER, sortable=True),
     Field("state", "text", search=Kind.TEXT),
     Field("status", "text", search=Kind.TEXT, sortable=True),
     Field("store_id", "bigint", wire=None),

@@ -40,11 +40,11 @@ _WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 
 
 
 class ItemInput(InputModel):
-    sku: Annotated[Identifier, Field(min_length=1, max_length=64)] | None = None
+    sku: Identifier(64, min_length=1) | None = None
     barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
-    vendor_sku: Annotated[Identifier, Field(min_length=1, max_length=255)] | None = None
+    vendor_sku: Identifier(255, min_length=1) | None = None
     qty: Quantity
-    order_item_ref: Annotated[Identifier, Field(max_length=255)] | None = None
+    order_item_ref: Identifier(255) | None = None
     unit_declared_value: Money | None = None
     unit_declared_value_currency: Currency | None = None
     unit_customs_value: Money | None = None
