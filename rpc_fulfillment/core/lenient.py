@@ -80,8 +80,8 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def identifier_key(value: str) -> str:
-    """The spelling an identifier is stored and looked up under (lookups only normalise, so that
-    rows stored before the rule stay reachable by their exact spelling when it was NFC)."""
+    """The spelling an identifier is stored and looked up under: its NFC form. Lookups refuse
+    nothing, so a row stored before the rule with an invisible character stays reachable."""
     return unicodedata.normalize("NFC", value)
 
 
@@ -121,10 +121,10 @@ Flag = Annotated[bool, Field(strict=False)]
 # A whole number an integer (int4) column holds: checked here, since the database would refuse it
 # only after the call had begun writing.
 Int32 = Annotated[int, BeforeValidator(not_bool), BeforeValidator(ascii_number), Field(ge=-(2**31), le=2**31 - 1)]
-Quantity = Annotated[int, BeforeValidator(whole_quantity)]
+Quantity = Annotated[int, BeforeValidator(whole_quantity)]  # units of an item: 1 to 1,000,000
 
 
 def Identifier(max_length: int, *, min_length: int = 0) -> Any:  # noqa: N802 (a type, like the others)
     """The pydantic type of an identifier of ``min_length`` to ``max_length`` characters."""
     return Annotated[str, Field(min_length=min_length, max_length=max_length), BeforeValidator(text_or_number),
-                     AfterValidator(check_identifier)]  # units of an item: 1 to 1,000,000
+                     AfterValidator(check_identifier)]
