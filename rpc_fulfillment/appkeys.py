@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 
 from rpc_fulfillment.config import Settings
+from rpc_fulfillment.jsonrpc.lease import MerchantShares
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 SETTINGS = web.AppKey("settings", Settings)
+SHARES = web.AppKey("merchant shares of the pool", MerchantShares)

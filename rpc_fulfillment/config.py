@@ -54,6 +54,14 @@ class Settings:
     max_order_items: int = setting(1000, "most item lines in one order", SERVE)
     shutdown_timeout: float = setting(30.0, "seconds a stopping server gives requests in flight", SERVE)
     db_pool_size: int = setting(10, "database connections per process", SERVE)
+    # So that one merchant's calls cannot take the whole pool (jsonrpc/lease.py).
+    merchant_pool_share: float = setting(
+        0.5, "share of --db-pool-size one merchant's calls may hold at once in a process (at least one "
+        "connection; the others wait holding none); 0 or off: no cap", SERVE, zero_means_off=True)
+    request_timeout: float = setting(
+        30.0, "seconds one HTTP request (a batch or multiCall included) may run; calls still running then are "
+        "stopped and answered with fault 8, what they had not committed rolled back; 0 or off: no limit", SERVE,
+        zero_means_off=True)
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING...", SERVE, WORKER)
     scheduler_interval: float = setting(10.0, "seconds between looks for due scheduled holds", SERVE)
     auto_fulfill: bool = setting(False, "sandbox: ship and deliver orders automatically", SERVE)

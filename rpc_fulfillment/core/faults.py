@@ -36,6 +36,8 @@ FAULTS: dict[str, FaultSpec] = {
     "session_expired": FaultSpec(5, "Session expired. Try to relogin."),
     # The OpenMage server's exact text (reference §1.4); the Mintlify docs shorten it.
     "required_parameter": FaultSpec(6, 'Required parameter is missing, for more details see "exception.log".'),
+    # Ours: a call stopped, or not run, at the request's time limit (request_timeout).
+    "request_timeout": FaultSpec(8, "Request time limit exceeded."),
     # order resource (ShipStream order.md)
     "order_not_found": FaultSpec(100, "Requested order does not exist."),
     "order_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),
