@@ -80,12 +80,12 @@ class Settings:
         "60,120,240,480,900,1800,3600,7200,14400,28800,57600,86400,86400,86400",
         "comma-separated delays in seconds before each retry, or none", SERVE, WORKER,
         shown="ShipStream's 60,120,240,...,86400: 14 retries")
-    # On by default so that the quick start and local receivers work; a multi-tenant deployment
-    # must turn it off (README: Configuration, SECURITY.md): then webhook.create refuses such
-    # literal URLs and the worker refuses every name that resolves to such an address.
+    # Off by default (README: Configuration, SECURITY.md): webhook.create refuses such literal
+    # URLs and the worker refuses every name that resolves to such an address. The tests, the
+    # benchmarks and a sandbox whose receiver runs on the same machine turn it on.
     webhook_allow_private: bool = setting(
-        True, "whether webhooks may target loopback, private, link-local (cloud metadata) or reserved addresses; "
-        "turn it off (--no-webhook-allow-private) when merchants are not trusted", SERVE, WORKER, shown="on")
+        False, "let webhooks target loopback, private, link-local (cloud metadata) or reserved addresses, for "
+        "receivers on this machine or network; only when every merchant is trusted", SERVE, WORKER, shown="off")
     # Pruned by every server process's housekeeping loop (every 10 minutes), one process at a time.
     webhook_retention_days: int = setting(
         30, "days delivered and failed webhook deliveries, and events no pending delivery needs, are kept; "
