@@ -14,7 +14,7 @@ from rpc_fulfillment.appkeys import POOL, SETTINGS, SHARES
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.jsonrpc.docs import routes as discovery
 from rpc_fulfillment.jsonrpc.envelope import JSON_HEADERS, handle_jsonrpc
-from rpc_fulfillment.jsonrpc.lease import MerchantShares
+from rpc_fulfillment.db.shares import MerchantShares
 from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.log_redaction import install_on_aiohttp_loggers
 from rpc_fulfillment.workers.auto_fulfill import auto_fulfill_context

@@ -6,7 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.jsonrpc.lease import MerchantShares
+from rpc_fulfillment.db.shares import MerchantShares
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 SETTINGS = web.AppKey("settings", Settings)

@@ -54,7 +54,7 @@ class Settings:
     max_order_items: int = setting(1000, "most item lines in one order", SERVE)
     shutdown_timeout: float = setting(30.0, "seconds a stopping server gives requests in flight", SERVE)
     db_pool_size: int = setting(10, "database connections per process", SERVE)
-    # So that one merchant's calls cannot take the whole pool (jsonrpc/lease.py).
+    # So that one merchant's calls cannot take the whole pool (db/shares.py, jsonrpc/lease.py).
     merchant_pool_share: float = setting(
         0.5, "share of --db-pool-size one merchant's calls may hold at once in a process (at least one "
         "connection; the others wait holding none); 0 or off: no cap", SERVE, zero_means_off=True)

@@ -32,7 +32,8 @@ from rpc_fulfillment.accounts.limits import Admission, LoginPolicy, effective_li
 from rpc_fulfillment.db.uow import UnitOfWork
 from rpc_fulfillment.jsonrpc.basic_auth import basic_credentials
 from rpc_fulfillment.jsonrpc.docs import openrpc
-from rpc_fulfillment.jsonrpc.lease import CallLease, MerchantShares
+from rpc_fulfillment.db.shares import MerchantShares
+from rpc_fulfillment.jsonrpc.lease import CallLease
 from rpc_fulfillment.jsonrpc.limits import RequestLimits, server_limits
 from rpc_fulfillment.jsonrpc.registry import RESOURCE_METHODS, ApiMethod, api_methods
 from rpc_fulfillment.jsonrpc.top_level_docs import TOP_LEVEL_DESCRIPTIONS

@@ -1,8 +1,8 @@
 """A call's database connection (db/uow.py's Lease), shared fairly between merchants.
 
 What an API call holds while it uses the database: a connection of the pool, a permit of its
-merchant's share of that pool (``MerchantShares``: at most so many of one merchant's calls hold
-a connection at once in this process, so that one merchant cannot take the whole pool), and
+merchant's share of that pool (db/shares.py: at most so many of one merchant's calls hold a
+connection at once in this process, so that one merchant cannot take the whole pool), and
 the user's concurrency slot (an advisory lock of that connection, accounts/limit_queries.py).
 ``leave`` gives all three back, ``come_back`` takes them again, in this order: the permit
 (waited for holding nothing), the connection, the slot. A call that waits on the network does
@@ -13,77 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from dataclasses import dataclass, field
 
 import asyncpg
 
-from rpc_fulfillment.config import Settings
 from rpc_fulfillment.accounts import auth
 from rpc_fulfillment.accounts.limits import Admission, Limits
+from rpc_fulfillment.db.shares import MerchantShares
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Share:
-    in_use: int = 0
-    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
-
-
-class MerchantShares:
-    """In one process, at most ``per_merchant`` calls of one merchant hold a connection at once
-    (0: no cap); the others wait, first come first served, holding nothing."""
-
-    def __init__(self, per_merchant: int) -> None:
-        self.per_merchant = per_merchant
-        self._shares: dict[int, _Share] = {}
-
-    @classmethod
-    def of(cls, settings: Settings) -> MerchantShares:
-        """``merchant_pool_share`` of the pool, at least one connection (0: no cap)."""
-        share = settings.merchant_pool_share
-        return cls(max(1, int(settings.db_pool_size * share)) if share > 0 else 0)
-
-    def try_enter(self, merchant_id: int) -> bool:
-        """Take a permit if one is free now."""
-        if self.per_merchant <= 0:
-            return True
-        share = self._shares.setdefault(merchant_id, _Share())
-        if share.in_use >= self.per_merchant:
-            return False
-        share.in_use += 1
-        return True
-
-    async def enter(self, merchant_id: int) -> None:
-        """Take a permit, waiting for one if the merchant's calls hold them all."""
-        if self.try_enter(merchant_id):
-            return
-        share = self._shares[merchant_id]
-        turn = asyncio.get_running_loop().create_future()
-        share.waiting.append(turn)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():  # handed a permit just as it was cancelled
-                self.leave(merchant_id)
-            else:
-                share.waiting.remove(turn)
-            raise
-
-    def leave(self, merchant_id: int) -> None:
-        """Give a permit back: to the first call waiting for one, if any."""
-        if self.per_merchant <= 0:
-            return
-        share = self._shares[merchant_id]
-        while share.waiting:
-            turn = share.waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)
-                return
-        share.in_use -= 1
-        if share.in_use == 0:
-            del self._shares[merchant_id]
 
 
 class CallLease:

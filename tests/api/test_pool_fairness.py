@@ -192,6 +192,6 @@ def test_the_settings():
 
 @pytest.mark.parametrize("pool, share, permits", [(10, 0.5, 5), (4, 0.5, 2), (1, 0.5, 1), (10, 1.0, 10), (10, 0, 0)])
 def test_a_merchants_share_of_the_pool(pool, share, permits):
-    from rpc_fulfillment.jsonrpc.lease import MerchantShares
+    from rpc_fulfillment.db.shares import MerchantShares
 
     assert MerchantShares.of(Settings(db_pool_size=pool, merchant_pool_share=share)).per_merchant == permits
