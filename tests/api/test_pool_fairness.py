@@ -73,8 +73,8 @@ async def test_webhook_tests_of_one_merchant_do_not_starve_another(make_client, 
     server, url, held = await silent_receiver()
     try:
         rpc = await make_client(**settings_for(
-            db_pool_size=4, rate_limit=10, rate_burst=60, concurrency_limit=5, webhook_timeout=2.0,
-            webhook_allow_private=True, request_timeout=3.0))
+            db_pool_size=4, merchant_pool_share=0.5, rate_limit=10, rate_burst=60, concurrency_limit=5,
+            webhook_timeout=2.0, webhook_allow_private=True, request_timeout=3.0))
         sessions_of_a = [await rpc.login(users["merchant"]), await rpc.login(users["admin"])]
         hook = await create_webhook(rpc, sessions_of_a[0], url)
         session_of_b = await rpc.login(users["other"])
