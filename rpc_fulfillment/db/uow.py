@@ -166,13 +166,12 @@ class UnitOfWork:
     async def away(self) -> AsyncIterator[None]:
         """Wait outside the database: commit what is open, give the connection back for the
         wait, take one again after it. The statements after it each commit on their own (as
-        after ``commit``)."""
+        after ``commit``). A wait that raises (cancelled at the request's time limit) ends the
+        call: no connection is taken again for it."""
         await self.commit()
         await self.lease.leave()
-        try:
-            yield
-        finally:
-            await self.lease.come_back()
+        yield
+        await self.lease.come_back()
 
     async def _commit(self, *, release: bool) -> None:
         """COMMIT, with the slot's unlock in the same message when the call ends here."""

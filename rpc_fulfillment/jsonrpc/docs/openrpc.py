@@ -35,7 +35,7 @@ ENDPOINT = "/api/jsonrpc"
 REF_PREFIX = "#/components/schemas/"
 # call's own faults, added to every resource.method (required_parameter only when the method
 # has a required parameter).
-CALL_FAULTS = ("internal", "access_denied", "session_expired")
+CALL_FAULTS = ("internal", "access_denied", "session_expired", "request_timeout")
 TOP_LEVEL_TAG = "top-level"
 NOT_DESCRIBED = "Not described yet: give its @api_method declaration a Doc (core/api.py)."
 
