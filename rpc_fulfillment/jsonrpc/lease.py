@@ -18,6 +18,7 @@ import asyncpg
 
 from rpc_fulfillment.accounts import auth
 from rpc_fulfillment.accounts.limits import Admission, Limits
+from rpc_fulfillment.db.outage import is_unreachable
 from rpc_fulfillment.db.shares import MerchantShares
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,14 @@ async def _release_slot(connection: asyncpg.Connection, api_user_id: int | None,
     """Give the concurrency slot back (an advisory lock of this connection). If that fails the
     connection is ended, which makes PostgreSQL release the lock. A failure here never changes
     the answer of a call that has run."""
+    if connection.is_closed():  # lost (the database went away): the lock went with it
+        return
     try:
         await auth.release_slot(connection, api_user_id, slot)
     except asyncio.CancelledError:
         connection.terminate()
         raise
     except Exception as exc:  # the call's answer stands; the slot is recovered as above
-        log.warning("could not release a concurrency slot of API user %s: %s", api_user_id, exc)
+        if not is_unreachable(exc):
+            log.warning("could not release a concurrency slot of API user %s: %s", api_user_id, exc)
         connection.terminate()
