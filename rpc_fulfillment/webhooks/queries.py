@@ -274,6 +274,15 @@ async def record_attempts(conn: asyncpg.Connection, token: int, attempts: Sequen
     await conn.execute(_RECORD, *[[getattr(attempt, name) for attempt in attempts] for name in ATTEMPT_FIELDS], token)
 
 
+async def release_claims(conn: asyncpg.Connection, token: int, delivery_ids: Sequence[int]) -> None:
+    """End the claims of ``token`` on these deliveries, without an attempt (their sends were
+    cancelled): due again at once."""
+    await conn.execute(
+        "UPDATE webhook_deliveries SET claimed_by = NULL WHERE delivery_id = ANY ($2::bigint[]) AND claimed_by = $1",
+        token, list(delivery_ids),
+    )
+
+
 async def seconds_until_next_due(conn: asyncpg.Connection) -> float | None:
     """Seconds until the earliest retry that is not due yet (None: no retry waiting)."""
     return await conn.fetchval(

@@ -33,10 +33,13 @@ Claims survive a worker's death. A claim is committed (``claimed_by``: the worke
 that outcomes can be committed one by one; the worker holds the session advisory lock
 (CLAIM_LOCK, token) on its LISTEN connection for as long as it lives, and a claim whose token
 is not locked counts as free: a worker that dies, or whose connection drops, frees its claims
-at once and another worker sends them again (at least once, never dropped). An outcome is
-recorded only while its claim holds (a replay ends the claim: the delivery is sent again); the
-attempt is logged either way. Deliveries of one webhook are sent concurrently (up to its cap)
-and retried independently: a receiver orders them by ``webhook_increment_id``, as before.
+at once and another worker sends them again (at least once, never dropped). A live worker
+ends each of its claims: a send task always leaves its outcome to record or, cancelled, its
+claim to release (try/finally in ``_send``), so no delivery stays claimed by a worker that no
+longer sends it. An outcome is recorded only while its claim holds (a replay ends the claim:
+the delivery is sent again); the attempt is logged either way. Deliveries of one webhook are
+sent concurrently (up to its cap) and retried independently: a receiver orders them by
+``webhook_increment_id``, as before.
 
 Unless ``webhook_allow_private``, no request goes to a loopback, private, link-local (cloud
 metadata), multicast or reserved address: a URL whose host is such an address is refused
@@ -81,6 +84,11 @@ _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 REFUSED = "refused: {}; webhooks go to public addresses only on this server"
 
 
+def describe(exc: Exception) -> str:
+    """An attempt's error, as logged in webhook.deliveries."""
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
 class RefusedTarget(OSError):
     """A webhook's host resolves to an address webhooks may not reach."""
 
@@ -102,6 +110,16 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A claimed delivery whose send ended: its outcome to record, or None (the send was
+    cancelled) to release the claim, so that the delivery is due again at once."""
+
+    token: int  # the claim's token
+    delivery_id: int
+    attempt: store.Attempt | None
 
 
 class WebhookWorker:
@@ -128,8 +146,8 @@ class WebhookWorker:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._sending: set[asyncio.Task[None]] = set()
-        self._unrecorded = 0  # deliveries claimed whose outcome is not committed yet
-        self._finished: list[tuple[int, store.Attempt]] = []  # (claim token, outcome) to record
+        self._unrecorded = 0  # deliveries claimed whose outcome is not committed (or claim released) yet
+        self._finished: list[Finished] = []  # sends ended, their claims to record or release
         self._finished_arrived = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -149,9 +167,10 @@ class WebhookWorker:
         ]
 
     async def stop(self) -> None:
-        """Cancel the loops and the deliveries in flight (their claims end with the LISTEN
-        connection, so they are due again at once), record the outcomes already known, then
-        close the HTTP session, the listening connection and the pool."""
+        """Cancel the loops and the deliveries in flight, record the outcomes already known
+        and release the other claims (or, the database gone, they end with the LISTEN
+        connection): due again at once; then close the HTTP session, the listening connection
+        and the pool."""
         for task in (*self._tasks, *self._sending):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
@@ -269,19 +288,27 @@ class WebhookWorker:
         assert self.pool is not None
         async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             rows = await store.claim_due(conn, token, room, self.merchant_in_flight)
-        self._unrecorded += len(rows)
-        for row in rows:
-            task = asyncio.create_task(self._send(token, row), name=f"webhooks-delivery-{row['delivery_id']}")
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            # Sending starts before anything else can fail: a claim never outlives its send.
+            self._unrecorded += len(rows)
+            for row in rows:
+                task = asyncio.create_task(self._send(token, row), name=f"webhooks-delivery-{row['delivery_id']}")
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
         return len(rows)
 
     async def _send(self, token: int, row: asyncpg.Record) -> None:
-        self._finished.append((token, await self._attempt(row)))
-        self._finished_arrived.set()
+        """Send one claimed delivery; whatever happens, its claim ends recorded or released."""
+        attempt: store.Attempt | None = None
+        try:
+            attempt = await self._attempt(row)
+        finally:
+            # Appended after the await, to the list of now: the recorder swaps the list
+            # meanwhile, and an outcome added to the one it took already would be lost.
+            self._finished.append(Finished(token, row["delivery_id"], attempt))
+            self._finished_arrived.set()
 
     async def _record_forever(self) -> None:
-        """Commit the outcomes as they come: all that finished meanwhile in one statement."""
+        """Commit the outcomes as they come: all that finished meanwhile in one transaction."""
         while True:
             await self._finished_arrived.wait()
             self._finished_arrived.clear()
@@ -296,14 +323,20 @@ class WebhookWorker:
         finished, self._finished = self._finished, []
         if not finished:
             return
-        by_token: dict[int, list[store.Attempt]] = {}
-        for token, attempt in finished:
-            by_token.setdefault(token, []).append(attempt)
+        attempts: dict[int, list[store.Attempt]] = {}
+        released: dict[int, list[int]] = {}
+        for done in finished:
+            if done.attempt is None:
+                released.setdefault(done.token, []).append(done.delivery_id)
+            else:
+                attempts.setdefault(done.token, []).append(done.attempt)
         try:
             assert self.pool is not None
             async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
-                for token, attempts in by_token.items():
-                    await store.record_attempts(conn, token, attempts)
+                for token, recorded in attempts.items():
+                    await store.record_attempts(conn, token, recorded)
+                for token, delivery_ids in released.items():
+                    await store.release_claims(conn, token, delivery_ids)
         except BaseException:
             self._finished[:0] = finished  # to record on the next try
             raise
@@ -314,15 +347,19 @@ class WebhookWorker:
 
     async def _attempt(self, row: asyncpg.Record) -> store.Attempt:
         is_test = row["event_id"] is None
-        message = {"webhook_id": row["webhook_id"]} if is_test else row["message"]
-        body = domain.envelope(
-            row["merchant_id"], row["merchant_code"], row["topic"], message,
-            row["webhook_increment_id"] or 0, row["event_created_at"],
-        )
-        headers = domain.request_headers(row["secret_key"], body, row["extra_headers"])
         attempted_at = datetime.now(timezone.utc)
         started = time.monotonic()
-        http_status, error, excerpt = await self.post(row["url"], body, headers)
+        try:
+            message = {"webhook_id": row["webhook_id"]} if is_test else row["message"]
+            body = domain.envelope(
+                row["merchant_id"], row["merchant_code"], row["topic"], message,
+                row["webhook_increment_id"] or 0, row["event_created_at"],
+            )
+            headers = domain.request_headers(row["secret_key"], body, row["extra_headers"])
+            http_status, error, excerpt = await self.post(row["url"], body, headers)
+        except Exception as exc:  # a bug: a failed attempt, retried on the schedule, not a lost outcome
+            log.exception("webhook %s: cannot send delivery %s", row["webhook_id"], row["delivery_id"])
+            http_status, error, excerpt = None, describe(exc), None
         duration_ms = round((time.monotonic() - started) * 1000)
         if domain.is_success(http_status):
             status, delay = "delivered", None
@@ -366,11 +403,11 @@ class WebhookWorker:
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, RefusedTarget):
                 return None, REFUSED.format(exc.os_error)[:500], None
-            return None, f"{type(exc).__name__}: {exc}"[:500], None
+            return None, describe(exc), None
         except aiohttp.ClientError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500], None
+            return None, describe(exc), None
         except Exception as exc:  # an invalid URL for aiohttp, an SSL problem...
-            return None, f"{type(exc).__name__}: {exc}"[:500], None
+            return None, describe(exc), None
 
 
 # ---------------------------------------------------------------------- retention
