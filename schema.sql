@@ -899,6 +899,7 @@ CREATE TABLE public.webhook_deliveries (
     delivered_at timestamp with time zone,
     last_http_status integer,
     last_error text,
+    claimed_by integer,
     CONSTRAINT webhook_deliveries_check CHECK (((event_id IS NULL) = (webhook_increment_id IS NULL))),
     CONSTRAINT webhook_deliveries_check1 CHECK (((status = 'pending'::text) = (next_attempt_at IS NOT NULL))),
     CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
@@ -916,6 +917,19 @@ ALTER TABLE public.webhook_deliveries ALTER COLUMN delivery_id ADD GENERATED ALW
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: webhook_worker_token; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.webhook_worker_token
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+    CYCLE;
 
 --
 -- Name: webhooks; Type: TABLE; Schema: public; Owner: -
@@ -1377,6 +1391,12 @@ CREATE INDEX tracking_numbers_shipment ON public.tracking_numbers USING btree (s
 CREATE INDEX webhook_attempts_delivery ON public.webhook_attempts USING btree (delivery_id, attempt_id);
 
 --
+-- Name: webhook_deliveries_claimed; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_claimed ON public.webhook_deliveries USING btree (claimed_by) WHERE (claimed_by IS NOT NULL);
+
+--
 -- Name: webhook_deliveries_due; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1393,6 +1413,12 @@ CREATE UNIQUE INDEX webhook_deliveries_event ON public.webhook_deliveries USING 
 --
 
 CREATE INDEX webhook_deliveries_event_id ON public.webhook_deliveries USING btree (event_id);
+
+--
+-- Name: webhook_deliveries_failing; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_failing ON public.webhook_deliveries USING btree (webhook_id) WHERE ((status = 'pending'::text) AND (round_attempts > 0));
 
 --
 -- Name: webhook_deliveries_increment; Type: INDEX; Schema: public; Owner: -

@@ -317,13 +317,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _work(settings: Settings) -> None:
     """``rpc-fulfillment worker``: webhook delivery only, until SIGINT or SIGTERM. With the
     embedded database it joins the cluster of the data directory and leaves it running."""
-    from rpc_fulfillment.workers.webhooks import run_worker
+    from rpc_fulfillment.workers.webhooks import BATCH, run_worker
 
     configure_logging(settings.log_level)
 
     async def run() -> None:
         database = await open_database(settings, stop_embedded_on_exit=False)
-        print(f"rpc-fulfillment: delivering webhooks with {settings.webhook_concurrency} slot(s); Ctrl+C stops", flush=True)
+        print(f"rpc-fulfillment: delivering webhooks, up to {settings.webhook_concurrency * BATCH} at once; Ctrl+C stops",
+              flush=True)
         await run_worker(database.url, settings)
 
     asyncio.run(run())

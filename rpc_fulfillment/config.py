@@ -75,7 +75,10 @@ class Settings:
     # --no-webhook-delivery).
     webhook_delivery: bool = setting(True, "deliver webhooks in the server processes")
     webhook_concurrency: int = setting(
-        2, "webhook delivery slots per process, each a database connection with up to 20 deliveries in flight",
+        2, "webhook deliveries in flight per process, in twenties (2: up to 40 at once)", SERVE, WORKER)
+    # Below one process's 20 x webhook_concurrency, so that other merchants always find room.
+    webhook_merchant_in_flight: int = setting(
+        20, "webhook deliveries of one merchant (and of one webhook) in flight at once in the whole installation",
         SERVE, WORKER)
     webhook_interval: float = setting(
         10.0, "seconds between looks for due webhook deliveries when no notification arrives", SERVE, WORKER)
