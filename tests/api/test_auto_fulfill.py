@@ -75,12 +75,11 @@ async def test_the_sandbox_keeps_to_the_backorder_policy(make_client, users, db)
     assert await db.fetchval("SELECT count(*) FROM shipments") == 2
 
 
-async def test_several_workers_never_handle_an_order_twice(users, db, database_url):
-    await add_product(db, "A", stock=200)
+async def reserved_orders(db, count: int) -> None:
+    """``count`` orders of 2 units of A, reserved, written straight into the database."""
     merchant_id = await db.fetchval("SELECT merchant_id FROM merchants WHERE code = 'acme'")
     store_id = await db.fetchval("SELECT store_id FROM stores WHERE merchant_id = $1", merchant_id)
-    # 40 orders of 2 units, reserved, written straight into the database
-    for n in range(40):
+    for n in range(count):
         order_id = await db.fetchval(
             """INSERT INTO orders (merchant_id, store_id, unique_id, state, status, shipping_method, carrier_code,
                                    shipping_address, updated_at)
@@ -93,7 +92,12 @@ async def test_several_workers_never_handle_an_order_twice(users, db, database_u
         await db.execute(
             """INSERT INTO order_item_allocations (order_item_id, warehouse_id, order_id, merchant_id, product_id, qty_allocated)
                SELECT $1, 1, $2, $3, product_id, 2 FROM products WHERE sku = 'A'""", item_id, order_id, merchant_id)
-    await db.execute("UPDATE stock SET qty_allocated = 80")
+    await db.execute("UPDATE stock SET qty_allocated = $1 WHERE warehouse_id = 1", 2 * count)
+
+
+async def test_several_workers_never_handle_an_order_twice(users, db, database_url):
+    await add_product(db, "A", stock=200)
+    await reserved_orders(db, 40)
     pools = [await create_pool(database_url, 4) for _ in range(3)]
     try:
         workers = [AutoFulfiller(pool, 0.001) for pool in pools]
@@ -112,6 +116,26 @@ async def test_several_workers_never_handle_an_order_twice(users, db, database_u
     assert await db.fetchval("SELECT count(*) FROM events WHERE topic = 'order:delivered'") == 40
     assert await db.fetchval("SELECT sum(qty_shipped) FROM order_items") == 80
     assert await stock_of(db, await db.fetchval("SELECT product_id FROM products WHERE sku = 'A'")) == (120, 0)
+    await shipment_invariants(db)
+
+
+async def test_one_pass_handles_more_orders_than_a_batch(users, db, database_url):
+    """120 orders, more than two batches (BATCH = 50): each stage, run once, pages through all."""
+    await add_product(db, "A", stock=300)
+    await reserved_orders(db, 120)
+    pool = await create_pool(database_url, 4)
+    try:
+        worker = AutoFulfiller(pool, 0.001)
+        async with asyncio.timeout(120):
+            stages = (worker.create_shipments, worker.pack_shipments, worker.ship_shipments, worker.deliver_shipments)
+            for stage in stages:  # each once: a stage that stopped after one batch would leave 70 orders
+                await asyncio.sleep(0.01)  # its delay has passed
+                assert await stage() == 120, stage.__name__
+    finally:
+        await pool.close()
+    assert await db.fetchval("SELECT count(DISTINCT order_id) FROM shipments") == 120
+    assert await db.fetchval("SELECT count(*) FROM shipments WHERE status = 'shipped' AND delivered_at IS NOT NULL") == 120
+    assert await db.fetchval("SELECT count(*) FROM events WHERE topic = 'order:delivered'") == 120
     await shipment_invariants(db)
 
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from rpc_fulfillment.db.pool import create_pool
-from rpc_fulfillment.workers.scheduler import release_due_holds
+from rpc_fulfillment.workers.scheduler import BATCH, release_due_holds, release_holds_forever
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
 
 
@@ -75,6 +75,30 @@ async def test_concurrent_schedulers_release_each_order_once(rpc, users, db, dat
     )
     assert {row["unique_id"]: row["releases"] for row in per_order} == {unique_id: 1 for unique_id in ids}
     assert await db.fetchval("SELECT count(*) FROM orders WHERE status = 'new'") == 30
+    await check_invariants(db)
+
+
+async def test_more_due_holds_than_a_batch_are_released_in_one_pass(make_client, users, db, database_url):
+    """250 due holds, 2.5 batches: one pass of the loop pages through them all (its next pass,
+    an hour later, would be too late; the app's own scheduler waits an hour too)."""
+    count = 2 * BATCH + BATCH // 2
+    await add_product(db, "SKU-D", stock=count)
+    rpc = await make_client(scheduler_interval=3600)
+    session = await rpc.login(users["merchant"])
+    orders = {str(n): [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": "2099-01-01"}] for n in range(count)}
+    created = await rpc.result(session, "order.bulk_create", [orders])
+    assert all("error" not in order for order in created.values())
+    await db.execute("UPDATE orders SET delayed_ship_date = now() - interval '1 minute'")
+    pool = await create_pool(database_url, 2)
+    loop = asyncio.create_task(release_holds_forever(pool, interval=3600))
+    try:
+        async with asyncio.timeout(60):
+            while await db.fetchval("SELECT count(*) FROM orders WHERE status = 'new'") < count:
+                await asyncio.sleep(0.1)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        await pool.close()
     await check_invariants(db)
 
 
