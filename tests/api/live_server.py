@@ -21,6 +21,8 @@ import pytest
 from aiohttp import web
 
 from rpc_fulfillment.app import create_app
+from rpc_fulfillment.appkeys import SETTINGS
+from rpc_fulfillment.connections import GuardedRunner
 from rpc_fulfillment.config import Settings
 from tests.api.conftest import USERS
 from tests.conftest import ApiUser, _execute, database_url_for
@@ -46,7 +48,9 @@ class ThreadServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
+        # The app of create_app runs as `serve` runs it, its connections guarded (connections.py).
+        runner = GuardedRunner if SETTINGS in self.app else web.AppRunner
+        self._runner = runner(self.app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
