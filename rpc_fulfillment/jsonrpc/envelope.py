@@ -36,6 +36,7 @@ RESPONSE_TOO_LARGE = -32010
 # PHP client, a Zend_Http_Client, sends raw JSON), and inflating them would let a small body
 # cost far more than the body limit.
 IDENTITY = "identity"
+BODY_TIMED_OUT = 408
 # Error data is for people; jsonrpcserver's messages quote what was sent (an unknown named
 # parameter, say), which must not come back as megabytes.
 MAX_ERROR_DATA = 1000
@@ -208,9 +209,7 @@ async def _read_body(request: web.Request, settings: Settings, request_id: str) 
             pass
         except TimeoutError:
             data = f"the request body was not received within {settings.body_timeout:g} seconds"
-            response = _json(_invalid(data), 408, request_id)
-            response.force_close()
-            return response
+            return _json(_invalid(data), BODY_TIMED_OUT, request_id)
     return _json(_invalid(f"the request body exceeds the limit of {limit} bytes"), 413, request_id)
 
 
@@ -223,6 +222,12 @@ async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
     status = granted.status()
     if status is not None:
         response.set_status(status)
+    if response.status == BODY_TIMED_OUT:
+        # Answered, then closed at once: aiohttp would otherwise keep reading the rest of the
+        # body for up to its lingering time.
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
     return response
 
 

@@ -128,13 +128,18 @@ def live_database(admin_url: str, template_database: str) -> Iterator[str]:
     asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def live_settings(live_database: str) -> Settings:
-    """Change it (``dataclasses.replace``) in a test's own fixture before ``live`` starts.
-    No rate or concurrency limit (where the server has them): tests make many calls at once."""
+def settings_for(database_url: str, **changes: Any) -> Settings:
+    """The live server's settings: no rate or concurrency limit (where the server has them):
+    tests make many calls at once."""
     fields = {f.name for f in dataclasses.fields(Settings)}
     no_limits = {name: 0 for name in ("rate_limit", "concurrency_limit") if name in fields}
-    return Settings(database_url=live_database, db_pool_size=5, **no_limits)
+    return Settings(database_url=database_url, db_pool_size=5, **{**no_limits, **changes})
+
+
+@pytest.fixture
+def live_settings(live_database: str) -> Settings:
+    """Override it in a test module (with ``settings_for``) to change the live server's settings."""
+    return settings_for(live_database)
 
 
 @pytest.fixture
