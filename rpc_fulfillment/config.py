@@ -39,7 +39,7 @@ class Settings:
     # Counted on the raw bytes before any Python object is built (jsonrpc/limits.py), so that the
     # cost of parsing is bounded by this rather than by the body's size.
     max_json_values: int = setting(
-        1_000_000, "most JSON values (arrays, objects, strings, numbers...) in one request", SERVE)
+        250_000, "most JSON values (arrays, objects, strings, numbers...) in one request", SERVE)
     max_response_bytes: int = setting(
         8 * 1024 * 1024, "largest response body; a larger answer is replaced by an error", SERVE, shown="8 MiB")
     # Connections (serving.py, connections.py): a client that connects and sends nothing, sends

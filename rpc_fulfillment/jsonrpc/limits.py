@@ -98,13 +98,16 @@ def too_many_values_message(limit: int) -> str:
 def scan(value: Any, max_depth: int, max_string: int, max_file: int) -> str | None:
     """TOO_DEEP when containers nest deeper than ``max_depth``, TOO_LONG when a string (or an
     object key) is longer than ``max_string`` (``max_file`` under a ``file_content`` key),
-    None when neither: one iterative pass, no recursion limit."""
+    None when neither: one iterative pass, no recursion limit. Depth is checked when a container
+    is met, and only containers with something in them are visited: a body of many empty arrays
+    costs one test each."""
+    if max_depth < 1:
+        return TOO_DEEP
     stack = [(value, 1)]
     pop, push = stack.pop, stack.append
     while stack:
         current, depth = pop()
-        if depth > max_depth:
-            return TOO_DEEP
+        inner = depth + 1
         if isinstance(current, dict):
             for key, child in current.items():
                 if len(key) > max_string:
@@ -113,14 +116,20 @@ def scan(value: Any, max_depth: int, max_string: int, max_file: int) -> str | No
                     if len(child) > max_string and (key != FILE_CONTENT_KEY or len(child) > max_file):
                         return TOO_LONG
                 elif isinstance(child, (dict, list)):
-                    push((child, depth + 1))
+                    if inner > max_depth:
+                        return TOO_DEEP
+                    if child:
+                        push((child, inner))
         else:
             for child in current:
                 if isinstance(child, str):
                     if len(child) > max_string:
                         return TOO_LONG
                 elif isinstance(child, (dict, list)):
-                    push((child, depth + 1))
+                    if inner > max_depth:
+                        return TOO_DEEP
+                    if child:
+                        push((child, inner))
     return None
 
 
