@@ -14,7 +14,7 @@ import pytest
 from tests.api.live_server import *  # noqa: F401,F403
 from tests.api.live_server import settings_for
 
-KEEPALIVE, HEADERS, BODY, MAX_CONNECTIONS = 3.0, 1.0, 1.0, 8
+KEEPALIVE, HEADERS, BODY, MAX_CONNECTIONS = 4.0, 1.0, 1.0, 8
 HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
@@ -81,7 +81,7 @@ def test_headers_sent_a_byte_at_a_time_are_cut_after_the_header_timeout(live):
             slow.settimeout(KEEPALIVE + 3)
             _read_until_closed(slow)
         waited = time.monotonic() - began
-    assert waited < HEADERS + 1.5, waited  # not the keep-alive time
+    assert waited < HEADERS + 2, waited  # not the keep-alive time
 
 
 def test_a_body_sent_too_slowly_is_answered_408_and_the_connection_closed(live):
@@ -101,8 +101,8 @@ def test_a_body_sent_too_slowly_is_answered_408_and_the_connection_closed(live):
 
 def test_connections_over_the_cap_get_503_and_health_still_answers(live):
     with ExitStack() as held:
-        for _ in range(MAX_CONNECTIONS - 1):  # slow clients, each holding a connection
-            held.enter_context(_connect(live)).sendall(b"GET /health HTTP/1.1\r\n")
+        for _ in range(MAX_CONNECTIONS - 1):  # idle clients, each holding a connection
+            held.enter_context(_connect(live))
         with _connect(live) as health:  # the last one under the cap
             began = time.monotonic()
             health.sendall(HEALTH)
