@@ -59,6 +59,20 @@ BEGIN
 END $$;
 
 --
+-- Name: rpcf_add_stock_rows(bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_add_stock_rows(product_ids bigint[], warehouse_ids bigint[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO stock (product_id, warehouse_id, merchant_id)
+    SELECT p.product_id, w.warehouse_id, p.merchant_id
+      FROM products p CROSS JOIN unnest(warehouse_ids) AS w(warehouse_id)
+     WHERE p.product_id = ANY(product_ids)
+    ON CONFLICT (product_id, warehouse_id) DO NOTHING
+$$;
+
+--
 -- Name: rpcf_admit(bigint, double precision, double precision, integer, double precision); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -168,6 +182,22 @@ BEGIN
         RAISE EXCEPTION 'the stock changed since it was read' USING ERRCODE = 'RF001';
     END IF;
     RETURN true;
+END $$;
+
+--
+-- Name: rpcf_stock_rows_of_new_rows(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_stock_rows_of_new_rows() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'products' THEN
+        PERFORM rpcf_add_stock_rows(ARRAY(SELECT product_id FROM new_rows), ARRAY(SELECT warehouse_id FROM warehouses));
+    ELSE
+        PERFORM rpcf_add_stock_rows(ARRAY(SELECT product_id FROM products), ARRAY(SELECT warehouse_id FROM new_rows));
+    END IF;
+    RETURN NULL;
 END $$;
 
 SET default_tablespace = '';
@@ -1399,6 +1429,18 @@ CREATE TRIGGER events_queue_fanout AFTER INSERT ON public.events REFERENCING NEW
 --
 
 CREATE TRIGGER merchants_order_sequence AFTER INSERT ON public.merchants FOR EACH ROW EXECUTE FUNCTION public.merchants_create_order_sequence();
+
+--
+-- Name: products products_stock_rows; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_stock_rows AFTER INSERT ON public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_rows();
+
+--
+-- Name: warehouses warehouses_stock_rows; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER warehouses_stock_rows AFTER INSERT ON public.warehouses REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_rows();
 
 --
 -- Name: api_users api_users_merchant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

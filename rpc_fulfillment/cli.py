@@ -303,8 +303,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"rpc-fulfillment: serving http://{settings.host}:{settings.port}/api/jsonrpc "
           f"with {settings.workers} worker(s); Ctrl+C stops", flush=True)
     if settings.webhook_allow_private and settings.host not in ("127.0.0.1", "::1", "localhost"):
-        log.warning("webhooks may target loopback, private and link-local (cloud metadata) addresses; when merchants "
-                    "are not trusted, set --no-webhook-allow-private (RPCF_WEBHOOK_ALLOW_PRIVATE=false): SECURITY.md")
+        log.warning("webhooks may target loopback, private and link-local (cloud metadata) addresses "
+                    "(--webhook-allow-private); when merchants are not trusted, leave it off: SECURITY.md")
     if settings.workers == 1:
         status = _run_server(settings, database_url, args.access_log, False)
     else:

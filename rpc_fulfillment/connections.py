@@ -8,8 +8,8 @@ header byte now and then would hold its connection for the whole keep-alive time
 stops a client from opening thousands. Here each connection's protocol (aiohttp's, inside) is
 wrapped so that:
 
-- a process holds at most ``max_connections`` connections; one more is answered 503 (a JSON-RPC
-  error saying so) and closed at once, before anything is read from it;
+- a process holds at most ``max_connections`` connections; one more is answered 503 (fault 53,
+  saying so) and closed at once, before anything is read from it;
 - from the first byte of a request, its headers must be complete (its handler started) within
   ``header_timeout`` seconds, or the connection is closed.
 """
@@ -24,15 +24,23 @@ from aiohttp import web
 
 from rpc_fulfillment.appkeys import SETTINGS
 from rpc_fulfillment.config import Settings
+from rpc_fulfillment.core.faults import FAULTS
+
+
+# Seconds a client refused for the cap is told to wait: connections come and go quickly.
+BUSY_RETRY_AFTER = 1
 
 
 def _refusal(max_connections: int) -> bytes:
-    """The whole HTTP answer to a connection over the cap."""
-    error = {"code": -32000, "message": "Server busy",
-             "data": f"this server process has {max_connections} connections open, its limit: try again"}
+    """The whole HTTP answer to a connection over the cap: the service-unavailable fault (53),
+    as when the database cannot be reached, which clients already retry."""
+    unavailable = FAULTS["unavailable"]
+    detail = f"this server process has {max_connections} connections open, its limit: try again"
+    error = {"code": unavailable.wire_code, "message": unavailable.message,
+             "data": {"detail": detail, "retry_after": BUSY_RETRY_AFTER}}
     body = orjson.dumps({"jsonrpc": "2.0", "error": error, "id": None})
     head = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
+            f"Content-Length: {len(body)}\r\nRetry-After: {BUSY_RETRY_AFTER}\r\nConnection: close\r\n\r\n")
     return head.encode() + body
 
 

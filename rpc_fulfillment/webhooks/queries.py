@@ -252,7 +252,7 @@ async def search_deliveries(
 
 async def attempts_of(conn: asyncpg.Connection, delivery_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
     rows = await conn.fetch(
-        """SELECT delivery_id, attempted_at, http_status, duration_ms, error, response_excerpt
+        """SELECT delivery_id, attempted_at, http_status, duration_ms, error
              FROM webhook_attempts WHERE delivery_id = ANY ($1::bigint[]) ORDER BY delivery_id, attempt_id""",
         delivery_ids,
     )
@@ -332,7 +332,7 @@ async def add_test_delivery(conn: asyncpg.Connection, merchant_id: int, webhook_
 async def delivery_outcome(conn: asyncpg.Connection, delivery_id: int) -> asyncpg.Record | None:
     """The delivery's status with its last attempt (NULLs before the first)."""
     return await conn.fetchrow(
-        """SELECT d.status, a.http_status, a.duration_ms, a.error, a.response_excerpt, a.attempted_at
+        """SELECT d.status, a.http_status, a.duration_ms, a.error, a.attempted_at
              FROM webhook_deliveries d
              LEFT JOIN LATERAL (SELECT * FROM webhook_attempts a WHERE a.delivery_id = d.delivery_id
                                  ORDER BY attempt_id DESC LIMIT 1) a ON true

@@ -113,7 +113,9 @@ def test_connections_over_the_cap_get_503_and_health_still_answers(live):
     assert refused.startswith(b"HTTP/1.1 503"), refused[:200]
     assert b"Retry-After: 1" in refused
     answer = orjson.loads(refused.split(b"\r\n\r\n", 1)[1])
-    assert answer["error"]["data"] == f"this server process has {MAX_CONNECTIONS} connections open, its limit: try again"
+    assert answer["error"]["code"] == -32053
+    assert answer["error"]["data"] == {
+        "detail": f"this server process has {MAX_CONNECTIONS} connections open, its limit: try again", "retry_after": 1}
     # Once they are closed, connections are admitted again.
     deadline = time.monotonic() + 5
     while True:

@@ -137,7 +137,7 @@ async def test_a_worker_process_killed_mid_delivery_leaves_it_to_another(make_cl
     await setup(make_client, users, receiver.url)
     await add_events(db, 1)
     command = [sys.executable, "-m", "rpc_fulfillment", "worker", "--database-url", settings.database_url,
-               "--webhook-timeout", "20", "--webhook-interval", "0.5", "--log-level", "WARNING"]
+               "--webhook-timeout", "20", "--webhook-interval", "0.5", "--log-level", "WARNING", "--webhook-allow-private"]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await receiver.wait_count(1, timeout=30)

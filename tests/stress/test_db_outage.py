@@ -140,6 +140,7 @@ async def test_database_outage_answers_503_and_recovers_by_itself(tmp_path: Path
                 "RPCF_LOG_LEVEL": "INFO", "RPCF_SCHEDULER_INTERVAL": "1",
                 # Deliveries only on a notification: the LISTEN connection must come back.
                 "RPCF_WEBHOOK_INTERVAL": "600",
+                "RPCF_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on 127.0.0.1
             })
             timeout = aiohttp.ClientTimeout(total=20)
             async with aiohttp.ClientSession(timeout=timeout) as http:
