@@ -12,6 +12,7 @@ from aiohttp import web
 from rpc_fulfillment import __version__
 from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS, SHARES
 from rpc_fulfillment.config import Settings
+from rpc_fulfillment.connections import track_requests
 from rpc_fulfillment.core.faults import UNAVAILABLE_RETRY_AFTER
 from rpc_fulfillment.jsonrpc.docs import routes as discovery
 from rpc_fulfillment.jsonrpc.envelope import JSON_HEADERS, handle_jsonrpc
@@ -86,8 +87,13 @@ def _auto_fulfill(settings: Settings):
 
 def create_app(settings: Settings, database_url: str) -> web.Application:
     # The body limit is enforced by the envelope, which answers in JSON-RPC; aiohttp's own
-    # limit sits just above it as a backstop.
-    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    # limit sits just above it as a backstop. Bodies are never inflated (the envelope refuses a
+    # Content-Encoding): aiohttp would otherwise inflate them in its parser, on the event loop.
+    app = web.Application(
+        client_max_size=settings.max_body_bytes + 1,
+        handler_args={"auto_decompress": False, "keepalive_timeout": settings.keepalive_timeout},
+        middlewares=[track_requests],
+    )
     install_on_aiohttp_loggers()  # aiohttp quotes a malformed request's headers in its log
     app[SETTINGS] = settings
     app[LOGIN_GATE] = login_gate(settings)

@@ -36,6 +36,22 @@ class Settings:
     max_batch: int = setting(100, "largest JSON-RPC batch or multiCall", SERVE)
     max_bulk_orders: int = setting(1000, "most orders in one order.bulk_create", SERVE)
     max_depth: int = setting(64, "deepest JSON nesting", SERVE)
+    # Counted on the raw bytes before any Python object is built (jsonrpc/limits.py), so that the
+    # cost of parsing is bounded by this rather than by the body's size.
+    max_json_values: int = setting(
+        250_000, "most JSON values (arrays, objects, strings, numbers...) in one request", SERVE)
+    max_response_bytes: int = setting(
+        8 * 1024 * 1024, "largest response body; a larger answer is replaced by an error", SERVE, shown="8 MiB")
+    # Connections (serving.py, connections.py): a client that connects and sends nothing, sends
+    # its headers or its body slowly, or opens thousands of connections, holds each for a bounded
+    # time and never more than max_connections of them.
+    keepalive_timeout: float = setting(
+        75.0, "seconds an idle connection is kept open waiting for its next request", SERVE)
+    header_timeout: float = setting(
+        20.0, "seconds a client has to send a request's headers, from their first byte", SERVE)
+    body_timeout: float = setting(60.0, "seconds a client has to send a request's body", SERVE)
+    max_connections: int = setting(
+        1000, "open connections per server process; more are answered 503 and closed", SERVE)
     # ShipStream's limits per API user (10 requests/s in bursts of 60, 5 at once), shared by all
     # processes; a user's own limits (`user limits`) win.
     rate_limit: float = setting(

@@ -25,6 +25,8 @@ import logging
 import signal
 from aiohttp import web
 
+from rpc_fulfillment.connections import GuardedRunner
+
 log = logging.getLogger("rpc_fulfillment")
 
 # Beyond shutdown_timeout: time for cancelled requests to unwind, workers and pool to close.
@@ -61,7 +63,7 @@ async def serve(
             handled.append(signum)
         except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
             pass
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=access_log)
+    runner = GuardedRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=access_log)
     try:
         await runner.setup()  # the app's startup: pool, workers
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -30,6 +31,13 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Ours, like -32029 and -32009: an answer larger than max_response_bytes.
+RESPONSE_TOO_LARGE = -32010
+# Request bodies are taken as sent: no client of the Merchant API compresses them (ShipStream's
+# PHP client, a Zend_Http_Client, sends raw JSON), and inflating them would let a small body
+# cost far more than the body limit.
+IDENTITY = "identity"
+BODY_TIMED_OUT = 408
 # Error data is for people; jsonrpcserver's messages quote what was sent (an unknown named
 # parameter, say), which must not come back as megabytes.
 MAX_ERROR_DATA = 1000
@@ -113,13 +121,24 @@ async def _answer(entry: Any, ctx: RequestContext) -> dict[str, Any] | None:
     return answer
 
 
+def _discover_once(entries: list[Any]) -> list[Any]:
+    """The batch with every rpc.discover after the first answered by the envelope: the document
+    is large, and one batch must not ask for it a hundred times."""
+    discovering = [i for i, entry in enumerate(entries) if isinstance(entry, dict) and entry.get("method") == "rpc.discover"]
+    refused = list(entries)
+    for index in discovering[1:]:
+        entry = entries[index]
+        request_id = entry.get("id")
+        answer = None if "id" not in entry else _error_body(
+            INVALID_REQUEST, "Invalid Request", "rpc.discover is answered once per batch", request_id)
+        refused[index] = limits.Refused(answer)
+    return refused
+
+
 async def _answer_batch(entries: list[Any], ctx: RequestContext) -> list[dict[str, Any]] | dict[str, Any] | None:
     if not entries:
         return _invalid("an empty batch is not a request")
-    limit = ctx.settings.max_batch
-    if len(entries) > limit:
-        return _invalid(f"a batch of {len(entries)} requests exceeds the limit of {limit}")
-    answers = await asyncio.gather(*(_answer(entry, ctx) for entry in entries))
+    answers = await asyncio.gather(*(_answer(entry, ctx) for entry in _discover_once(entries)))
     return [answer for answer in answers if answer is not None] or None
 
 
@@ -133,15 +152,28 @@ def _encode_one(answer: dict[str, Any], request_id: str) -> bytes:
         return orjson.dumps(body)
 
 
-def _encode(answer: Any, request_id: str) -> bytes:
-    """The response body; an answer that cannot be encoded becomes fault 1, never an HTTP 500."""
-    try:
-        return orjson.dumps(answer)
-    except TypeError:
-        pass
-    if isinstance(answer, list):
-        return b"[" + b",".join(_encode_one(one, request_id) for one in answer) + b"]"
-    return _encode_one(answer, request_id)
+def _too_large(answer: dict[str, Any], size: int, limit: float) -> bytes:
+    data = (f"the answer of {size} bytes exceeds the limit of {limit} bytes: ask for less "
+            "(a smaller page, fewer fields, fewer calls per request)")
+    return orjson.dumps(_error_body(RESPONSE_TOO_LARGE, "Response too large.", data, answer.get("id")))
+
+
+def _encode(answer: Any, request_id: str, limit: float) -> bytes:
+    """The response body, at most ``limit`` bytes: an answer (or a batch entry) that would pass it
+    is replaced by a -32010 error with its id, and one that cannot be encoded by fault 1, never
+    an HTTP 500. Batch entries are encoded one by one and counted as they go."""
+    answers = answer if isinstance(answer, list) else [answer]
+    parts: list[bytes] = []
+    size = 2 if isinstance(answer, list) else 0  # the brackets
+    for one in answers:
+        part = _encode_one(one, request_id)
+        if size + len(part) + len(parts) > limit:  # len(parts): the commas
+            part = _too_large(one, len(part), limit)
+        size += len(part)
+        parts.append(part)
+    if not isinstance(answer, list):
+        return parts[0]
+    return b"[" + b",".join(parts) + b"]"
 
 
 def _unavailable(answer: dict[str, Any] | list[dict[str, Any]]) -> bool:
@@ -150,19 +182,42 @@ def _unavailable(answer: dict[str, Any] | list[dict[str, Any]]) -> bool:
     return all((one.get("error") or {}).get("code") == UNAVAILABLE_CODE for one in answers)
 
 
-def _json(body: Any, status: int = 200, request_id: str = "") -> web.Response:
+def _json(body: Any, status: int = 200, request_id: str = "", limit: float = math.inf) -> web.Response:
+    """``limit``: the largest body (max_response_bytes); the envelope's own errors are small."""
     return web.Response(
-        body=_encode(body, request_id), status=status, headers={**JSON_HEADERS, "X-Request-Id": request_id}
+        body=_encode(body, request_id, limit), status=status, headers={**JSON_HEADERS, "X-Request-Id": request_id}
     )
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
-    if request.content_length is not None and request.content_length > limit:
+def _content_encoding_refusal(request: web.Request, request_id: str) -> web.Response | None:
+    """HTTP 415 when the body claims an encoding other than identity (nothing is inflated)."""
+    encoding = request.headers.get("Content-Encoding", "").strip()
+    if encoding.lower() in ("", IDENTITY):
         return None
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return None
+    shown = encoding if len(encoding) <= 40 else encoding[:40] + "..."
+    data = f"Content-Encoding {shown!r} is not accepted: send the request body uncompressed"
+    response = _json(_invalid(data), 415, request_id)
+    response.headers["Accept-Encoding"] = IDENTITY
+    return response
+
+
+async def _read_body(request: web.Request, settings: Settings, request_id: str) -> bytes | web.Response:
+    """The body, or the response refusing it: 415 (an encoding), 413 (over max_body_bytes),
+    408 (not received within body_timeout; the connection is closed)."""
+    refusal = _content_encoding_refusal(request, request_id)
+    if refusal is not None:
+        return refusal
+    limit = settings.max_body_bytes
+    if request.content_length is None or request.content_length <= limit:
+        try:
+            async with asyncio.timeout(settings.body_timeout):
+                return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            pass
+        except TimeoutError:
+            data = f"the request body was not received within {settings.body_timeout:g} seconds"
+            return _json(_invalid(data), BODY_TIMED_OUT, request_id)
+    return _json(_invalid(f"the request body exceeds the limit of {limit} bytes"), 413, request_id)
 
 
 def _deadline(settings: Settings) -> float | None:
@@ -181,6 +236,12 @@ async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
     status = granted.status()
     if status is not None:
         response.set_status(status)
+    if response.status == BODY_TIMED_OUT:
+        # Answered, then closed at once: aiohttp would otherwise keep reading the rest of the
+        # body for up to its lingering time.
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
     return response
 
 
@@ -193,14 +254,18 @@ async def _handle_jsonrpc(request: web.Request, granted: limits.RequestLimits) -
         return response
     settings = request.app[SETTINGS]
     deadline = _deadline(settings)
-    raw = await _read_body(request, settings.max_body_bytes)
-    if raw is None:
-        data = f"the request body exceeds the limit of {settings.max_body_bytes} bytes"
-        return _json(_invalid(data), 413, request_id)
+    raw = await _read_body(request, settings, request_id)
+    if isinstance(raw, web.Response):
+        return raw
+    if limits.too_many_values(raw, settings.max_json_values):
+        return _json(_invalid(limits.too_many_values_message(settings.max_json_values)), 200, request_id)
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return _json(_error_body(PARSE_ERROR, "Parse error", str(exc)), 200, request_id)
+    if isinstance(parsed, list) and len(parsed) > settings.max_batch:
+        data = f"a batch of {len(parsed)} requests exceeds the limit of {settings.max_batch}"
+        return _json(_invalid(data), 200, request_id)
     if isinstance(parsed, (dict, list)):
         problem = limits.scan(parsed, settings.max_depth, settings.max_string_length, settings.max_file_content_length)
         if problem == limits.TOO_DEEP:
@@ -218,4 +283,4 @@ async def _handle_jsonrpc(request: web.Request, granted: limits.RequestLimits) -
         response = _json(answer, 503, request_id)
         response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
         return response
-    return _json(answer, 200, request_id)
+    return _json(answer, 200, request_id, settings.max_response_bytes)

@@ -21,6 +21,8 @@ import pytest
 from aiohttp import web
 
 from rpc_fulfillment.app import create_app
+from rpc_fulfillment.appkeys import SETTINGS
+from rpc_fulfillment.connections import GuardedRunner
 from rpc_fulfillment.config import Settings
 from tests.api.conftest import USERS
 from tests.conftest import ApiUser, _execute, database_url_for
@@ -46,7 +48,9 @@ class ThreadServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
+        # The app of create_app runs as `serve` runs it, its connections guarded (connections.py).
+        runner = GuardedRunner if SETTINGS in self.app else web.AppRunner
+        self._runner = runner(self.app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -124,14 +128,18 @@ def live_database(admin_url: str, template_database: str) -> Iterator[str]:
     asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def live_settings(live_database: str) -> Settings:
-    """Change it (``dataclasses.replace``) in a test's own fixture before ``live`` starts.
-    No rate or concurrency limit (where the server has them): tests make many calls at once;
-    webhooks may reach receivers on 127.0.0.1."""
+def settings_for(database_url: str, **changes: Any) -> Settings:
+    """The live server's settings: no rate or concurrency limit (where the server has them):
+    tests make many calls at once; webhooks may reach receivers on 127.0.0.1."""
     fields = {f.name for f in dataclasses.fields(Settings)}
     no_limits = {name: 0 for name in ("rate_limit", "concurrency_limit") if name in fields}
-    return Settings(database_url=live_database, db_pool_size=5, webhook_allow_private=True, **no_limits)
+    return Settings(database_url=database_url, db_pool_size=5, webhook_allow_private=True, **{**no_limits, **changes})
+
+
+@pytest.fixture
+def live_settings(live_database: str) -> Settings:
+    """Override it in a test module (with ``settings_for``) to change the live server's settings."""
+    return settings_for(live_database)
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ import pytest
 import rpc_fulfillment
 
 PACKAGE = Path(rpc_fulfillment.__file__).parent
-ROOT_MODULES = ("app", "appkeys", "cli", "client", "config", "embedded", "importer", "log_redaction", "serving", "__main__")
+ROOT_MODULES = (
+    "app", "appkeys", "cli", "client", "config", "connections", "embedded", "importer", "log_redaction", "serving", "__main__"
+)
 SHARED = ("core", "db", "jsonrpc", "workers")
 RESOURCES = tuple(sorted(
     path.name for path in PACKAGE.iterdir()
@@ -36,7 +38,7 @@ def _project(*names: str) -> tuple[str, ...]:
 
 # What each layer may not import. The transport and the process (app, cli, workers) sit on
 # top; nothing below reaches up to them.
-TOP = _project("jsonrpc", "app", "appkeys", "cli", "log_redaction", "serving", "workers", "importer", "client")
+TOP = _project("jsonrpc", "app", "appkeys", "cli", "connections", "log_redaction", "serving", "workers", "importer", "client")
 CORE_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", *TOP, *_project("db", *RESOURCES))
 DB_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", *TOP, *_project(*RESOURCES))
 RESOURCES_MAY_NOT_IMPORT = ("aiohttp", "jsonrpcserver", *TOP)
