@@ -73,17 +73,6 @@ def imports_of(source: str, module: str, is_package: bool = False) -> set[str]:
     return found
 
 
-def violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
-    files = sorted((PACKAGE / layer).rglob("*.py"))
-    assert files, f"no modules found in {layer}"
-    bad = []
-    for path in files:
-        for name in imports_of(path.read_text("utf-8"), module_name(path), path.name == "__init__.py"):
-            if any(name == f or name.startswith(f + ".") for f in forbidden):
-                bad.append(f"{module_name(path)} imports {name}")
-    return sorted(bad)
-
-
 def modules_in(place: str) -> list[Path]:
     return sorted((PACKAGE / place).rglob("*.py"))
 
