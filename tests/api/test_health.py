@@ -79,8 +79,11 @@ async def test_a_database_outage_is_503_logged_once_and_ends_by_itself(aiohttp_c
         assert [a["id"] for a in answers] == [1, 2, 3] and all(_is_unavailable(a["error"]) for a in answers)
         mixed = await _post(client, [call, {"jsonrpc": "2.0", "id": 4, "method": "nothing"}])
         assert mixed.status == 200 and "Retry-After" not in mixed.headers
+        # One WARNING for the outage, whatever the number of requests refused; the housekeeping
+        # loop, if the drop cut its first round, may add one line of its own (never a traceback).
         records = [r for r in caplog.records if r.levelno >= logging.WARNING]
-        assert len(records) == 1 and "database unreachable" in records[0].getMessage(), [r.getMessage() for r in records]
+        outage = [r for r in records if "database unreachable" in r.getMessage()]
+        assert len(outage) == 1 and len(records) <= 2, [r.getMessage() for r in records]
         assert not any(r.exc_info for r in caplog.records)
 
         await _execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
