@@ -85,7 +85,8 @@ async def insert_shipment(conn: Connection, merchant_id: int, order_id: int, war
         WITH q AS (
             SELECT * FROM unnest($4::bigint[], $5::int[]) AS q(order_item_id, qty)
         ), shipment AS (
-            INSERT INTO shipments (merchant_id, order_id, warehouse_id) VALUES ($1, $2, $3) RETURNING shipment_id
+            INSERT INTO shipments (merchant_id, order_id, warehouse_id, increment_id)
+            VALUES ($1, $2, $3, rpcf_merchant_nextval('shipment_increment_id', $1)::text) RETURNING shipment_id
         ), items AS (
             INSERT INTO shipment_items (shipment_id, order_item_id, merchant_id, product_id, sku, qty)
             SELECT shipment.shipment_id, i.order_item_id, $1, i.product_id, i.sku, q.qty
@@ -194,8 +195,8 @@ async def write_packages(conn: Connection, merchant_id: int, shipment_id: int, p
              ORDER BY p.n
             RETURNING package_id
         ), numbered AS (
-            -- identities are handed out in insertion order: the nth smallest id is package n
-            SELECT package_id, row_number() OVER (ORDER BY package_id)::int AS n FROM new_packages
+            -- positions are handed out in insertion order: the nth smallest is package n
+            SELECT package_id, row_number() OVER (ORDER BY rpcf_id_position(package_id))::int AS n FROM new_packages
         ), items AS (
             INSERT INTO package_items (package_id, order_item_id, sku, qty)
             SELECT numbered.package_id, x.order_item_id, i.sku, x.qty

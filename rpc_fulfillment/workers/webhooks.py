@@ -6,7 +6,7 @@ against one database. Each of a worker's ``concurrency`` slots loops:
 1. fan-out: take queued events (``event_fanout``, filled by a trigger in each event's own
    transaction) and create one delivery per matching active webhook with that webhook's next
    ``webhook_increment_id``; one fan-out runs at a time in the whole installation (an advisory
-   lock), in event_id order, so each webhook's ids are 1, 2, 3... with no gap;
+   lock), in the order the events were written, so each webhook's ids are 1, 2, 3... with no gap;
 2. claim up to BATCH due deliveries with ``SELECT ... FOR UPDATE SKIP LOCKED`` and keep that
    transaction open while POSTing them: the row locks are the claim. A success, a retry time or
    ``failed`` is written with the attempt log and committed; a worker that dies mid-delivery
