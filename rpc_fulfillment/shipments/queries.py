@@ -125,7 +125,7 @@ _PACKAGES_SELECT = f"""
            coalesce((SELECT json_agg(json_build_object('tracking_id', t.tracking_id, 'number', t.number,
                                                        'carrier', t.carrier, 'description', t.description,
                                                        'track_url', t.track_url)
-                                     ORDER BY t.tracking_id)
+                                     ORDER BY rpcf_id_position(t.tracking_id))
                        FROM tracking_numbers t WHERE t.package_id = p.package_id), '[]'::json) AS tracking
       FROM packages p JOIN shipments s ON s.shipment_id = p.shipment_id"""
 
@@ -144,11 +144,11 @@ async def _rows_of(conn: Connection, select: str, key: str, ids: Sequence[int], 
 
 
 async def fetch_packages(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _PACKAGES_SELECT, "p.shipment_id", shipment_ids, "p.shipment_id, p.package_id")
+    return await _rows_of(conn, _PACKAGES_SELECT, "p.shipment_id", shipment_ids, "p.shipment_id, rpcf_id_position(p.package_id)")
 
 
 async def fetch_tracking(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _TRACKING_SELECT, "t.shipment_id", shipment_ids, "t.shipment_id, t.tracking_id")
+    return await _rows_of(conn, _TRACKING_SELECT, "t.shipment_id", shipment_ids, "t.shipment_id, rpcf_id_position(t.tracking_id)")
 
 
 # ---------------------------------------------------------------- order.info expansions
@@ -157,17 +157,17 @@ async def fetch_tracking(conn: Connection, shipment_ids: Sequence[int]) -> list[
 async def order_shipments(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT order_id, shipment_id, increment_id, warehouse_id, status, delivered_at FROM shipments
-            WHERE order_id = ANY($1::bigint[]) ORDER BY order_id, shipment_id""",
+            WHERE order_id = ANY($1::bigint[]) ORDER BY order_id, rpcf_id_position(shipment_id)""",
         list(order_ids),
     )
 
 
 async def order_packages(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _PACKAGES_SELECT, "s.order_id", order_ids, "s.order_id, p.shipment_id, p.package_id")
+    return await _rows_of(conn, _PACKAGES_SELECT, "s.order_id", order_ids, "s.order_id, rpcf_id_position(p.shipment_id), rpcf_id_position(p.package_id)")
 
 
 async def order_tracking(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _TRACKING_SELECT, "s.order_id", order_ids, "s.order_id, t.tracking_id")
+    return await _rows_of(conn, _TRACKING_SELECT, "s.order_id", order_ids, "s.order_id, rpcf_id_position(t.tracking_id)")
 
 
 # ------------------------------------------------------------------------------- writes
@@ -337,7 +337,7 @@ async def cancel(conn: Connection, shipment_id: int) -> list[asyncpg.Record]:
             UPDATE order_items i SET qty_in_shipment = i.qty_in_shipment - si.units
               FROM si WHERE i.order_item_id = si.order_item_id
         )
-        SELECT si.* FROM si, shipment ORDER BY si.order_item_id""",
+        SELECT si.* FROM si, shipment ORDER BY rpcf_id_position(si.order_item_id)""",
         shipment_id,
     )
 

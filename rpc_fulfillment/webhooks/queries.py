@@ -53,8 +53,9 @@ async def insert_webhook(
 
 
 async def list_webhooks(conn: asyncpg.Connection, merchant_id: int) -> list[asyncpg.Record]:
+    """Oldest first (webhook ids are not ordered by time)."""
     return await conn.fetch(
-        f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE merchant_id = $1 ORDER BY webhook_id", merchant_id
+        f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE merchant_id = $1 ORDER BY created_at, webhook_id", merchant_id
     )
 
 

@@ -149,7 +149,7 @@ async def snapshot(db: asyncpg.Connection) -> dict[str, Any]:
 
 
 async def events_of(db: asyncpg.Connection, topic: str) -> list[dict[str, Any]]:
-    return [row["message"] for row in await db.fetch("SELECT message FROM events WHERE topic = $1 ORDER BY event_id", topic)]
+    return [row["message"] for row in await db.fetch("SELECT message FROM events WHERE topic = $1 ORDER BY seq", topic)]
 
 
 @pytest.fixture

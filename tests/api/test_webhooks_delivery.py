@@ -381,7 +381,7 @@ async def test_a_whole_order_lifecycle_delivers_every_event_once_in_order(make_c
     await rpc.result(merchant, "order.create", [None, {"SKU-A": 1}, ADDRESS, {**INFO, "unique_id": "L-2"}])
     await rpc.result(merchant, "order.cancel", ["L-2", {"all_items": True}])
     await rpc.result(warehouse, "inventory.adjust", ["SKU-A", 1, 3, "found"])
-    events = await db.fetch("SELECT topic, message FROM events WHERE merchant_id = $1 ORDER BY event_id", await merchant_id(db))
+    events = await db.fetch("SELECT topic, message FROM events WHERE merchant_id = $1 ORDER BY seq", await merchant_id(db))
     topics = {e["topic"] for e in events}
     assert {"order:created", "shipment:packed", "shipment:shipped", "shipment:delivered", "order:canceled",
             "inventory:adjusted"} <= topics
