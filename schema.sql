@@ -72,11 +72,13 @@ DECLARE
     v_need    double precision := least(p_cost, p_burst);
     v_now     timestamptz := clock_timestamp();
     v_charged boolean;
+    v_found   integer;
 BEGIN
     IF v_slots > 0 THEN
         FOR n IN 0 .. v_slots - 1 LOOP
             IF pg_try_advisory_lock(v_base + n) THEN
                 slot := v_base + n;
+                v_found := n;
                 EXIT;
             END IF;
         END LOOP;
@@ -109,10 +111,12 @@ BEGIN
           FROM rate_buckets b WHERE b.api_user_id = p_user;
     END IF;
     IF v_slots > 0 THEN
-        -- Slots are taken lowest first: all below this call's were busy. (Counting in pg_locks
-        -- would be exact but reads the whole lock table under its partition locks: far too
-        -- dear per call.)
-        in_flight := CASE WHEN slot IS NOT NULL THEN slot - v_base + 1 ELSE v_slots END;
+        -- Slots are taken lowest first: all below the one this call found were busy. (Counting
+        -- in pg_locks would be exact but reads the whole lock table under its partition locks:
+        -- far too dear per call.) A call refused by the rate does not run: not counted.
+        in_flight := CASE WHEN refused = 'concurrency' THEN v_slots
+                          WHEN refused = 'rate' THEN v_found
+                          ELSE v_found + 1 END;
     END IF;
 END $$;
 
@@ -339,6 +343,7 @@ ALTER SEQUENCE public.events_event_id_seq OWNED BY public.events.seq;
 
 CREATE UNLOGGED TABLE public.login_failures (
     username text NOT NULL,
+    address text NOT NULL,
     failures integer NOT NULL,
     first_failed_at timestamp with time zone NOT NULL,
     last_failed_at timestamp with time zone NOT NULL
@@ -1130,7 +1135,7 @@ ALTER TABLE ONLY public.events
 --
 
 ALTER TABLE ONLY public.login_failures
-    ADD CONSTRAINT login_failures_pkey PRIMARY KEY (username);
+    ADD CONSTRAINT login_failures_pkey PRIMARY KEY (username, address);
 
 --
 -- Name: merchant_log merchant_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -

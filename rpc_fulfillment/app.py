@@ -10,10 +10,13 @@ import orjson
 from aiohttp import web
 
 from rpc_fulfillment import __version__
-from rpc_fulfillment.appkeys import POOL, SETTINGS
+from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS
 from rpc_fulfillment.config import Settings
+from rpc_fulfillment.core.faults import UNAVAILABLE_RETRY_AFTER
 from rpc_fulfillment.jsonrpc.docs import routes as discovery
 from rpc_fulfillment.jsonrpc.envelope import JSON_HEADERS, handle_jsonrpc
+from rpc_fulfillment.jsonrpc.limits import login_gate
+from rpc_fulfillment.db.outage import OUTAGE, is_unreachable
 from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.log_redaction import install_on_aiohttp_loggers
 from rpc_fulfillment.workers.auto_fulfill import auto_fulfill_context
@@ -26,16 +29,19 @@ log = logging.getLogger(__name__)
 
 async def handle_health(request: web.Request) -> web.Response:
     body: dict[str, object] = {"status": "ok", "version": __version__}
-    status = 200
     try:
         async with asyncio.timeout(2):
             await request.app[POOL].fetchval("SELECT 1")
         body["database"] = "ok"
     except Exception as exc:  # any failure to reach the database means unhealthy
-        log.warning("health check: database unreachable: %s", exc)
+        if is_unreachable(exc):
+            OUTAGE.failed(exc, request=True)  # logged once per interval, not per check
+        else:
+            log.warning("health check: database unreachable: %s", exc)
         body.update(status="unavailable", database=f"unreachable: {type(exc).__name__}")
-        status = 503
-    return web.Response(body=orjson.dumps(body), status=status, headers=JSON_HEADERS)
+        return web.Response(body=orjson.dumps(body), status=503,
+                            headers={**JSON_HEADERS, "Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+    return web.Response(body=orjson.dumps(body), status=200, headers=JSON_HEADERS)
 
 
 def _resources(settings: Settings, database_url: str):
@@ -82,6 +88,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
     install_on_aiohttp_loggers()  # aiohttp quotes a malformed request's headers in its log
     app[SETTINGS] = settings
+    app[LOGIN_GATE] = login_gate(settings)
     app.cleanup_ctx.append(_resources(settings, database_url))
     if settings.auto_fulfill:
         app.cleanup_ctx.append(_auto_fulfill(settings))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from rpc_fulfillment.accounts.limits import LoginGate
 from rpc_fulfillment.config import Settings
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 SETTINGS = web.AppKey("settings", Settings)
+LOGIN_GATE = web.AppKey("login_gate", LoginGate)

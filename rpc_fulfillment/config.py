@@ -44,10 +44,15 @@ class Settings:
     rate_burst: int = setting(60, "requests an API user may make at once before the rate applies", SERVE)
     concurrency_limit: int = setting(
         5, "requests of one API user running at once; 0 or off: none", SERVE, zero_means_off=True)
-    # Failed logins beyond the free ones wait 1, 2, 4... seconds before their key is checked.
-    login_max_failures: int = setting(5, "failed logins per username before each attempt waits", SERVE)
+    # Failed logins per (username, source address): beyond the free ones every wrong attempt of
+    # the pair is answered 1, 2, 4... seconds late; a right key is never delayed.
+    login_max_failures: int = setting(
+        5, "failed logins per username and source address before each wrong attempt waits", SERVE)
     login_failure_window: float = setting(900.0, "seconds failed logins are counted for", SERVE)
-    login_max_delay: float = setting(10.0, "longest wait of a login attempt after failures", SERVE)
+    login_max_delay: float = setting(10.0, "longest wait of a wrong login attempt after failures", SERVE)
+    login_max_waiting: int = setting(
+        4, "attempts of one username from one address answered at once (per process) after failed "
+           "logins; more are refused unchecked; 0 or off: no cap", SERVE, zero_means_off=True)
     max_string_length: int = setting(65536, "longest string in a request, in characters", SERVE)
     max_file_content_length: int = setting(
         10 * 1024 * 1024, "longest file_content (base64) of an order instruction", SERVE)

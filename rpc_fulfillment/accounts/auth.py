@@ -8,12 +8,13 @@ import hmac
 import logging
 import re
 import secrets
+from contextlib import nullcontext
 from dataclasses import fields
 
 import asyncpg
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.accounts.limits import Admission, Limits, LoginPolicy, effective_limits
+from rpc_fulfillment.accounts.limits import Admission, Limits, LoginGate, LoginPolicy, effective_limits
 from rpc_fulfillment.core.context import Principal
 from rpc_fulfillment.accounts import queries as accounts
 from rpc_fulfillment.accounts import limit_queries as limits_store
@@ -48,17 +49,20 @@ async def authenticate_with_limits(
     pool: asyncpg.Pool,
     username: object,
     api_key: object,
-    policy: LoginPolicy | None = None,
+    gate: LoginGate,
     remote: str | None = None,
 ) -> tuple[Principal, tuple[float | None, int | None, int | None]]:
     """Check a username and API key: fault 6 when either is missing, fault 2 when wrong. Gives
     the user and its own limits (rate, burst, concurrency; None: the server's).
 
-    ``pool`` must be the pool itself, not a connection held for the call: after too many
-    failures for the username the attempt first waits (``policy``), holding no connection.
-    A failure is counted and logged with the username and ``remote`` (never the key).
+    The key is checked first, so a right one is never delayed. After too many failures of the
+    username from ``remote`` (the source address) a wrong attempt is answered late (the
+    gate's policy), and attempts beyond the gate's places are refused unchecked (LoginGate).
+    ``pool`` must be the pool itself, not a connection held for the call: a wrong attempt
+    waits holding no connection. A failure is counted and logged with the username and
+    ``remote`` (never the key).
     """
-    policy = policy or LoginPolicy()
+    policy = gate.policy
     if not isinstance(username, str) or not username:
         raise Fault("required_parameter", "username is required")
     if not isinstance(api_key, str) or not api_key:
@@ -66,23 +70,39 @@ async def authenticate_with_limits(
     if len(username) > _MAX_USERNAME or "\x00" in username:
         log.warning("login refused: a malformed username (%d characters) from %s", len(username), remote or "?")
         raise Fault("access_denied")
-    row = await accounts.find_login_attempt(pool, username)
-    delay = policy.delay(row["failures"], row["failing_for"])
-    if delay > 0:
-        await asyncio.sleep(delay)
-    known = row["api_user_id"] is not None
-    expected = row["key_hash"] if known else _NO_SUCH_KEY
-    if not hmac.compare_digest(hash_secret(api_key), expected) or not known:
-        failures = await limits_store.record_login_failure(pool, username, policy.window)
+    address = remote or ""
+    pair = (username, address)
+    if gate.full(pair):  # refused without a query
+        raise _unchecked(policy, address)
+    row = await accounts.find_login_attempt(pool, username, address)
+    throttled = policy.delay(row["failures"], row["failing_for"]) > 0
+    if throttled and gate.full(pair):  # places taken while this attempt read its row
+        raise _unchecked(policy, address)
+    with gate.place(pair) if throttled else nullcontext():
+        known = row["api_user_id"] is not None
+        expected = row["key_hash"] if known else _NO_SUCH_KEY
+        if hmac.compare_digest(hash_secret(api_key), expected) and known:
+            if row["failures"]:
+                await limits_store.clear_login_failures(pool, username, address)
+            return _principal(row), (row["rate_limit"], row["rate_burst"], row["concurrency_limit"])
+        failures = await limits_store.record_login_failure(pool, username, address, policy.window)
+        delay = policy.answer_delay(failures)
         log.warning(
             "login failed for username %r from %s (%s user; %d failure(s) within %g s%s)",
             username, remote or "?", "an active" if known else "no such active", failures, policy.window,
-            f"; this attempt waited {delay:g} s" if delay else "",
+            f"; answered {delay:g} s late" if delay else "",
         )
+        if delay > 0:
+            await asyncio.sleep(delay)
         raise Fault("access_denied")
-    if row["failures"]:
-        await limits_store.clear_login_failures(pool, username)
-    return _principal(row), (row["rate_limit"], row["rate_burst"], row["concurrency_limit"])
+
+
+def _unchecked(policy: LoginPolicy, address: str) -> Fault:
+    """The refusal of an attempt whose key was not checked (not logged: a flood of them would
+    flood the log; the wrong attempts that filled the places were)."""
+    return Fault("access_denied", (
+        f"{policy.max_waiting} attempts for this username from {address or 'your address'} are already "
+        f"being answered after failed logins; this one was not checked: retry after {policy.max_delay:g} s"))
 
 
 def user_limits(server: Limits, own: tuple[float | None, int | None, int | None]) -> Limits:
@@ -94,7 +114,7 @@ async def login(
     username: object,
     api_key: object,
     lifetime_seconds: int,
-    policy: LoginPolicy | None = None,
+    gate: LoginGate,
     remote: str | None = None,
     limits: Limits | None = None,
     admitted: list[Admission] | None = None,
@@ -102,7 +122,7 @@ async def login(
     """A new session. With ``limits`` (the server's) the login is a request of the user like
     any other and takes a token from the user's bucket (no concurrency slot); a refusal
     raises LimitRefused before the session is made. ``admitted`` receives the admission."""
-    principal, own = await authenticate_with_limits(pool, username, api_key, policy, remote)
+    principal, own = await authenticate_with_limits(pool, username, api_key, gate, remote)
     if limits is not None:
         user = user_limits(limits, own)
         admission = await limits_store.admit(pool, principal.api_user_id, Limits(user.rate, user.burst, 0))

@@ -39,25 +39,26 @@ async def release(conn: asyncpg.Connection, api_user_id: int, slot: int) -> None
     await conn.execute("SELECT pg_advisory_unlock($1)", slot)
 
 
-async def record_login_failure(conn: Connection, username: str, window: float) -> int:
-    """Count a failed login for ``username``; the count starts again ``window`` seconds after
-    the first failure. Returns the failures now counted."""
+async def record_login_failure(conn: Connection, username: str, address: str, window: float) -> int:
+    """Count a failed login for ``username`` from ``address``; the count starts again ``window``
+    seconds after the first failure. Returns the failures now counted."""
     return await conn.fetchval(
-        """INSERT INTO login_failures AS f (username, failures, first_failed_at, last_failed_at)
-           VALUES ($1, 1, now(), now())
-           ON CONFLICT (username) DO UPDATE SET
-               failures = CASE WHEN f.first_failed_at > now() - make_interval(secs => $2) THEN f.failures + 1 ELSE 1 END,
-               first_failed_at = CASE WHEN f.first_failed_at > now() - make_interval(secs => $2)
+        """INSERT INTO login_failures AS f (username, address, failures, first_failed_at, last_failed_at)
+           VALUES ($1, $2, 1, now(), now())
+           ON CONFLICT (username, address) DO UPDATE SET
+               failures = CASE WHEN f.first_failed_at > now() - make_interval(secs => $3) THEN f.failures + 1 ELSE 1 END,
+               first_failed_at = CASE WHEN f.first_failed_at > now() - make_interval(secs => $3)
                                       THEN f.first_failed_at ELSE now() END,
                last_failed_at = now()
            RETURNING failures""",
         username,
+        address,
         window,
     )
 
 
-async def clear_login_failures(conn: Connection, username: str) -> None:
-    await conn.execute("DELETE FROM login_failures WHERE username = $1", username)
+async def clear_login_failures(conn: Connection, username: str, address: str) -> None:
+    await conn.execute("DELETE FROM login_failures WHERE username = $1 AND address = $2", username, address)
 
 
 async def delete_stale_login_failures(conn: Connection, window: float) -> int:

@@ -8,7 +8,9 @@ server process shares the same buckets. What is decided here: the limits in forc
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 RATE_LIMITED = "rate"
 CONCURRENCY_LIMITED = "concurrency"
@@ -53,7 +55,8 @@ class Admission:
     """What admitting one call gave: ``refused`` is None (admitted), RATE_LIMITED or
     CONCURRENCY_LIMITED; ``tokens`` are left in the bucket (None without a rate limit);
     ``in_flight`` counts the user's calls running as the slot search saw them (slots are
-    taken lowest first: this call's slot + 1; the limit when refused);
+    taken lowest first: this call's slot + 1; the limit when every slot was busy; the busy
+    slots below the one found when the rate refused the call, which does not run);
     ``slot`` is the advisory lock key of the concurrency slot taken (None when none was)."""
 
     limits: Limits
@@ -94,20 +97,62 @@ class Admission:
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """Failed logins per username: the first ``free_failures`` within ``window`` seconds cost
-    nothing; after them every attempt for that username waits 1, 2, 4... seconds, at most
-    ``max_delay``, before its key is even checked. The count starts again ``window`` seconds
-    after the first failure, and a successful login clears it."""
+    """Failed logins per (username, source address): the first ``free_failures`` within
+    ``window`` seconds cost nothing; after them every wrong attempt of that pair is answered
+    1, 2, 4... seconds late, at most ``max_delay``. A right key is never delayed. The count
+    starts again ``window`` seconds after the first failure, and a successful login from the
+    address clears it. At most ``max_waiting`` attempts of a throttled pair are answered at
+    once in one process (0: no cap); see LoginGate."""
 
     free_failures: int = 5
     window: float = 900.0
     max_delay: float = 10.0
+    max_waiting: int = 4
 
     def delay(self, failures: int | None, failing_for: float | None) -> float:
-        """Seconds an attempt waits, given the failures recorded ``failing_for`` seconds ago."""
+        """Seconds a wrong attempt waits, given the failures recorded before it, the first of
+        them ``failing_for`` seconds ago."""
         if not failures or failing_for is None or failing_for >= self.window:
             return 0.0
         excess = failures - self.free_failures
         if excess < 0:
             return 0.0
         return float(min(self.max_delay, 2.0 ** min(excess, 62)))
+
+    def answer_delay(self, failures: int) -> float:
+        """Seconds the wrong attempt that brought the count within the window to ``failures`` waits."""
+        return self.delay(failures - 1, 0.0)
+
+
+class LoginGate:
+    """The attempts of throttled (username, address) pairs being answered in this process.
+
+    An attempt of a pair whose next failure would wait holds a place while its key is checked
+    and, when wrong, while it waits; with ``policy.max_waiting`` places taken, further attempts
+    of the pair are refused before their key is checked (so that the refusal says nothing about
+    the key). That bounds the guesses one address can have in flight against one username to
+    ``max_waiting`` per process, and the memory they take. Pairs that are not throttled (every
+    client whose keys are right) never hold a place and are never refused. In memory only: a
+    pair's entry lives while it has an attempt in progress.
+    """
+
+    def __init__(self, policy: LoginPolicy) -> None:
+        self.policy = policy
+        self._held: dict[tuple[str, str], int] = {}
+
+    def full(self, pair: tuple[str, str]) -> bool:
+        return 0 < self.policy.max_waiting <= self._held.get(pair, 0)
+
+    @contextmanager
+    def place(self, pair: tuple[str, str]) -> Iterator[None]:
+        """Hold a place for one attempt of ``pair`` (the caller checked ``full`` with no await
+        since)."""
+        self._held[pair] = self._held.get(pair, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._held[pair] - 1
+            if left:
+                self._held[pair] = left
+            else:
+                del self._held[pair]

@@ -9,18 +9,19 @@ import asyncpg
 _PRINCIPAL_COLUMNS = "u.api_user_id, u.username, u.role, u.merchant_id, m.code AS merchant_code"
 
 
-async def find_login_attempt(conn: asyncpg.Connection | asyncpg.Pool, username: str) -> asyncpg.Record:
+async def find_login_attempt(conn: asyncpg.Connection | asyncpg.Pool, username: str, address: str) -> asyncpg.Record:
     """One row for any username: the active user's principal, key hash and own limits (all
-    NULL when there is no such user), and the failed logins recorded for the name (``failures``
-    and ``failing_for`` seconds since the first, NULL when none)."""
+    NULL when there is no such user), and the failed logins recorded for the name from
+    ``address`` (``failures`` and ``failing_for`` seconds since the first, NULL when none)."""
     return await conn.fetchrow(
         f"""SELECT {_PRINCIPAL_COLUMNS}, u.key_hash, u.rate_limit, u.rate_burst, u.concurrency_limit,
                    f.failures, extract(epoch FROM now() - f.first_failed_at)::float8 AS failing_for
               FROM (SELECT $1::text AS username) q
-              LEFT JOIN login_failures f ON f.username = q.username
+              LEFT JOIN login_failures f ON f.username = q.username AND f.address = $2
               LEFT JOIN (api_users u JOIN merchants m USING (merchant_id))
                      ON u.username = q.username AND u.revoked_at IS NULL""",
         username,
+        address,
     )
 
 

@@ -36,6 +36,9 @@ FAULTS: dict[str, FaultSpec] = {
     "session_expired": FaultSpec(5, "Session expired. Try to relogin."),
     # The OpenMage server's exact text (reference §1.4); the Mintlify docs shorten it.
     "required_parameter": FaultSpec(6, 'Required parameter is missing, for more details see "exception.log".'),
+    # Ours, over HTTP 503 with Retry-After: the database cannot be reached. ShipStream documents
+    # no such fault; 53 recalls the HTTP status, as 29 and 9 do for 429 and 409 (accounts/limits.py).
+    "unavailable": FaultSpec(53, "Service temporarily unavailable."),
     # order resource (ShipStream order.md)
     "order_not_found": FaultSpec(100, "Requested order does not exist."),
     "order_invalid_filters": FaultSpec(101, "Invalid filters given. Details in error message."),
@@ -127,6 +130,21 @@ class Fault(Exception):
         if self.data is not None:
             error["data"] = self.data
         return error
+
+
+# Seconds a client is told to wait (Retry-After, and the fault's data) while the database is down.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+class DatabaseUnavailable(Fault):
+    """The database could not be reached (refused, lost, shutting down, starting up): nothing of
+    the call was committed, unless the connection was lost while committing."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__("unavailable", data={
+            "detail": f"the database cannot be reached; retry after {UNAVAILABLE_RETRY_AFTER} s",
+            "retry_after": UNAVAILABLE_RETRY_AFTER, "request_id": request_id,
+        })
 
 
 class InvalidParams(Exception):

@@ -7,6 +7,7 @@ import os
 import asyncpg
 import orjson
 
+from rpc_fulfillment.db.outage import OUTAGE
 from rpc_fulfillment.db.uow import Statements
 
 # What a query function is given: an API call's connection (its unit of work's statements), a
@@ -19,6 +20,7 @@ def _dumps(value: object) -> str:
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
+    OUTAGE.reached()  # a new connection: the database is up, if it was down
     for kind in ("json", "jsonb"):
         await connection.set_type_codec(kind, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
@@ -40,13 +42,20 @@ async def _rollback_if_needed(connection: asyncpg.Connection) -> None:
 # statement_timeout: the server ends a statement running past a minute. It replaces asyncpg's
 # command_timeout, which armed a timer on every query (~15 µs a call).
 POOL_SETTINGS = {"plan_cache_mode": "force_generic_plan", "statement_timeout": "60s"}
+# Seconds to open a connection: past it the database counts as unreachable (asyncpg's default,
+# 60 s, would keep every call of an outage waiting that long where packets are dropped).
+CONNECT_TIMEOUT = 5.0
 
 
 async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         database_url,
-        min_size=1,
+        # No floor of idle connections: asyncpg (0.32) would keep one by reconnecting in the
+        # background, logging a traceback at each attempt while the database is down.
+        # Connections are opened when calls need them, and closed after 5 idle minutes.
+        min_size=0,
         max_size=size,
+        timeout=CONNECT_TIMEOUT,
         init=_init_connection,
         reset=_rollback_if_needed,
         # Each process's connections carry its pid: pg_stat_activity tells which server holds what.
@@ -55,6 +64,6 @@ async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
-    connection = await asyncpg.connect(database_url)
+    connection = await asyncpg.connect(database_url, timeout=CONNECT_TIMEOUT)
     await _init_connection(connection)
     return connection

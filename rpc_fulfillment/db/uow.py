@@ -11,7 +11,8 @@ a fresh transaction, up to CALL_ATTEMPTS times in all: the failed attempt left n
 
 The driver's errors stop here: a refused unique, check or foreign-key constraint becomes
 core's Conflict / ConstraintViolated (with the constraint's name), a number too large
-OutOfRange, a statement's own re-check refusing (SQLSTATE RF001) Stale, text with a NUL character the -32602 answer, a lost connection fault 1.
+OutOfRange, a statement's own re-check refusing (SQLSTATE RF001) Stale, text with a NUL character the -32602 answer, a lost
+connection DatabaseUnavailable (db/outage.py: HTTP 503, logged once per interval).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import asyncpg
 
 from rpc_fulfillment.core.api import Declaration, Transaction
 from rpc_fulfillment.core.context import AfterCommit
-from rpc_fulfillment.core.faults import Conflict, ConstraintViolated, Fault, InvalidParams, OutOfRange, Stale
+from rpc_fulfillment.core.faults import Conflict, ConstraintViolated, DatabaseUnavailable, InvalidParams, OutOfRange, Stale
+from rpc_fulfillment.db.outage import UNREACHABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,6 @@ CALL_ATTEMPTS = 3  # in all, the first included
 RETRY_BACKOFF = 0.004  # seconds: the n-th retry waits a random 50-100% of RETRY_BACKOFF * 2**(n-1)
 # JSON strings may hold U+0000, PostgreSQL text and jsonb may not.
 NUL_ERRORS = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
-LOST_CONNECTION = (asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError, OSError)
 # Raised by a statement whose re-check finds what it was decided on changed (rpcf_stock_as_read,
 # migration 0011); asyncpg knows no class for our own SQLSTATEs.
 STALE_SQLSTATE = "RF001"
@@ -181,9 +182,12 @@ class UnitOfWork:
                 attempt += 1
             except NUL_ERRORS:
                 raise InvalidParams(f"{declaration.path}: text may not contain the NUL character (\\u0000)") from None
-            except LOST_CONNECTION:
-                log.exception("request %s: lost the database connection in %s", self.request_id, declaration.path)
-                raise Fault("internal", data={"request_id": self.request_id}) from None
+            except UNREACHABLE_ERRORS as error:
+                raise DatabaseUnavailable(self.request_id) from error
+            except asyncpg.InterfaceError as error:
+                if self.connection.is_closed():  # lost earlier, in another statement of the call
+                    raise DatabaseUnavailable(self.request_id) from error
+                raise
 
     async def _attempt(self, declared: Transaction | None, service: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Any:
         self._declared = declared

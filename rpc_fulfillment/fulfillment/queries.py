@@ -135,14 +135,6 @@ async def cancel_backordered(conn: Connection, quantities: Sequence[tuple[int, i
     )
 
 
-async def allocations_of(conn: Connection, order_item_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT order_item_id, warehouse_id, product_id, order_id, qty_allocated FROM order_item_allocations
-            WHERE order_item_id = ANY($1::bigint[]) ORDER BY order_item_id, warehouse_id""",
-        list(order_item_ids),
-    )
-
-
 @dataclass(frozen=True)
 class StatusChange:
     order_id: int

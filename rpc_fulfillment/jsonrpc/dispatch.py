@@ -3,8 +3,10 @@
 jsonrpcserver dispatches to these. Each turns its outcome into a jsonrpcserver Result through
 ``wire_error``, the one place an exception becomes its wire answer: a ShipStream fault becomes
 code -(32000 + N) with the exact message, and anything unexpected becomes fault 1 with the
-request id, which is also logged. A multiCall entry's ``{"isFault": ...}`` is built from the
-same answer.
+request id, which is also logged. The database being unreachable (db/outage.py) is not a bug:
+it is fault 53, which the envelope answers over HTTP 503, and the outage is logged once per
+interval rather than per call. A multiCall entry's ``{"isFault": ...}`` is built from the same
+answer.
 
 A call (and each entry of a multiCall) runs its service function in the call's unit of work
 (db/uow.py): one connection, one transaction per function, the retry of deadlocks and
@@ -27,8 +29,9 @@ from jsonrpcserver.result import Result
 
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.core.api import EVERYONE, api_method
-from rpc_fulfillment.core.faults import Fault, InvalidParams
-from rpc_fulfillment.accounts.limits import Admission, LoginPolicy, effective_limits
+from rpc_fulfillment.core.faults import FAULTS, DatabaseUnavailable, Fault, InvalidParams
+from rpc_fulfillment.accounts.limits import Admission, LoginGate, effective_limits
+from rpc_fulfillment.db.outage import OUTAGE, is_unreachable
 from rpc_fulfillment.db.uow import UnitOfWork, unit_of_work
 from rpc_fulfillment.jsonrpc.basic_auth import basic_credentials
 from rpc_fulfillment.jsonrpc.docs import openrpc
@@ -41,6 +44,7 @@ from rpc_fulfillment.core.context import CallContext, Principal
 log = logging.getLogger(__name__)
 
 INVALID_PARAMS = -32602
+UNAVAILABLE_CODE = FAULTS["unavailable"].wire_code
 ABSENT: Any = object()
 
 
@@ -52,7 +56,8 @@ class RequestContext:
     settings: Settings
     request_id: str
     authorization: str | None
-    remote: str | None = None  # the peer's address, for the log of failed logins
+    login_gate: LoginGate  # the login throttle of this process
+    remote: str | None = None  # the peer's address: the login throttle counts failures per address
     limits: RequestLimits | None = None  # what the calls of this HTTP request were granted
 
 
@@ -71,10 +76,20 @@ class WireError:
     def entry(self) -> dict[str, Any]:
         return {"isFault": True, "faultCode": self.fault_code, "faultMessage": self.fault_message}
 
+    @property
+    def unavailable(self) -> bool:
+        return self.error["code"] == UNAVAILABLE_CODE
+
 
 def wire_error(exception: Exception, ctx: RequestContext, what: str) -> WireError:
-    """The one place an exception becomes its wire answer. Anything unexpected is fault 1,
-    logged with the request id (which the answer carries)."""
+    """The one place an exception becomes its wire answer. An unreachable database is fault 53
+    (counted by the outage's log, not logged here); anything else unexpected is fault 1, logged
+    with the request id (which the answer carries)."""
+    if is_unreachable(exception):
+        cause = exception.__cause__ if isinstance(exception, DatabaseUnavailable) else exception
+        OUTAGE.failed(cause or exception, request=True)
+        if not isinstance(exception, DatabaseUnavailable):
+            exception = DatabaseUnavailable(ctx.request_id)
     if isinstance(exception, InvalidParams):
         return WireError({"code": INVALID_PARAMS, "message": "Invalid params", "data": exception.detail},
                          INVALID_PARAMS, f"Invalid params: {exception.detail}")
@@ -104,10 +119,6 @@ def top_level(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Re
     return wrapper
 
 
-def _login_policy(settings: Settings) -> LoginPolicy:
-    return LoginPolicy(settings.login_max_failures, settings.login_failure_window, settings.login_max_delay)
-
-
 def _record(ctx: RequestContext, admission: Admission) -> None:
     if ctx.limits is not None:
         ctx.limits.record(admission)
@@ -124,7 +135,7 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1,
     multiCall, after its last call.
 
     HTTP Basic credentials are checked on the pool before the connection is taken: after
-    repeated failures an attempt waits, and must not hold a connection meanwhile.
+    repeated failures a wrong attempt waits, and must not hold a connection meanwhile.
     """
     limits = server_limits(ctx.settings)
     basic = None
@@ -132,7 +143,7 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1,
         credentials = basic_credentials(ctx.authorization)
         if credentials is None:
             raise Fault("session_expired", "no session and no HTTP Basic credentials")
-        basic = await auth.authenticate_with_limits(ctx.pool, *credentials, _login_policy(ctx.settings), ctx.remote)
+        basic = await auth.authenticate_with_limits(ctx.pool, *credentials, ctx.login_gate, ctx.remote)
     async with unit_of_work(ctx.pool, ctx.request_id) as uow:
         connection = uow.connection
         if basic is None:
@@ -158,13 +169,16 @@ async def _release_slot(connection: asyncpg.Connection, api_user_id: int, slot: 
     """Give the concurrency slot back (an advisory lock of this connection). If that fails the
     connection is ended, which makes PostgreSQL release the lock. A failure here never changes
     the answer of a call that has run."""
+    if connection.is_closed():  # lost (the database went away): the lock went with it
+        return
     try:
         await auth.release_slot(connection, api_user_id, slot)
     except asyncio.CancelledError:
         connection.terminate()
         raise
     except Exception as exc:  # the call's answer stands; the slot is recovered as above
-        log.warning("could not release a concurrency slot of API user %s: %s", api_user_id, exc)
+        if not is_unreachable(exc):
+            log.warning("could not release a concurrency slot of API user %s: %s", api_user_id, exc)
         connection.terminate()
 
 
@@ -232,7 +246,7 @@ async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) 
     try:
         return await auth.login(
             ctx.pool, username, api_key, ctx.settings.session_lifetime,
-            _login_policy(ctx.settings), ctx.remote, server_limits(ctx.settings), admitted,
+            ctx.login_gate, ctx.remote, server_limits(ctx.settings), admitted,
         )
     finally:
         for admission in admitted:
@@ -250,17 +264,19 @@ def _php_truthy(value: Any) -> bool:
     return bool(value) and value != "0"
 
 
-async def _one_of_many(ctx: RequestContext, uow: UnitOfWork, principal: Principal, entry: Any) -> tuple[bool, Any]:
-    """Run one multiCall entry; returns (failed, result or fault entry)."""
+async def _one_of_many(ctx: RequestContext, uow: UnitOfWork, principal: Principal, entry: Any) -> tuple[WireError | None, Any]:
+    """Run one multiCall entry; returns (its error or None, its result or fault entry)."""
     if not isinstance(entry, list) or not entry:
         # Each call is what call() takes after the session: ["resource.method", args, ...].
-        return True, wire_error(Fault("invalid_api_path"), ctx, "multiCall").entry()
+        error = wire_error(Fault("invalid_api_path"), ctx, "multiCall")
+        return error, error.entry()
     path, *arguments = entry
     args = arguments[0] if arguments else ABSENT
     try:
-        return False, await _invoke(ctx, uow, principal, path, args, tuple(arguments[1:]))
+        return None, await _invoke(ctx, uow, principal, path, args, tuple(arguments[1:]))
     except Exception as exception:
-        return True, wire_error(exception, ctx, f"multiCall entry {path!r:.100}").entry()
+        error = wire_error(exception, ctx, f"multiCall entry {path!r:.100}")
+        return error, error.entry()
 
 
 @top_level
@@ -283,11 +299,15 @@ async def _many(ctx: RequestContext, uow: UnitOfWork, principal: Principal, call
         raise InvalidParams("options must be an object such as {\"break\": true}")
     stop_on_fault = _php_truthy((options or {}).get("break"))
     results = []
+    all_unavailable = True
     for entry in calls:
-        failed, result = await _one_of_many(ctx, uow, principal, entry)
+        error, result = await _one_of_many(ctx, uow, principal, entry)
         results.append(result)
-        if failed and stop_on_fault:
+        all_unavailable = all_unavailable and error is not None and error.unavailable
+        if error is not None and stop_on_fault:
             break
+    if results and all_unavailable:  # nothing ran: the whole multiCall is refused (HTTP 503)
+        raise DatabaseUnavailable(ctx.request_id)
     return results
 
 

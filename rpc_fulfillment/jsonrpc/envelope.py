@@ -2,7 +2,8 @@
 
 Parses with orjson, applies the size, depth and batch limits, validates each request object
 (fast, by hand), splits batches so every entry gets its own answer as the 2.0 specification
-says, and hands each valid request to jsonrpcserver.
+says, and hands each valid request to jsonrpcserver. A request whose every answer is the
+database-unavailable fault (53) is answered HTTP 503 with Retry-After: nothing of it ran.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from aiohttp import web
 from jsonrpcserver.async_main import dispatch_to_response
 from jsonrpcserver.response import to_serializable
 
-from rpc_fulfillment.appkeys import POOL, SETTINGS
-from rpc_fulfillment.core.faults import FAULTS
+from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS
+from rpc_fulfillment.core.faults import FAULTS, UNAVAILABLE_RETRY_AFTER
 from rpc_fulfillment.jsonrpc import limits
-from rpc_fulfillment.jsonrpc.dispatch import TOP_LEVEL, RequestContext
+from rpc_fulfillment.jsonrpc.dispatch import TOP_LEVEL, UNAVAILABLE_CODE, RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,12 @@ def _encode(answer: Any, request_id: str) -> bytes:
     return _encode_one(answer, request_id)
 
 
+def _unavailable(answer: dict[str, Any] | list[dict[str, Any]]) -> bool:
+    """Every answer is the database-unavailable fault."""
+    answers = answer if isinstance(answer, list) else [answer]
+    return all((one.get("error") or {}).get("code") == UNAVAILABLE_CODE for one in answers)
+
+
 def _json(body: Any, status: int = 200, request_id: str = "") -> web.Response:
     return web.Response(
         body=_encode(body, request_id), status=status, headers={**JSON_HEADERS, "X-Request-Id": request_id}
@@ -192,9 +199,14 @@ async def _handle_jsonrpc(request: web.Request, granted: limits.RequestLimits) -
         if problem == limits.TOO_LONG:
             parsed = limits.refuse_long_strings(parsed, settings)
     ctx = RequestContext(
-        request.app[POOL], settings, request_id, request.headers.get("Authorization"), request.remote, granted
+        request.app[POOL], settings, request_id, request.headers.get("Authorization"), request.app[LOGIN_GATE],
+        request.remote, granted
     )
     answer = await (_answer_batch(parsed, ctx) if isinstance(parsed, list) else _answer(parsed, ctx))
     if answer is None:
         return web.Response(status=204, headers={"X-Request-Id": request_id})
+    if _unavailable(answer):
+        response = _json(answer, 503, request_id)
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return response
     return _json(answer, 200, request_id)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpc_fulfillment.config import Settings
-from rpc_fulfillment.accounts.limits import CONCURRENCY_LIMITED, RATE_LIMITED, Admission, Limits
+from rpc_fulfillment.accounts.limits import CONCURRENCY_LIMITED, RATE_LIMITED, Admission, Limits, LoginGate, LoginPolicy
 
 TOO_DEEP = "depth"
 TOO_LONG = "string"
@@ -31,6 +31,12 @@ INVALID_PARAMS = -32602
 
 def server_limits(settings: Settings) -> Limits:
     return Limits(settings.rate_limit, settings.rate_burst, settings.concurrency_limit)
+
+
+def login_gate(settings: Settings) -> LoginGate:
+    """The login throttle of one server process (its places live as long as the app)."""
+    return LoginGate(LoginPolicy(settings.login_max_failures, settings.login_failure_window,
+                                 settings.login_max_delay, settings.login_max_waiting))
 
 
 class RequestLimits:
@@ -196,5 +202,5 @@ def _refuse_one(entry: Any, settings: Settings) -> Any:
 
 __all__ = [
     "CONCURRENCY_LIMITED", "RATE_LIMITED", "TOO_DEEP", "TOO_LONG", "RequestLimits", "Refused", "scan",
-    "find_long_string", "refuse_long_strings", "server_limits",
+    "find_long_string", "refuse_long_strings", "server_limits", "login_gate",
 ]

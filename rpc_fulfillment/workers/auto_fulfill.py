@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 
 import asyncpg
 
+from rpc_fulfillment.db.outage import background_failure
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.shipments.rules import PackageInput, TrackingInput
 from rpc_fulfillment.fulfillment.states import RULES
@@ -148,8 +149,8 @@ class AutoFulfiller:
                 taken = await self.run_once()
                 if taken:
                     log.info("auto-fulfill: %d step(s) taken", taken)
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("auto-fulfill: pass failed, will retry: %s", exc)
+            except Exception as exc:  # the loop must outlive any pass (a database outage included)
+                background_failure(log, "auto-fulfill: pass failed, will retry", exc)
             try:
                 await asyncio.wait_for(self._stop.wait(), self.interval)
             except asyncio.TimeoutError:

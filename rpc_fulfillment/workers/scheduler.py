@@ -10,6 +10,7 @@ from itertools import groupby
 
 import asyncpg
 
+from rpc_fulfillment.db.outage import background_failure
 from rpc_fulfillment.fulfillment.engine import settle
 from rpc_fulfillment.fulfillment.queries import due_delayed_orders
 
@@ -32,6 +33,6 @@ async def release_holds_forever(pool: asyncpg.Pool, interval: float) -> None:
         try:
             while await release_due_holds(pool) == BATCH:
                 pass
-        except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("could not release scheduled holds: %s", exc)
+        except Exception as exc:  # the loop must outlive any round (a database outage included)
+            background_failure(log, "could not release scheduled holds", exc)
         await asyncio.sleep(interval)

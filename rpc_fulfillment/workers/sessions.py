@@ -11,6 +11,7 @@ import asyncpg
 
 from rpc_fulfillment.accounts.queries import delete_expired_sessions
 from rpc_fulfillment.accounts.limit_queries import delete_stale_login_failures
+from rpc_fulfillment.db.outage import background_failure
 from rpc_fulfillment.workers.webhooks import prune_history
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,14 @@ async def expire_sessions_forever(
             if deleted:
                 log.info("deleted %d expired sessions", deleted)
             await delete_stale_login_failures(pool, login_window)
-        except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("could not delete expired sessions: %s", exc)
+        except Exception as exc:  # the loop must outlive any round (a database outage included)
+            background_failure(log, "could not delete expired sessions", exc)
         if webhook_retention_days:
             try:
                 pruned = await prune_history(pool, webhook_retention_days)
                 if pruned is not None and (pruned.deliveries or pruned.events):
                     log.info("webhook retention (%d days): deleted %d deliveries, %d attempts and %d events in %d statements",
                              webhook_retention_days, pruned.deliveries, pruned.attempts, pruned.events, pruned.statements)
-            except (asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                log.warning("could not prune the webhook history: %s", exc)
+            except Exception as exc:
+                background_failure(log, "could not prune the webhook history", exc)
         await asyncio.sleep(interval)

@@ -44,6 +44,7 @@ from rpc_fulfillment import __version__
 from rpc_fulfillment.config import Settings, parse_retry_schedule
 from rpc_fulfillment.webhooks import rules as domain
 from rpc_fulfillment.webhooks import queries as store
+from rpc_fulfillment.db.outage import background_failure
 from rpc_fulfillment.db.pool import connect, create_pool
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ FANOUT_BATCH = 1000  # events one fan-out transaction takes from the queue
 EXCERPT_BYTES = 1000  # how much of a receiver's answer is kept
 CONNECT_TIMEOUT = 3.0  # ShipStream: 3 s to connect, 5 s in all
 ACQUIRE_TIMEOUT = 30.0  # a pool that cannot give a connection this long is broken
+LISTEN_RETRY = 1.0  # seconds between attempts to LISTEN again
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 REFUSED = "refused: {}; webhooks go to public addresses only on this server"
 
@@ -155,22 +157,24 @@ class WebhookWorker:
             listener.terminate()
 
     async def _listen_forever(self) -> None:
-        """Hold a LISTEN connection; reconnect (and look for work) when it drops."""
+        """Hold a LISTEN connection; reconnect (and look for work) as soon as it drops, every
+        LISTEN_RETRY seconds while the database cannot be reached."""
         while True:
+            closed = asyncio.Event()
             try:
                 self._listener = await connect(self.database_url)
+                self._listener.add_termination_listener(lambda _: closed.set())
                 await self._listener.add_listener(store.CHANNEL, self._notified)
                 self.wake()  # anything queued while we were not listening
-                while not self._listener.is_closed():
-                    await asyncio.sleep(min(self.interval, 5.0))
+                await closed.wait()
                 log.warning("webhook worker: the LISTEN connection closed; reconnecting")
             except asyncio.CancelledError:
                 await self._close_listener()
                 raise
-            except _DB_ERRORS as exc:
-                log.warning("webhook worker: cannot LISTEN (%s); retrying", exc)
+            except Exception as exc:  # the loop must outlive any failure (a database outage included)
+                background_failure(log, "webhook worker: cannot LISTEN", exc)
             await self._close_listener()
-            await asyncio.sleep(1)
+            await asyncio.sleep(LISTEN_RETRY)
 
     # ------------------------------------------------------------------ the loop
 
@@ -181,11 +185,8 @@ class WebhookWorker:
                 busy = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except (asyncio.TimeoutError, *_DB_ERRORS) as exc:
-                log.warning("webhook worker: database error: %s", exc or type(exc).__name__)
-                busy = False
-            except Exception:
-                log.exception("webhook worker: unexpected error")
+            except Exception as exc:  # the slot must outlive any round (a database outage included)
+                background_failure(log, "webhook worker", exc)
                 busy = False
             task = asyncio.current_task()
             if task is not None and task.cancelling():

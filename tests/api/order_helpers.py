@@ -95,6 +95,20 @@ async def check_invariants(db: asyncpg.Connection) -> None:
     assert await db.fetchval(
         "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.order_id)"
     ) == 0
+    # The status of an order in state new or processing says what is reserved and what waits
+    # (docs: new / partial_backorder / backordered; processing / partial_backorder), written here
+    # rather than taken from fulfillment/states.py.
+    wrong_status = await db.fetch(
+        """SELECT o.unique_id, o.status, sum(i.qty_processing) AS reserved, sum(i.qty_backordered) AS backordered
+             FROM orders o JOIN order_items i USING (order_id)
+            WHERE o.state IN ('new', 'processing')
+            GROUP BY o.order_id
+           HAVING o.status <> CASE WHEN sum(i.qty_backordered) > 0 AND (o.state = 'processing' OR sum(i.qty_processing) > 0)
+                                   THEN 'partial_backorder'
+                                   WHEN sum(i.qty_backordered) > 0 THEN 'backordered'
+                                   ELSE o.state END"""
+    )
+    assert not wrong_status, [dict(r) for r in wrong_status]
     assert await db.fetchval(
         """SELECT count(*) FROM orders o WHERE NOT EXISTS
              (SELECT 1 FROM events e WHERE e.topic = 'order:created' AND (e.message->>'order_id')::bigint = o.order_id)"""

@@ -58,17 +58,21 @@ async def test_the_sandbox_keeps_to_the_backorder_policy(make_client, users, db)
     rpc = await make_client(auto_fulfill=True, auto_fulfill_delay=DELAY)
     session = await rpc.login(users["merchant"])
     product = await add_product(db, "A", stock=1)
+    await add_product(db, "B", stock=1)
     order = await new_order(rpc, session, {"A": 2}, backorder_policy="all_or_nothing")
-    await asyncio.sleep(0.5)  # several passes
+    control = await new_order(rpc, session, {"B": 1})  # can ship: proves the sandbox ran meanwhile
+
+    def completed(unique_id: str):
+        async def complete() -> bool:
+            return await order_state(rpc, session, unique_id) == ("complete", "complete")
+        return complete
+
+    await wait_for(completed(control["unique_id"]))
     assert await order_state(rpc, session, order["unique_id"]) == ("new", "partial_backorder")
-    assert await db.fetchval("SELECT count(*) FROM shipments") == 0
+    assert await db.fetchval("SELECT count(*) FROM shipments") == 1  # the control's
     await receive(db, product, 1)
-
-    async def complete() -> bool:
-        return await order_state(rpc, session, order["unique_id"]) == ("complete", "complete")
-
-    await wait_for(complete)
-    assert await db.fetchval("SELECT count(*) FROM shipments") == 1
+    await wait_for(completed(order["unique_id"]))
+    assert await db.fetchval("SELECT count(*) FROM shipments") == 2
 
 
 async def test_several_workers_never_handle_an_order_twice(users, db, database_url):

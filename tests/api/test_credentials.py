@@ -1,5 +1,6 @@
 """API keys and sessions: how they are made, stored and compared; revocation in every process;
-the cap on active keys per merchant; failed logins logged and slowed down per username."""
+the cap on active keys per merchant; failed logins logged and slowed down per username and
+source address, never delaying a right key."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import hashlib
 import logging
 import re
 import time
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable
 
+import aiohttp
+import orjson
 import pytest
 
 from rpc_fulfillment.accounts import auth
@@ -177,14 +181,15 @@ async def test_failed_logins_are_logged_without_the_key(rpc, users, caplog):
     assert all("\n" not in line for line in lines)
 
 
-async def test_failed_logins_are_counted_per_username(rpc, users, db):
+async def test_failed_logins_are_counted_per_username_and_address(rpc, users, db):
     user = users["merchant"]
     for _ in range(3):
         await rpc.request("login", [user.username, "0" * 40])
     await rpc.call(None, "store.list", headers=basic(user.username, "1" * 40))
     await rpc.request("login", ["no-such-user", "0" * 40])  # unknown names are counted too
-    rows = {r["username"]: r["failures"] for r in await db.fetch("SELECT username, failures FROM login_failures")}
-    assert rows == {user.username: 4, "no-such-user": 1}
+    rows = {(r["username"], r["address"]): r["failures"]
+            for r in await db.fetch("SELECT username, address, failures FROM login_failures")}
+    assert rows == {(user.username, "127.0.0.1"): 4, ("no-such-user", "127.0.0.1"): 1}
     # Missing arguments are not attempts.
     await rpc.request("login", [user.username, ""])
     assert await db.fetchval("SELECT failures FROM login_failures WHERE username = $1", user.username) == 4
@@ -206,7 +211,9 @@ async def timed_login(rpc: Any, user: ApiUser, key: str | None = None) -> tuple[
     return time.perf_counter() - started, body
 
 
-async def test_failed_logins_slow_down_that_username_only(make_client, users):
+async def test_failed_logins_slow_down_wrong_attempts_only(make_client, users):
+    """Changed by issue 13 item 7: the right key used to wait too (up to the delay); it never
+    waits now."""
     rpc = await make_client(login_max_failures=2, login_max_delay=0.4)
     user, other = users["merchant"], users["other"]
     for _ in range(2):  # free
@@ -214,9 +221,9 @@ async def test_failed_logins_slow_down_that_username_only(make_client, users):
         assert body["error"]["code"] == -32002 and elapsed < 0.3
     elapsed, body = await timed_login(rpc, user, "0" * 40)  # 2 failures: waits min(2^0, 0.4)
     assert body["error"]["code"] == -32002 and elapsed >= 0.4
-    # The right key still gets in (after the same wait): an attacker cannot lock the user out.
+    # The right key gets in at once: an attacker can neither lock the user out nor slow them down.
     elapsed, body = await timed_login(rpc, user)
-    assert len(body["result"]) == 32 and elapsed >= 0.4
+    assert len(body["result"]) == 32 and elapsed < 0.3
     # ...and the success ends the slowdown.
     elapsed, body = await timed_login(rpc, user, "0" * 40)
     assert elapsed < 0.3
@@ -229,7 +236,7 @@ async def test_the_delay_grows_and_is_capped(make_client, users, db):
     rpc = await make_client(login_max_failures=1, login_max_delay=0.5)
     user = users["merchant"]
     await db.execute(
-        "INSERT INTO login_failures VALUES ($1, 30, now(), now())", user.username
+        "INSERT INTO login_failures VALUES ($1, '127.0.0.1', 30, now(), now())", user.username
     )
     elapsed, body = await timed_login(rpc, user, "0" * 40)
     assert 0.5 <= elapsed < 2.0  # 2^29 s capped at 0.5
@@ -240,7 +247,8 @@ async def test_the_count_restarts_after_the_window(make_client, users, db):
     rpc = await make_client(login_max_failures=1, login_max_delay=5, login_failure_window=60)
     user = users["merchant"]
     await db.execute(
-        "INSERT INTO login_failures VALUES ($1, 9, now() - interval '61 seconds', now() - interval '50 seconds')",
+        "INSERT INTO login_failures VALUES ($1, '127.0.0.1', 9, now() - interval '61 seconds', "
+        "now() - interval '50 seconds')",
         user.username,
     )
     elapsed, body = await timed_login(rpc, user, "0" * 40)
@@ -266,7 +274,7 @@ async def test_the_slowdown_is_shared_by_every_process_and_does_not_block_the_lo
 
 async def test_a_waiting_basic_attempt_holds_no_database_connection(make_client, users):
     """The wait happens before a connection is taken: waiting attempts cannot drain the pool."""
-    rpc = await make_client(login_max_failures=1, login_max_delay=0.8, db_pool_size=2)
+    rpc = await make_client(login_max_failures=1, login_max_delay=0.8, login_max_waiting=8, db_pool_size=2)
     user, other = users["merchant"], users["other"]
     await rpc.request("login", [user.username, "0" * 40])
     header = basic(user.username, "0" * 40)
@@ -279,11 +287,97 @@ async def test_a_waiting_basic_attempt_holds_no_database_connection(make_client,
         assert body["error"]["code"] == -32002
 
 
+Send = Callable[..., Awaitable[tuple[float, dict[str, Any]]]]
+
+
+@asynccontextmanager
+async def from_address(rpc: Any, address: str) -> AsyncIterator[Send]:
+    """Requests to the app under test over TCP connections bound to ``address`` (Linux routes
+    all of 127.0.0.0/8 to the loopback): the server sees them come from there. ``send(method,
+    params, headers)`` gives (seconds, body)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def send(method: str, params: Any, headers: dict[str, str] | None = None) -> tuple[float, dict[str, Any]]:
+            started = time.perf_counter()
+            body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            async with session.post(rpc.client.make_url("/api/jsonrpc"), data=body, headers=headers) as response:
+                assert response.status == 200
+                answer = orjson.loads(await response.read())
+            return time.perf_counter() - started, answer
+
+        yield send
+
+
+def store_list(username: str, key: str) -> tuple[str, list[Any], dict[str, str]]:
+    """A store.list call with HTTP Basic credentials, as arguments of ``send``."""
+    return "call", [None, "store.list"], basic(username, key)
+
+
+async def test_an_attacker_cannot_slow_down_the_owner(make_client, users, db):
+    """Issue 13 item 7: wrong keys sent for a username from one address delay that address's
+    wrong attempts, never a right key (from another address or from the same one)."""
+    rpc = await make_client(login_max_failures=2, login_max_delay=1.5)
+    user = users["merchant"]
+    async with from_address(rpc, "127.0.0.2") as attacker, from_address(rpc, "127.0.0.3") as owner:
+        for _ in range(2):  # free
+            elapsed, body = await attacker(*store_list(user.username, "0" * 40))
+            assert body["error"]["code"] == -32002 and elapsed < 0.5
+        guesses = [asyncio.create_task(attacker(*store_list(user.username, f"{n}" * 40))) for n in range(1, 3)]
+        await asyncio.sleep(0.3)  # both guesses are waiting now (1 s and 1.5 s)
+        for send in (owner, attacker):
+            elapsed, body = await send(*store_list(user.username, user.api_key))
+            assert body["result"][0]["code"] == "default" and elapsed < 0.5, (send, body)
+            elapsed, body = await send("login", [user.username, user.api_key])
+            assert len(body["result"]) == 32 and elapsed < 0.5
+        for elapsed, body in await asyncio.gather(*guesses):
+            assert body["error"]["code"] == -32002 and elapsed >= 1.0
+    rows = await db.fetch("SELECT username, address, failures FROM login_failures")
+    assert [tuple(row) for row in rows] == []  # the owner's login from 127.0.0.2 cleared that address
+
+
+async def test_parallel_guesses_over_the_cap_are_refused_unchecked(make_client, users, db):
+    rpc = await make_client(login_max_failures=1, login_max_delay=1.5)  # --login-max-waiting 4
+    user = users["merchant"]
+    async with from_address(rpc, "127.0.0.2") as attacker, from_address(rpc, "127.0.0.3") as owner:
+        await attacker("login", [user.username, "0" * 40])  # free; the pair is throttled from now on
+        waiting = [asyncio.create_task(attacker("login", [user.username, f"{n}" * 40])) for n in range(1, 5)]
+        await asyncio.sleep(0.3)
+        started = time.perf_counter()
+        flood = await asyncio.gather(*(attacker("login", [user.username, f"{n:x}" * 40]) for n in range(5, 16)))
+        assert time.perf_counter() - started < 1.0
+        for elapsed, body in flood:
+            assert body["error"]["code"] == -32002 and "this one was not checked" in body["error"]["data"], body
+        # Unchecked means unchecked: even the right key is refused from the attacker's address
+        # while its places are taken (the owner behind the same address retries later)...
+        elapsed, body = await attacker("login", [user.username, user.api_key])
+        assert "not checked" in body["error"]["data"] and elapsed < 0.5
+        # ...while from anywhere else it gets in at once.
+        elapsed, body = await owner("login", [user.username, user.api_key])
+        assert len(body["result"]) == 32 and elapsed < 0.5
+        for elapsed, body in await asyncio.gather(*waiting):
+            assert body["error"]["code"] == -32002 and "data" not in body["error"] and elapsed >= 1.0
+        assert await db.fetchval("SELECT failures FROM login_failures WHERE address = '127.0.0.2'") == 5
+        # Once the waiting guesses are answered, the next one is checked again (and waits).
+        elapsed, body = await attacker("login", [user.username, "f" * 40])
+        assert "data" not in body["error"] and elapsed >= 1.5
+
+
+async def test_parallel_right_keys_are_never_refused(make_client, users):
+    """The cap binds only a (username, address) with failures: a client whose keys are right
+    may send as many HTTP Basic calls at once as it likes."""
+    rpc = await make_client(login_max_failures=1, login_max_delay=1.5, login_max_waiting=1)
+    user = users["merchant"]
+    header = basic(user.username, user.api_key)
+    answers = await asyncio.gather(*(request(rpc, "call", [None, "store.list"], header) for _ in range(12)))
+    assert all(body["result"][0]["code"] == "default" for body in answers)
+
+
 async def test_stale_failures_are_deleted_by_the_session_worker(db, users):
     from rpc_fulfillment.accounts.limit_queries import delete_stale_login_failures
 
-    await db.execute("INSERT INTO login_failures VALUES ('old', 3, now() - interval '2 hours', now() - interval '2 hours')")
-    await db.execute("INSERT INTO login_failures VALUES ('new', 3, now(), now())")
+    await db.execute("INSERT INTO login_failures VALUES ('old', '::1', 3, now() - interval '2 hours', "
+                     "now() - interval '2 hours')")
+    await db.execute("INSERT INTO login_failures VALUES ('new', '::1', 3, now(), now())")
     assert await delete_stale_login_failures(db, 3600) == 1
     assert [r["username"] for r in await db.fetch("SELECT username FROM login_failures")] == ["new"]
 

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from rpc_fulfillment.client import Client
 from tests.api.live_server import *  # noqa: F403 (the fixtures live, serve_in_thread...)
-from tests.api.test_examples import php_problem, products
+from tests.api.test_examples import cannot_run_php, php_problem, products
 
 PHP = Path(__file__).resolve().parent.parent / "php"
 REPO = PHP.parent.parent
@@ -82,10 +82,10 @@ def _json_client() -> Path | str:
 def json_client() -> Path:
     problem = php_problem()
     if problem:
-        pytest.skip(problem)
+        cannot_run_php(problem)
     found = _json_client()
     if isinstance(found, str):
-        pytest.skip(found)
+        cannot_run_php(found)
     return found
 
 

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from rpc_fulfillment.orders.views import SCALARS
 from rpc_fulfillment.orders import search_queries as order_search
 from tests.api.order_helpers import ADDRESS, ADDRESS_ANSWERED, INFO, NOT_FOUND, add_product, add_store, assert_fault, invariants  # noqa: F401 (a fixture)
+from tests.order_properties import EXPANSIONS, STAR
 
 BASE = {"order_id", "unique_id", "order_ref"}
-EXPANSIONS = ("shipping_address", "items", "shipments", "tracking_numbers", "packages", "status_history", "serial_number_data")
 
 pytestmark = pytest.mark.usefixtures("invariants")
 
@@ -41,7 +40,7 @@ async def test_null_fields_give_the_three_ids(rpc, session):
 async def test_star_gives_every_scalar_property(rpc, session, fields):
     order = await new_order(rpc, session)
     info = await rpc.result(session, "order.info", [order["unique_id"], fields])
-    assert list(info) == list(SCALARS)
+    assert list(info) == list(STAR)
     assert not set(EXPANSIONS) & set(info)
     assert info == order
 
@@ -61,9 +60,9 @@ async def test_absent_fields_mean_star(rpc, session):
         (["shipping_address"], BASE | {"shipping_address"}),
         (["items", "status_history"], BASE | {"items", "status_history"}),
         ({"0": "status", "1": "items"}, BASE | {"status", "items"}),
-        ({}, set(SCALARS)),
-        (["*", "shipping_address"], set(SCALARS) | {"shipping_address"}),
-        (["*", *EXPANSIONS], set(SCALARS) | set(EXPANSIONS)),
+        ({}, set(STAR)),
+        (["*", "shipping_address"], set(STAR) | {"shipping_address"}),
+        (["*", *EXPANSIONS], set(STAR) | set(EXPANSIONS)),
     ],
 )
 async def test_a_list_adds_to_the_three_ids(rpc, session, fields, keys):
@@ -172,7 +171,7 @@ async def test_no_filters_give_every_order_by_order_id(rpc, session, orders, fil
     assert [row["unique_id"] for row in result["results"]] == [o["unique_id"] for o in orders.values()]
     assert (result["totalCount"], result["numPages"]) == (4, 1)
     # the default fields are '*'
-    assert list(result["results"][0]) == list(SCALARS)
+    assert list(result["results"][0]) == list(STAR)
 
 
 async def test_search_fields(rpc, session, orders):

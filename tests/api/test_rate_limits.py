@@ -231,6 +231,23 @@ async def test_concurrency_limit_is_409(make_client, users, add_method):
     assert status == 200 and headers["X-Concurrency-Current"] == "1"
 
 
+async def test_a_429_reports_the_calls_actually_in_flight(make_client, users, add_method):
+    """Issue 13 item 11: X-Concurrency-Current on a 429 reported the concurrency limit."""
+    add_method("test.slow", slow)
+    rpc = await make_client(rate_limit=0.2, rate_burst=3, concurrency_limit=4)
+    session = await rpc.login(users["merchant"])  # token 1 of 3
+    running = asyncio.create_task(post(rpc, call_body(session, "test.slow", [0.8], 1)))  # token 2
+    await asyncio.sleep(0.3)
+    status, _, headers = await post(rpc, call_body(session))  # token 3, beside the slow call
+    assert status == 200 and headers["X-Concurrency-Current"] == "2"
+    status, _, headers = await post(rpc, call_body(session))
+    assert status == 429
+    assert (headers["X-Concurrency-Limit"], headers["X-Concurrency-Current"]) == ("4", "1")
+    assert (await running)[0] == 200
+    status, _, headers = await post(rpc, call_body(session))
+    assert status == 429 and headers["X-Concurrency-Current"] == "0"
+
+
 async def test_a_refused_call_leaves_the_slots_alone(make_client, users, add_method, db):
     add_method("test.slow", slow)
     rpc = await make_client(rate_limit=0, concurrency_limit=1)

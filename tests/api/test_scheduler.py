@@ -39,12 +39,17 @@ async def test_a_delayed_order_is_released_when_its_date_comes(make_client, user
 
 
 async def test_an_order_not_yet_due_stays_on_hold(make_client, users, db):
+    """Checked once the scheduler has released an order that was due (the positive control): a
+    wait without it would pass with no scheduler at all."""
     await add_product(db, "SKU-D", stock=5)
     rpc = await make_client(scheduler_interval=0.1)
     session = await rpc.login(users["merchant"])
-    order = await rpc.result(session, "order.create", [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": "2099-01-01"}])
-    await asyncio.sleep(0.5)
-    assert (await _status(rpc, session, order["unique_id"]))["status"] == "delayed_shipment"
+    later = await rpc.result(session, "order.create", [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": _soon(3600)}])
+    due = await rpc.result(session, "order.create", [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": _soon(1)}])
+    async with asyncio.timeout(20):
+        while (await _status(rpc, session, due["unique_id"]))["status"] == "delayed_shipment":
+            await asyncio.sleep(0.1)
+    assert (await _status(rpc, session, later["unique_id"]))["status"] == "delayed_shipment"
 
 
 async def test_concurrent_schedulers_release_each_order_once(rpc, users, db, database_url):

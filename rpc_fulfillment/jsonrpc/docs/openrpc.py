@@ -33,9 +33,11 @@ from rpc_fulfillment.jsonrpc.top_level_docs import TOP_LEVEL_DESCRIPTIONS
 OPENRPC_VERSION = "1.3.2"
 ENDPOINT = "/api/jsonrpc"
 REF_PREFIX = "#/components/schemas/"
+# Faults any method may answer: a bug, and the database being unreachable (HTTP 503).
+SERVER_FAULTS = ("internal", "unavailable")
 # call's own faults, added to every resource.method (required_parameter only when the method
 # has a required parameter).
-CALL_FAULTS = ("internal", "access_denied", "session_expired")
+CALL_FAULTS = (*SERVER_FAULTS, "access_denied", "session_expired")
 TOP_LEVEL_TAG = "top-level"
 NOT_DESCRIBED = "Not described yet: give its @api_method declaration a Doc (core/api.py)."
 
@@ -250,7 +252,7 @@ def build_document(top_level: Mapping[str, Handler], methods: Mapping[str, ApiMe
     entries = []
     for name, function in top_level.items():
         doc = top_docs.get(name)
-        faults = (*(doc.faults if doc is not None else ()), "internal")
+        faults = (*(doc.faults if doc is not None else ()), *SERVER_FAULTS)
         entries.append(_method(name, parameters_of(function), doc, schemas, invocation="direct", faults=faults, extra={}))
     for path, method in methods.items():
         doc = method.declaration.doc

