@@ -1500,6 +1500,12 @@ CREATE INDEX shipment_items_order_item ON public.shipment_items USING btree (ord
 CREATE INDEX shipments_merchant ON public.shipments USING btree (merchant_id, shipment_id);
 
 --
+-- Name: shipments_merchant_number; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shipments_merchant_number ON public.shipments USING btree (merchant_id, ((increment_id)::bigint));
+
+--
 -- Name: shipments_merchant_status; Type: INDEX; Schema: public; Owner: -
 --
 

@@ -369,8 +369,8 @@ async def update_source(conn: Connection, merchant_id: int, increment_id: str, s
 # ------------------------------------------------------------------------------- search
 
 # The SQL of each filterable and sortable field of shipments/rules.py. A sort's SQL may differ
-# from its filter's: shipments sort by their key (s.shipment_id, in the order of the increment
-# ids) and filter by the public id.
+# from its filter's: shipment_id (the merchant's shipment number) sorts by the number, which
+# counts the merchant's shipments in the order made (shipments_merchant_number index).
 COLUMNS = columns_for(SEARCH_FIELDS, {
     "shipment_id": Column("s.increment_id::bigint"),
     "warehouse_id": Column("s.warehouse_id"),
@@ -385,7 +385,7 @@ COLUMNS = columns_for(SEARCH_FIELDS, {
     "shipment_type": Column("s.shipment_type"),
 }, "shipment.search filters")
 SORT_COLUMNS = columns_for(SORT_FIELDS, {
-    "shipment_id": Column("s.shipment_id"),
+    "shipment_id": Column("s.increment_id::bigint"),
     "order_id": Column("s.order_id"),
     "warehouse_id": Column("s.warehouse_id"),
     "status": Column("s.status"),

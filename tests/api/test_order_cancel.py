@@ -120,7 +120,7 @@ async def test_options_that_cancel_everything_cancel_the_order(rpc, session, db,
     assert (canceled["unique_id"], canceled["order_ref"], canceled["status"]) == (unique_id, "REF-C", "canceled")
     assert (await history_of(db, unique_id))[-1] == ("canceled", "canceled", "Canceled by order.cancel")
     # The released units are movements of their own.
-    released = await db.fetch("SELECT product_id, qty_allocated_delta FROM stock_movements WHERE entity_action = 'deallocate' ORDER BY product_id")
+    released = await db.fetch("SELECT product_id, qty_allocated_delta FROM stock_movements WHERE entity_action = 'deallocate' ORDER BY rpcf_id_position(product_id)")
     assert [(r["product_id"], r["qty_allocated_delta"]) for r in released] == [(mixed["products"]["A"], -3), (mixed["products"]["C"], -2)]
     await check_invariants(db)
 
@@ -403,7 +403,8 @@ async def test_unfulfilled_items_leaves_units_in_a_shipment_and_cancellation_req
     async with db.transaction():
         row = await db.fetchrow("SELECT o.order_id, o.merchant_id, i.order_item_id, i.product_id FROM orders o JOIN order_items i USING (order_id) WHERE o.unique_id = $1", unique_id)
         shipment = await db.fetchval(
-            "INSERT INTO shipments (merchant_id, order_id, warehouse_id) VALUES ($1, $2, 1) RETURNING increment_id",
+            """INSERT INTO shipments (merchant_id, order_id, warehouse_id, increment_id)
+               VALUES ($1, $2, 1, rpcf_merchant_nextval('shipment_increment_id', $1)::text) RETURNING increment_id""",
             row["merchant_id"], row["order_id"],
         )
         await db.execute(

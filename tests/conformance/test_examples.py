@@ -34,7 +34,7 @@ import pytest
 
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
-from tests.api.order_helpers import add_stock, merchant_id
+from tests.api.order_helpers import add_stock, merchant_id, number_in_creation_order
 from tests.conformance import figures
 from tests.conformance.shapes import check
 from tests.conftest import ApiUser, Rpc
@@ -259,10 +259,7 @@ class Seeder:
                 await self.db.execute("SELECT setval(format('%s_%s', $1::text, $2::bigint), $3, false)",
                                       SHIPMENT_NUMBER, await merchant_id(self.db), value)
             case NextId(column, value):
-                table, name = column.split(".")
-                sequence = await self.db.fetchval("SELECT pg_get_serial_sequence($1, $2)", table, name)
-                await self.db.execute(f"ALTER TABLE {table} ALTER COLUMN {name} SET DEFAULT nextval('{sequence}')")
-                await self.db.execute("SELECT setval($1::regclass, $2, false)", sequence, value)
+                await number_in_creation_order(self.db, column, value)
             case Order(unique_id, sku, qty, hold, order_ref):
                 info = {"shipping_method": "ups_03", "unique_id": unique_id, "order_ref": order_ref}
                 await rpc.result(session, "order.create", [None, [{"sku": sku, "qty": qty}], ADDRESS, info])

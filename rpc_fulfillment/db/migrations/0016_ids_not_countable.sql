@@ -169,6 +169,8 @@ ALTER TABLE shipments ALTER COLUMN increment_id DROP DEFAULT;
 DROP SEQUENCE shipment_increment_id;
 ALTER TABLE shipments DROP CONSTRAINT shipments_increment_id_key;
 ALTER TABLE shipments ADD CONSTRAINT shipments_increment_id_key UNIQUE (merchant_id, increment_id);
+-- shipment.search sorts by the number (shipment_id was the sort key while it grew with it).
+CREATE INDEX shipments_merchant_number ON shipments (merchant_id, (increment_id::bigint));
 
 CREATE OR REPLACE FUNCTION rpcf_next_unique_id(merchant bigint, chosen text[]) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
