@@ -60,6 +60,20 @@ BEGIN
 END $$;
 
 --
+-- Name: rpcf_add_stock_rows(bigint[], bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_add_stock_rows(product_ids bigint[], warehouse_ids bigint[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO stock (product_id, warehouse_id, merchant_id)
+    SELECT p.product_id, w.warehouse_id, p.merchant_id
+      FROM products p CROSS JOIN unnest(warehouse_ids) AS w(warehouse_id)
+     WHERE p.product_id = ANY(product_ids)
+    ON CONFLICT (product_id, warehouse_id) DO NOTHING
+$$;
+
+--
 -- Name: rpcf_admit(bigint, double precision, double precision, integer, double precision); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -246,6 +260,22 @@ BEGIN
         RAISE EXCEPTION 'the stock changed since it was read' USING ERRCODE = 'RF001';
     END IF;
     RETURN true;
+END $$;
+
+--
+-- Name: rpcf_stock_rows_of_new_rows(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_stock_rows_of_new_rows() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'products' THEN
+        PERFORM rpcf_add_stock_rows(ARRAY(SELECT product_id FROM new_rows), ARRAY(SELECT warehouse_id FROM warehouses));
+    ELSE
+        PERFORM rpcf_add_stock_rows(ARRAY(SELECT product_id FROM products), ARRAY(SELECT warehouse_id FROM new_rows));
+    END IF;
+    RETURN NULL;
 END $$;
 
 --
@@ -988,6 +1018,7 @@ CREATE TABLE public.webhook_deliveries (
     delivered_at timestamp with time zone,
     last_http_status integer,
     last_error text,
+    claimed_by integer,
     seq bigint NOT NULL,
     CONSTRAINT webhook_deliveries_check CHECK (((event_id IS NULL) = (webhook_increment_id IS NULL))),
     CONSTRAINT webhook_deliveries_check1 CHECK (((status = 'pending'::text) = (next_attempt_at IS NOT NULL))),
@@ -1010,6 +1041,19 @@ CREATE SEQUENCE public.webhook_deliveries_delivery_id_seq
 --
 
 ALTER SEQUENCE public.webhook_deliveries_delivery_id_seq OWNED BY public.webhook_deliveries.seq;
+
+--
+-- Name: webhook_worker_token; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.webhook_worker_token
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+    CYCLE;
 
 --
 -- Name: webhooks; Type: TABLE; Schema: public; Owner: -
@@ -1548,6 +1592,12 @@ CREATE INDEX tracking_numbers_shipment ON public.tracking_numbers USING btree (s
 CREATE INDEX webhook_attempts_delivery ON public.webhook_attempts USING btree (delivery_id, attempt_id);
 
 --
+-- Name: webhook_deliveries_claimed; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_claimed ON public.webhook_deliveries USING btree (claimed_by) WHERE (claimed_by IS NOT NULL);
+
+--
 -- Name: webhook_deliveries_due; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1564,6 +1614,12 @@ CREATE UNIQUE INDEX webhook_deliveries_event ON public.webhook_deliveries USING 
 --
 
 CREATE INDEX webhook_deliveries_event_id ON public.webhook_deliveries USING btree (event_id);
+
+--
+-- Name: webhook_deliveries_failing; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_failing ON public.webhook_deliveries USING btree (webhook_id) WHERE ((status = 'pending'::text) AND (round_attempts > 0));
 
 --
 -- Name: webhook_deliveries_increment; Type: INDEX; Schema: public; Owner: -
@@ -1612,6 +1668,18 @@ CREATE TRIGGER events_queue_fanout AFTER INSERT ON public.events REFERENCING NEW
 --
 
 CREATE TRIGGER merchants_sequences AFTER INSERT ON public.merchants FOR EACH ROW EXECUTE FUNCTION public.merchants_create_sequences();
+
+--
+-- Name: products products_stock_rows; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_stock_rows AFTER INSERT ON public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_rows();
+
+--
+-- Name: warehouses warehouses_stock_rows; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER warehouses_stock_rows AFTER INSERT ON public.warehouses REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_rows();
 
 --
 -- Name: webhook_deliveries webhook_deliveries_public_id; Type: TRIGGER; Schema: public; Owner: -

@@ -128,7 +128,8 @@ async def delivery_throughput(database_url: str, receiver: Receiver, url: str, e
             merchant_id, events,
         )
         receiver.count = 0
-        argv = [sys.executable, "-m", "rpc_fulfillment", "worker", "--database-url", database_url, "--log-level", "WARNING"]
+        argv = [sys.executable, "-m", "rpc_fulfillment", "worker", "--database-url", database_url, "--log-level", "WARNING",
+                "--webhook-allow-private"]  # the receiver is on 127.0.0.1
         started = time.monotonic()
         processes = [spawn(argv, tmp / f"worker{n}.log") for n in range(workers)]
         try:
@@ -200,7 +201,7 @@ async def order_create_cost(database_url: str, receiver: Receiver, url: str, api
                                    merchant_id, url)
             port = free_port()
             argv = [sys.executable, "-m", "rpc_fulfillment", "serve", "--database-url", database_url, "--port", str(port),
-                    "--log-level", "WARNING"] + (["--no-webhook-delivery"] if mode == "queued" else [])
+                    "--log-level", "WARNING", "--webhook-allow-private"] + (["--no-webhook-delivery"] if mode == "queued" else [])
             server = spawn(argv, tmp / f"server-{mode}.log")
             try:
                 await wait_for_health(f"http://127.0.0.1:{port}/health")

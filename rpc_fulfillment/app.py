@@ -10,13 +10,14 @@ import orjson
 from aiohttp import web
 
 from rpc_fulfillment import __version__
-from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS
+from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS, SHARES
 from rpc_fulfillment.config import Settings
 from rpc_fulfillment.core.faults import UNAVAILABLE_RETRY_AFTER
 from rpc_fulfillment.jsonrpc.docs import routes as discovery
 from rpc_fulfillment.jsonrpc.envelope import JSON_HEADERS, handle_jsonrpc
 from rpc_fulfillment.jsonrpc.limits import login_gate
 from rpc_fulfillment.db.outage import OUTAGE, is_unreachable
+from rpc_fulfillment.db.shares import MerchantShares
 from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.log_redaction import install_on_aiohttp_loggers
 from rpc_fulfillment.workers.auto_fulfill import auto_fulfill_context
@@ -47,6 +48,7 @@ async def handle_health(request: web.Request) -> web.Response:
 def _resources(settings: Settings, database_url: str):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = await create_pool(database_url, settings.db_pool_size)
+        app[SHARES] = MerchantShares.of(settings)
         tasks = [
             asyncio.create_task(expire_sessions_forever(app[POOL], login_window=settings.login_failure_window,
                                                         webhook_retention_days=settings.webhook_retention_days)),

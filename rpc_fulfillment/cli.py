@@ -303,8 +303,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"rpc-fulfillment: serving http://{settings.host}:{settings.port}/api/jsonrpc "
           f"with {settings.workers} worker(s); Ctrl+C stops", flush=True)
     if settings.webhook_allow_private and settings.host not in ("127.0.0.1", "::1", "localhost"):
-        log.warning("webhooks may target loopback, private and link-local (cloud metadata) addresses; when merchants "
-                    "are not trusted, set --no-webhook-allow-private (RPCF_WEBHOOK_ALLOW_PRIVATE=false): SECURITY.md")
+        log.warning("webhooks may target loopback, private and link-local (cloud metadata) addresses "
+                    "(--webhook-allow-private); when merchants are not trusted, leave it off: SECURITY.md")
     if settings.workers == 1:
         status = _run_server(settings, database_url, args.access_log, False)
     else:
@@ -317,13 +317,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _work(settings: Settings) -> None:
     """``rpc-fulfillment worker``: webhook delivery only, until SIGINT or SIGTERM. With the
     embedded database it joins the cluster of the data directory and leaves it running."""
-    from rpc_fulfillment.workers.webhooks import run_worker
+    from rpc_fulfillment.workers.webhooks import BATCH, run_worker
 
     configure_logging(settings.log_level)
 
     async def run() -> None:
         database = await open_database(settings, stop_embedded_on_exit=False)
-        print(f"rpc-fulfillment: delivering webhooks with {settings.webhook_concurrency} slot(s); Ctrl+C stops", flush=True)
+        print(f"rpc-fulfillment: delivering webhooks, up to {settings.webhook_concurrency * BATCH} at once; Ctrl+C stops",
+              flush=True)
         await run_worker(database.url, settings)
 
     asyncio.run(run())

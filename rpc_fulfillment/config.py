@@ -59,6 +59,14 @@ class Settings:
     max_order_items: int = setting(1000, "most item lines in one order", SERVE)
     shutdown_timeout: float = setting(30.0, "seconds a stopping server gives requests in flight", SERVE)
     db_pool_size: int = setting(10, "database connections per process", SERVE)
+    # So that one merchant's calls cannot take the whole pool (db/shares.py, jsonrpc/lease.py).
+    merchant_pool_share: float = setting(
+        0.5, "share of --db-pool-size one merchant's calls may hold at once in a process (at least one "
+        "connection; the others wait holding none); 0 or off: no cap", SERVE, zero_means_off=True)
+    request_timeout: float = setting(
+        30.0, "seconds one HTTP request (a batch or multiCall included) may run; calls still running then are "
+        "stopped and answered with fault 8, what they had not committed rolled back; 0 or off: no limit", SERVE,
+        zero_means_off=True)
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING...", SERVE, WORKER)
     scheduler_interval: float = setting(10.0, "seconds between looks for due scheduled holds", SERVE)
     auto_fulfill: bool = setting(False, "sandbox: ship and deliver orders automatically", SERVE)
@@ -67,7 +75,10 @@ class Settings:
     # --no-webhook-delivery).
     webhook_delivery: bool = setting(True, "deliver webhooks in the server processes")
     webhook_concurrency: int = setting(
-        2, "webhook delivery slots per process, each a database connection with up to 20 deliveries in flight",
+        2, "webhook deliveries in flight per process, in twenties (2: up to 40 at once)", SERVE, WORKER)
+    # Below one process's 20 x webhook_concurrency, so that other merchants always find room.
+    webhook_merchant_in_flight: int = setting(
+        20, "webhook deliveries of one merchant (and of one webhook) in flight at once in the whole installation",
         SERVE, WORKER)
     webhook_interval: float = setting(
         10.0, "seconds between looks for due webhook deliveries when no notification arrives", SERVE, WORKER)
@@ -77,12 +88,12 @@ class Settings:
         "60,120,240,480,900,1800,3600,7200,14400,28800,57600,86400,86400,86400",
         "comma-separated delays in seconds before each retry, or none", SERVE, WORKER,
         shown="ShipStream's 60,120,240,...,86400: 14 retries")
-    # On by default so that the quick start and local receivers work; a multi-tenant deployment
-    # must turn it off (README: Configuration, SECURITY.md): then webhook.create refuses such
-    # literal URLs and the worker refuses every name that resolves to such an address.
+    # Off by default (README: Configuration, SECURITY.md): webhook.create refuses such literal
+    # URLs and the worker refuses every name that resolves to such an address. The tests, the
+    # benchmarks and a sandbox whose receiver runs on the same machine turn it on.
     webhook_allow_private: bool = setting(
-        True, "whether webhooks may target loopback, private, link-local (cloud metadata) or reserved addresses; "
-        "turn it off (--no-webhook-allow-private) when merchants are not trusted", SERVE, WORKER, shown="on")
+        False, "let webhooks target loopback, private, link-local (cloud metadata) or reserved addresses, for "
+        "receivers on this machine or network; only when every merchant is trusted", SERVE, WORKER, shown="off")
     # Pruned by every server process's housekeeping loop (every 10 minutes), one process at a time.
     webhook_retention_days: int = setting(
         30, "days delivered and failed webhook deliveries, and events no pending delivery needs, are kept; "

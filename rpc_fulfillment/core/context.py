@@ -36,6 +36,10 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None:
         """Commit now; the statements after it each commit on their own."""
 
+    def away(self) -> AbstractAsyncContextManager[None]:
+        """Wait outside the database (on the network, on a worker) holding no connection:
+        commits now, like ``commit``, and takes a connection again after the wait."""
+
     async def rollback(self) -> None:
         """Undo what this call wrote so far; the next statement starts a fresh transaction."""
 

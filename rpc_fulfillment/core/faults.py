@@ -36,6 +36,8 @@ FAULTS: dict[str, FaultSpec] = {
     "session_expired": FaultSpec(5, "Session expired. Try to relogin."),
     # The OpenMage server's exact text (reference §1.4); the Mintlify docs shorten it.
     "required_parameter": FaultSpec(6, 'Required parameter is missing, for more details see "exception.log".'),
+    # Ours: a call stopped, or not run, at the request's time limit (request_timeout).
+    "request_timeout": FaultSpec(8, "Request time limit exceeded."),
     # Ours, over HTTP 503 with Retry-After: the database cannot be reached. ShipStream documents
     # no such fault; 53 recalls the HTTP status, as 29 and 9 do for 429 and 409 (accounts/limits.py).
     "unavailable": FaultSpec(53, "Service temporarily unavailable."),

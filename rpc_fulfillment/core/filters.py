@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any, Mapping
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import whole_number
+from rpc_fulfillment.core.lenient import identifier_key, number_text, whole_number
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -30,6 +30,8 @@ MAX_LIST = 1000  # most values in one in / nin list
 class Kind(enum.Enum):
     INTEGER = "integer"
     TEXT = "text"
+    # An identifier (SKU, unique_id, order_ref): text, compared in NFC as identifiers are stored.
+    IDENTIFIER = "identifier"
     TIMESTAMP = "timestamp"
     DATE = "date"
     # A list of text values (a product's barcodes): eq/neq/in/nin test membership.
@@ -45,6 +47,7 @@ OPERATORS = COMPARISONS | LISTS | NULLS | RANGES | {"starts"}
 ALLOWED: dict[Kind, frozenset[str]] = {
     Kind.INTEGER: frozenset(COMPARISONS | LISTS | NULLS | RANGES),
     Kind.TEXT: frozenset(OPERATORS),
+    Kind.IDENTIFIER: frozenset(OPERATORS),
     Kind.TIMESTAMP: frozenset(COMPARISONS | LISTS | NULLS | RANGES),
     Kind.DATE: frozenset(COMPARISONS | LISTS | NULLS | RANGES),
     Kind.TEXT_LIST: frozenset({"eq", "neq", "in", "nin", "starts"} | NULLS),
@@ -119,15 +122,21 @@ def _coerce(kind: Kind, value: Any, *, end_of_day: bool = False) -> Any:
     if kind is Kind.INTEGER:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"{value!r} is not a whole number")
+        if isinstance(value, str):
+            text = number_text(value)
+            if text is None or "." in text:
+                raise ValueError(f"{value[:40]!r} is not a whole number")
+            value = text
         try:
-            number = int(value) if isinstance(value, (int, float)) else int(str(value).strip())
+            number = int(value)
         except (ValueError, OverflowError):
             raise ValueError(f"{str(value)[:40]!r} is not a whole number") from None
         if not -(2**63) <= number < 2**63:
             raise ValueError("number out of range")
         return number
-    if kind in (Kind.TEXT, Kind.TEXT_LIST):
-        return value if isinstance(value, str) else str(value)
+    if kind in (Kind.TEXT, Kind.TEXT_LIST, Kind.IDENTIFIER):
+        text = value if isinstance(value, str) else str(value)
+        return identifier_key(text) if kind is Kind.IDENTIFIER else text
     if not isinstance(value, str):
         raise ValueError("expected a date string such as 2024-01-31")
     if kind is Kind.DATE:

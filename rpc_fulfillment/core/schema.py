@@ -53,6 +53,7 @@ def keys_only(names: tuple[str, ...] | frozenset[str], description: str) -> dict
 _KIND_VALUE: dict[Kind, dict[str, Any]] = {
     Kind.INTEGER: {"type": ["integer", "string"], "description": "a whole number"},
     Kind.TEXT: {"type": ["string", "number"]},
+    Kind.IDENTIFIER: {"type": ["string", "number"], "description": "compared in Unicode NFC, as identifiers are stored"},
     Kind.TIMESTAMP: {"type": "string", "description": "a date (2024-01-31: that whole day, UTC) or an ISO 8601 date-time"},
     Kind.DATE: {"type": "string", "description": "a date such as 2024-01-31"},
     Kind.TEXT_LIST: {"type": ["string", "number"], "description": "matches when any of the values is this"},

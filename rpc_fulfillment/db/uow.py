@@ -9,6 +9,10 @@ WRITE_ON_BEGIN runs its statements each in its own transaction until it calls ``
 aborts as a deadlock victim or a serialization failure is run again, the whole function in
 a fresh transaction, up to CALL_ATTEMPTS times in all: the failed attempt left nothing behind.
 
+The connection is a lease (``Lease``): a call that waits on something outside the database
+(the network, a worker) does it inside ``away()``, which commits, gives the connection back
+for the wait and takes one again after it, so that no call holds a connection while it waits.
+
 The driver's errors stop here: a refused unique, check or foreign-key constraint becomes
 core's Conflict / ConstraintViolated (with the constraint's name), a number too large
 OutOfRange, a statement's own re-check refusing (SQLSTATE RF001) Stale, text with a NUL character the -32602 answer, a lost
@@ -21,7 +25,7 @@ import asyncio
 import logging
 import random
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 import asyncpg
 
@@ -92,20 +96,37 @@ class Statements:
         return await self._run("fetchval", query, *args)
 
 
+class Lease(Protocol):
+    """Where a unit of work's connection comes from and goes back to between its uses."""
+
+    connection: asyncpg.Connection  # the connection held now
+    # The concurrency slot (an advisory lock key) to give back in the message that commits the
+    # call's transaction (COMMIT and the unlock cost one round trip, not two); None: none.
+    slot_to_release: int | None
+
+    async def leave(self) -> None:
+        """Give the connection (and what rides on it) back; hold nothing until ``come_back``."""
+
+    async def come_back(self) -> None:
+        """Take a connection again (``connection``) after ``leave``."""
+
+
 class UnitOfWork:
     """One API call's connection; ``run`` runs a service function in its transaction."""
 
-    def __init__(self, connection: asyncpg.Connection, request_id: str) -> None:
-        self.connection = connection  # the raw connection, for the admission's statements
+    def __init__(self, lease: Lease, request_id: str) -> None:
+        self.lease = lease
         self.request_id = request_id
         self.conn = Statements(self)
         self._declared: Transaction | None = None  # the running function's transaction
         self._pending: Transaction | None = None  # declared, not begun yet
         self._open = False  # a transaction is begun and not ended
         self._savepoints = 0
-        # The concurrency slot (an advisory lock key) to give back in the message that commits
-        # the call's transaction: COMMIT and the unlock cost one round trip, not two.
-        self.slot_to_release: int | None = None
+
+    @property
+    def connection(self) -> asyncpg.Connection:
+        """The raw connection held now, for the admission's statements."""
+        return self.lease.connection
 
     async def begun(self) -> asyncpg.Connection:
         """The connection, with the declared transaction begun if it was not yet. Transactions
@@ -142,19 +163,28 @@ class UnitOfWork:
         its ping, then waits for the worker to send it)."""
         await self._commit(release=False)
 
+    @asynccontextmanager
+    async def away(self) -> AsyncIterator[None]:
+        """Wait outside the database: commit what is open, give the connection back for the
+        wait, take one again after it. The statements after it each commit on their own (as
+        after ``commit``). A wait that raises (cancelled at the request's time limit) ends the
+        call: no connection is taken again for it."""
+        await self.commit()
+        await self.lease.leave()
+        yield
+        await self.lease.come_back()
+
     async def _commit(self, *, release: bool) -> None:
         """COMMIT, with the slot's unlock in the same message when the call ends here."""
         was_open, self._open, self._pending = self._open, False, None
         if not was_open:
             return
-        slot = self.slot_to_release if release else None
-        self.slot_to_release = None if release else self.slot_to_release
+        lease = self.lease
+        slot = lease.slot_to_release if release else None
         unlock = f"; SELECT pg_advisory_unlock({int(slot)})" if slot is not None else ""
-        try:
-            await self.connection.execute(f"COMMIT{unlock}")
-        except BaseException:
-            self.slot_to_release = slot  # not known to be given back: the caller releases it
-            raise
+        await self.connection.execute(f"COMMIT{unlock}")
+        if slot is not None:
+            lease.slot_to_release = None
 
     async def rollback(self) -> None:
         """Undo what this attempt wrote so far; the next statement begins a fresh transaction."""
@@ -211,7 +241,10 @@ def _begin_sql(declared: Transaction) -> str:
 
 
 @asynccontextmanager
-async def unit_of_work(pool: asyncpg.Pool, request_id: str) -> AsyncIterator[UnitOfWork]:
-    """A call's unit of work on a connection of the pool, given back when the call ends."""
-    async with pool.acquire() as connection:
-        yield UnitOfWork(connection, request_id)
+async def unit_of_work(lease: Lease, request_id: str) -> AsyncIterator[UnitOfWork]:
+    """A call's unit of work on a connection of ``lease``, given back when the call ends."""
+    await lease.come_back()
+    try:
+        yield UnitOfWork(lease, request_id)
+    finally:
+        await lease.leave()

@@ -123,7 +123,7 @@ def complete_address(values: dict[str, Any]) -> dict[str, Any]:
         missing += [f"address.{name}" for name in ("region", "postcode") if not values.get(name)]
     if missing:
         raise Fault(INVALID, "; ".join(f"{name}: is required" for name in missing))
-    if values.get("country") == "US" and not re.fullmatch(r"\d{5}(-\d{4})?", values["postcode"]):
+    if values.get("country") == "US" and not re.fullmatch(r"[0-9]{5}(-[0-9]{4})?", values["postcode"]):
         raise Fault(INVALID, f"address.postcode: '{values['postcode']}' is not a US ZIP code (12345 or 12345-6789)")
     return values
 

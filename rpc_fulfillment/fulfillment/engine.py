@@ -83,7 +83,7 @@ async def settle(
 
 
 async def available_stock(conn: Connection, product_ids: Sequence[int]) -> Available:
-    """Lock the stock rows of these products (primary-key order) and return what is available."""
+    """Lock the stock rows of these products (the lock order, fulfillment/queries.py) and return what is available."""
     available: Available = {}
     for row in await lock_stock(conn, sorted(set(product_ids))):
         if row["is_active"]:
@@ -97,7 +97,7 @@ async def reserve_backorders(conn: Connection, merchant_id: int, product_ids: Se
     reserved.
 
     It locks every warehouse's stock row of these products in primary-key order, then the
-    orders. A caller that changed one of those rows before (a receipt's upsert) must have
+    orders in order_id order (the lock order: fulfillment/queries.py). A caller that changed one of those rows before (a receipt's upsert) must have
     locked them all in that order first, as inventory/queries.py receive() does: otherwise it
     holds one row while waiting for another that an order.cancel or order.create holds while
     waiting for the first (tests/stress/test_engine_races.py shows the deadlock)."""

@@ -50,7 +50,7 @@ ORDER_ITEM_FIELDS = Fields(
     Field("product_id", "bigint", wire=None),
     Field("line_no", "smallint", wire=None),
     Field("order_item_ref", "text"),
-    Field("sku", "text", search=Kind.TEXT),  # order.search: orders with a line of that SKU
+    Field("sku", "text", search=Kind.IDENTIFIER),  # order.search: orders with a line of that SKU
     Field("name", "text"),
     Field("weight", "numeric", wire=formats.decimal),
     Field("weight_unit", "text"),

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from rpc_fulfillment.core.lenient import text_or_number
+from rpc_fulfillment.core.lenient import identifier_key, text_or_number
 from rpc_fulfillment.core.api import Arg
 from rpc_fulfillment.core.context import CallContext
 from rpc_fulfillment.core.faults import Fault
@@ -66,7 +66,7 @@ def unique_id_argument(value: Any) -> str:
     value = text_or_number(value)
     if not isinstance(value, str) or not value:
         raise Fault("order_not_found", "the order unique id must be a string")
-    return value
+    return identifier_key(value)
 
 
 async def order_or_fault(conn: Connection, ctx: CallContext, unique_id: Any, *, lock: bool = False) -> asyncpg.Record:

@@ -1,9 +1,19 @@
 """SQL of the fulfillment engine: order totals, backorder candidates, allocation and release
 writes, status changes.
 
-Lock order, everywhere a transaction touches both: stock rows first (primary-key order), then
-order rows (by priority, created_at, order_id for backorders; a single order otherwise).
-Every writer of an order's items holds that order's row lock.
+The lock order, one for every transaction that takes more than one of these row locks, so
+that no two ever wait for each other (a deadlock, which PostgreSQL breaks by aborting one):
+
+1. Stock rows: every warehouse's row of each product concerned, in (product_id, warehouse_id)
+   order, in one statement. A product has a row in every warehouse from the moment both exist
+   (migration 0015): a row is never created while others are held, so "all of a product's
+   rows" is the same set for every transaction.
+2. Order rows, in order_id order: never by priority or anything else a concurrent call can
+   change (order.edit changes the priority). A call that holds its own order and then gives
+   released stock to other orders locks them after it; it holds the stock rows of all its
+   order's products, which any other allocation to that order needs before it, so none holds
+   one of those orders while waiting for it.
+3. An order's items, allocations and history: written only by the holder of the order's lock.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from typing import Any, Sequence
 
 import asyncpg
 
-from rpc_fulfillment.fulfillment.states import OrderTotals
+from rpc_fulfillment.fulfillment.states import HOLDED, NEW, PROCESSING, OrderTotals
 from rpc_fulfillment.db.pool import Connection
 
 
@@ -41,17 +51,37 @@ async def fetch_totals(conn: Connection, order_ids: Sequence[int]) -> dict[int, 
     }
 
 
+# The states whose backordered items take arriving stock.
+OPEN_STATES = (NEW, PROCESSING, HOLDED)
+
+
 async def backorder_candidates(conn: Connection, product_ids: Sequence[int]) -> list[asyncpg.Record]:
     """Backordered items of open orders for these products, most urgent first (lower priority
-    number, then oldest), their orders locked in that same order."""
+    number, then oldest).
+
+    Their orders are locked first, in order_id order (the lock order, above): never in the
+    urgency order, which order.edit changes, so that two allocations reading priorities before
+    and after an edit would lock two orders in opposite orders. The items are read after, by a
+    statement of their own: its snapshot sees what the orders' last lock holders committed
+    (the locking statement's snapshot may be older, and would allocate units already taken)."""
+    locked = await conn.fetch(
+        """SELECT o.order_id FROM orders o
+            WHERE o.order_id IN (SELECT i.order_id FROM order_items i
+                                  WHERE i.product_id = ANY($1::bigint[]) AND i.qty_backordered > 0)
+              AND o.state = ANY($2::text[])
+            ORDER BY o.order_id
+              FOR UPDATE OF o""",
+        list(product_ids), list(OPEN_STATES),
+    )
+    if not locked:
+        return []
     return await conn.fetch(
         """SELECT i.order_item_id, i.order_id, i.product_id, i.qty_backordered
              FROM order_items i JOIN orders o ON o.order_id = i.order_id
-            WHERE i.product_id = ANY($1::bigint[]) AND i.qty_backordered > 0
-              AND o.state IN ('new', 'processing', 'holded')
-            ORDER BY o.priority, o.created_at, o.order_id, i.line_no
-              FOR UPDATE OF o""",
-        list(product_ids),
+            WHERE i.order_id = ANY($1::bigint[]) AND i.product_id = ANY($2::bigint[]) AND i.qty_backordered > 0
+              AND o.state = ANY($3::text[])
+            ORDER BY o.priority, o.created_at, o.order_id, i.line_no""",
+        [row["order_id"] for row in locked], list(product_ids), list(OPEN_STATES),
     )
 
 

@@ -124,8 +124,8 @@ SELECT st.warehouse_id FROM stock AS st
 async def receive(
     conn: asyncpg.Connection, merchant_id: int, sku: str, warehouse_id: int, qty: int, movement: Movement
 ) -> StockChange | None:
-    """Add ``qty`` (> 0) on hand: one upsert (the first receipt creates the stock row) and its
-    movement. None when the merchant has no such SKU. An unknown warehouse raises
+    """Add ``qty`` (> 0) on hand: one upsert (the stock row exists from the product's or the
+    warehouse's creation on, migration 0015) and its movement. None when the merchant has no such SKU. An unknown warehouse raises
     ``asyncpg.ForeignKeyViolationError``.
 
     The product's stock rows in every warehouse are locked first, in primary-key order: what

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import text_or_number, whole_number
+from rpc_fulfillment.core.lenient import identifier_key, text_or_number, whole_number
 from rpc_fulfillment.core.filters import Kind, parse_datetime
 
 INVALID_DATA = "inventory_invalid_data"
@@ -46,7 +46,7 @@ def parse_skus(value: Any) -> list[str] | None:
     for index, sku in enumerate(map(text_or_number, value)):
         if not isinstance(sku, str):
             raise _invalid(f"'skus' item {index} must be a string")
-        skus.append(sku)
+        skus.append(identifier_key(sku))
     return skus
 
 
@@ -78,7 +78,7 @@ def parse_adjust_sku(value: Any) -> str:
     value = text_or_number(value)
     if not isinstance(value, str) or not value:
         raise _invalid("'sku' must be a non-empty string")
-    return value
+    return identifier_key(value)
 
 
 def parse_qty_delta(value: Any) -> int:
@@ -164,7 +164,7 @@ MOVEMENT_FIELDS: dict[str, Kind] = {
     "entity_action": Kind.TEXT,
     "entity_id": Kind.TEXT,
     "product_id": Kind.INTEGER,
-    "sku": Kind.TEXT,
+    "sku": Kind.IDENTIFIER,
     "created_at": Kind.TIMESTAMP,
     "warehouse_id": Kind.INTEGER,
     "location": Kind.TEXT,  # we keep no bin locations: always ""

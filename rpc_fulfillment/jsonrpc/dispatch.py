@@ -32,9 +32,11 @@ from rpc_fulfillment.core.api import EVERYONE, api_method
 from rpc_fulfillment.core.faults import FAULTS, DatabaseUnavailable, Fault, InvalidParams
 from rpc_fulfillment.accounts.limits import Admission, LoginGate, effective_limits
 from rpc_fulfillment.db.outage import OUTAGE, is_unreachable
-from rpc_fulfillment.db.uow import UnitOfWork, unit_of_work
+from rpc_fulfillment.db.uow import UnitOfWork
 from rpc_fulfillment.jsonrpc.basic_auth import basic_credentials
 from rpc_fulfillment.jsonrpc.docs import openrpc
+from rpc_fulfillment.db.shares import MerchantShares
+from rpc_fulfillment.jsonrpc.lease import CallLease
 from rpc_fulfillment.jsonrpc.limits import RequestLimits, server_limits
 from rpc_fulfillment.jsonrpc.registry import RESOURCE_METHODS, ApiMethod, api_methods
 from rpc_fulfillment.jsonrpc.top_level_docs import TOP_LEVEL_DESCRIPTIONS
@@ -53,12 +55,14 @@ class RequestContext:
     """One HTTP request: what the top-level methods need from the transport."""
 
     pool: asyncpg.Pool
+    shares: MerchantShares  # each merchant's share of the pool in this process
     settings: Settings
     request_id: str
     authorization: str | None
     login_gate: LoginGate  # the login throttle of this process
     remote: str | None = None  # the peer's address: the login throttle counts failures per address
     limits: RequestLimits | None = None  # what the calls of this HTTP request were granted
+    deadline: float | None = None  # the event loop's time at which the request's calls stop
 
 
 @dataclass(frozen=True)
@@ -127,9 +131,10 @@ def _record(ctx: RequestContext, admission: Admission) -> None:
 @asynccontextmanager
 async def _admitted(ctx: RequestContext, session: object, cost: int = 1,
                     *, one_call: bool = True) -> AsyncIterator[tuple[UnitOfWork, Principal]]:
-    """The call's unit of work (one connection: the session check and the service share it),
+    """The call's unit of work (its connection: the session check and the service share it),
     its principal, and its admission by the user's rate and concurrency limits, decided in
-    the session lookup's own statement.
+    the session lookup's own statement, then by its merchant's share of the pool
+    (jsonrpc/lease.py). All of it within the request's time limit.
     A refusal raises LimitRefused; the concurrency slot is given back when the call ends: for
     ``one_call``, in the message that commits its transaction (one round trip for both); for a
     multiCall, after its last call.
@@ -138,48 +143,52 @@ async def _admitted(ctx: RequestContext, session: object, cost: int = 1,
     repeated failures a wrong attempt waits, and must not hold a connection meanwhile.
     """
     limits = server_limits(ctx.settings)
-    basic = None
-    if session is None:
-        credentials = basic_credentials(ctx.authorization)
-        if credentials is None:
-            raise Fault("session_expired", "no session and no HTTP Basic credentials")
-        basic = await auth.authenticate_with_limits(ctx.pool, *credentials, ctx.login_gate, ctx.remote)
-    async with unit_of_work(ctx.pool, ctx.request_id) as uow:
-        connection = uow.connection
-        if basic is None:
-            principal, admission = await auth.admitted_principal_for_session(connection, session, limits, cost)
-        else:
-            principal = basic[0]
-            user = effective_limits(limits, *basic[1])
-            admission = await auth.admit(connection, principal.api_user_id, user, cost)
-        _record(ctx, admission)
-        if admission.refused is not None:
-            raise auth.LimitRefused(admission)
-        if one_call:
-            uow.slot_to_release = admission.slot
-        try:
-            yield uow, principal
-        finally:
-            slot = uow.slot_to_release if one_call else admission.slot
-            if slot is not None:  # not given back with a COMMIT
-                await _release_slot(connection, principal.api_user_id, slot)
-
-
-async def _release_slot(connection: asyncpg.Connection, api_user_id: int, slot: int) -> None:
-    """Give the concurrency slot back (an advisory lock of this connection). If that fails the
-    connection is ended, which makes PostgreSQL release the lock. A failure here never changes
-    the answer of a call that has run."""
-    if connection.is_closed():  # lost (the database went away): the lock went with it
-        return
+    lease = CallLease(ctx.pool, ctx.shares, one_call)
     try:
-        await auth.release_slot(connection, api_user_id, slot)
-    except asyncio.CancelledError:
-        connection.terminate()
-        raise
-    except Exception as exc:  # the call's answer stands; the slot is recovered as above
-        if not is_unreachable(exc):
-            log.warning("could not release a concurrency slot of API user %s: %s", api_user_id, exc)
-        connection.terminate()
+        async with _within_time_limit(ctx):
+            basic = None
+            if session is None:
+                credentials = basic_credentials(ctx.authorization)
+                if credentials is None:
+                    raise Fault("session_expired", "no session and no HTTP Basic credentials")
+                basic = await auth.authenticate_with_limits(ctx.pool, *credentials, ctx.login_gate, ctx.remote)
+                lease.for_merchant(basic[0].merchant_id)
+            await lease.come_back()
+            if basic is None:
+                principal, admission = await auth.admitted_principal_for_session(lease.connection, session, limits, cost)
+            else:
+                principal = basic[0]
+                user = effective_limits(limits, *basic[1])
+                admission = await auth.admit(lease.connection, principal.api_user_id, user, cost)
+            _record(ctx, admission)
+            if admission.refused is not None:
+                raise auth.LimitRefused(admission)
+            await lease.admitted(principal.merchant_id, principal.api_user_id, admission)
+        yield UnitOfWork(lease, ctx.request_id), principal
+    finally:
+        await lease.leave()
+
+
+@asynccontextmanager
+async def _within_time_limit(ctx: RequestContext) -> AsyncIterator[None]:
+    """What runs inside is stopped at the request's time limit (``request_timeout``) and
+    answered with fault 8; its open transaction is rolled back (by the unit of work)."""
+    if ctx.deadline is None:
+        yield
+        return
+    limit = asyncio.timeout_at(ctx.deadline)
+    try:
+        async with limit:
+            yield
+    except TimeoutError:
+        if not limit.expired():  # another timeout (connecting to the database): not ours to answer
+            raise
+        raise _out_of_time(ctx, "stopped; what it had not committed was rolled back") from None
+
+
+def _out_of_time(ctx: RequestContext, what: str) -> Fault:
+    return Fault("request_timeout", f"the request ran past its limit of {ctx.settings.request_timeout:g} s "
+                                    f"(request_timeout): this call was {what}")
 
 
 def _resolve(path: object) -> ApiMethod:
@@ -256,7 +265,8 @@ async def login(ctx: RequestContext, username: Any = None, api_key: Any = None) 
 @top_level
 async def call(ctx: RequestContext, session: Any, method: Any, args: Any = ABSENT, *more: Any) -> Any:
     async with _admitted(ctx, session) as (uow, principal):
-        return await _invoke(ctx, uow, principal, method, args, more)
+        async with _within_time_limit(ctx):
+            return await _invoke(ctx, uow, principal, method, args, more)
 
 
 def _php_truthy(value: Any) -> bool:
@@ -273,7 +283,10 @@ async def _one_of_many(ctx: RequestContext, uow: UnitOfWork, principal: Principa
     path, *arguments = entry
     args = arguments[0] if arguments else ABSENT
     try:
-        return None, await _invoke(ctx, uow, principal, path, args, tuple(arguments[1:]))
+        if ctx.deadline is not None and asyncio.get_running_loop().time() >= ctx.deadline:
+            raise _out_of_time(ctx, "not run")
+        async with _within_time_limit(ctx):
+            return None, await _invoke(ctx, uow, principal, path, args, tuple(arguments[1:]))
     except Exception as exception:
         error = wire_error(exception, ctx, f"multiCall entry {path!r:.100}")
         return error, error.entry()

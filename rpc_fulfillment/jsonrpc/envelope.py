@@ -18,7 +18,8 @@ from aiohttp import web
 from jsonrpcserver.async_main import dispatch_to_response
 from jsonrpcserver.response import to_serializable
 
-from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS
+from rpc_fulfillment.appkeys import LOGIN_GATE, POOL, SETTINGS, SHARES
+from rpc_fulfillment.config import Settings
 from rpc_fulfillment.core.faults import FAULTS, UNAVAILABLE_RETRY_AFTER
 from rpc_fulfillment.jsonrpc import limits
 from rpc_fulfillment.jsonrpc.dispatch import TOP_LEVEL, UNAVAILABLE_CODE, RequestContext
@@ -164,6 +165,13 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
         return None
 
 
+def _deadline(settings: Settings) -> float | None:
+    """When this request's calls stop (the event loop's clock), counted from its start."""
+    if not settings.request_timeout:
+        return None
+    return asyncio.get_running_loop().time() + settings.request_timeout
+
+
 async def handle_jsonrpc(request: web.Request) -> web.StreamResponse:
     """Answer a POST; every response carries the rate-limit headers, and a request whose
     calls were all refused by the user's limits is answered 429 or 409 (see jsonrpc/limits.py)."""
@@ -184,6 +192,7 @@ async def _handle_jsonrpc(request: web.Request, granted: limits.RequestLimits) -
         response.headers["Allow"] = "POST"
         return response
     settings = request.app[SETTINGS]
+    deadline = _deadline(settings)
     raw = await _read_body(request, settings.max_body_bytes)
     if raw is None:
         data = f"the request body exceeds the limit of {settings.max_body_bytes} bytes"
@@ -199,8 +208,8 @@ async def _handle_jsonrpc(request: web.Request, granted: limits.RequestLimits) -
         if problem == limits.TOO_LONG:
             parsed = limits.refuse_long_strings(parsed, settings)
     ctx = RequestContext(
-        request.app[POOL], settings, request_id, request.headers.get("Authorization"), request.app[LOGIN_GATE],
-        request.remote, granted
+        request.app[POOL], request.app[SHARES], settings, request_id, request.headers.get("Authorization"),
+        request.app[LOGIN_GATE], request.remote, granted, deadline,
     )
     answer = await (_answer_batch(parsed, ctx) if isinstance(parsed, list) else _answer(parsed, ctx))
     if answer is None:

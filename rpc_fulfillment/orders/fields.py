@@ -17,11 +17,11 @@ from pydantic import AfterValidator, BeforeValidator, Field as Rule
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.fields import Computed, Field, Fields, constant
 from rpc_fulfillment.core.filters import Kind
-from rpc_fulfillment.core.lenient import Currency, Flag, LongText, Money, Text, Int32, text_or_number
+from rpc_fulfillment.core.lenient import Currency, Flag, Identifier, LongText, Money, Text, Int32, text_or_number
 from rpc_fulfillment.fulfillment.order_items import currency_of, money
 from rpc_fulfillment.fulfillment.policies import parse_backorder_policy
 from rpc_fulfillment.shipments.views import shipping_description
-from rpc_fulfillment.orders.input_types import Day, Identifier, InstructionInput, ShipMoment, ShippingMethod, carrier_of
+from rpc_fulfillment.orders.input_types import Day, InstructionInput, ShipMoment, ShippingMethod, carrier_of
 
 # An order's other data, kept in this jsonb column rather than in columns of their own.
 EXTRA = "extra"
@@ -30,9 +30,9 @@ EXTRA = "extra"
 ORDER_FIELDS = Fields(
     Field("order_id", "bigint", written=False, search=Kind.INTEGER, sortable=True),
     Field("unique_id", "text", written=False,  # the client's, or the merchant's next number: the INSERT's own
-          input=Identifier, not_editable="the unique id of an order cannot be changed", search=Kind.TEXT, sortable=True),
-    Field("order_ref", "text", input=Annotated[str, Rule(max_length=255), BeforeValidator(text_or_number)],
-          search=Kind.TEXT, sortable=True),
+          input=Identifier(64, min_length=1),
+          not_editable="the unique id of an order cannot be changed", search=Kind.IDENTIFIER, sortable=True),
+    Field("order_ref", "text", input=Identifier(255), search=Kind.IDENTIFIER, sortable=True),
     Field("state", "text", search=Kind.TEXT),
     Field("status", "text", search=Kind.TEXT, sortable=True),
     Field("store_id", "bigint", wire=None),

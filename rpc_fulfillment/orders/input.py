@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import Currency, Money, Quantity, Int32, text_or_number
+from rpc_fulfillment.core.lenient import Currency, Identifier, Money, Quantity, Int32, text_or_number
 from rpc_fulfillment.core.validation import describe, nul_location
 from rpc_fulfillment.fulfillment.address import known_address_keys, parse_address
 from rpc_fulfillment.orders.fields import INFO_KEYS, ORDER_FIELDS
@@ -32,7 +32,7 @@ from rpc_fulfillment.core.validation import InputModel
 INVALID = "order_invalid_data"
 MAX_ITEMS = 1000
 ON_TIME_METHOD = "cheapest_ON_TIME"
-_RELATIVE_WINDOW = re.compile(r"^\s*-?\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*(ago)?\s*$", re.I)
+_RELATIVE_WINDOW = re.compile(r"^\s*-?\s*([0-9]+)\s*(second|minute|hour|day|week|month|year)s?\s*(ago)?\s*$", re.I)
 _WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
 
 
@@ -40,11 +40,11 @@ _WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 
 
 
 class ItemInput(InputModel):
-    sku: Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(text_or_number)] | None = None
+    sku: Identifier(64, min_length=1) | None = None
     barcode: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
-    vendor_sku: Annotated[str, Field(min_length=1, max_length=255), BeforeValidator(text_or_number)] | None = None
+    vendor_sku: Identifier(255, min_length=1) | None = None
     qty: Quantity
-    order_item_ref: Annotated[str, Field(max_length=255), BeforeValidator(text_or_number)] | None = None
+    order_item_ref: Identifier(255) | None = None
     unit_declared_value: Money | None = None
     unit_declared_value_currency: Currency | None = None
     unit_customs_value: Money | None = None

@@ -12,13 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from rpc_fulfillment.core.filters import MomentOutOfRange, parse_datetime
-from rpc_fulfillment.core.lenient import Text, text_or_number
+from rpc_fulfillment.core.lenient import Text
 from rpc_fulfillment.core.validation import InputModel
 
 _SHIPPING_METHOD = re.compile(r"^[a-z][a-z0-9]*_[A-Za-z0-9][A-Za-z0-9_\-]*$")
-
-
-Identifier = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(text_or_number)]
 
 
 def _method_shape(value: str) -> str:
@@ -37,7 +34,7 @@ def carrier_of(shipping_method: str) -> str:
 
 def _ship_date(value: Any) -> Any:
     """delayed_ship_date: YYYY-MM-DD, YYYY-MM-DDThh:mm:ss, or with Z/offset; UTC when bare."""
-    if not isinstance(value, str) or not re.match(r"\s*\d{4}-\d{2}-\d{2}(\s*$|[T ])", value):
+    if not isinstance(value, str) or not re.match(r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}(\s*$|[T ])", value):
         raise ValueError("must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[Z]")
     try:
         return parse_datetime(value)
@@ -51,7 +48,7 @@ ShipMoment = Annotated[datetime, BeforeValidator(_ship_date)]
 
 
 def _iso_day(value: Any) -> Any:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
         raise ValueError("must be a date YYYY-MM-DD")
     return value
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rpc_fulfillment.core.lenient import text_or_number
+from rpc_fulfillment.core.lenient import identifier_key, text_or_number
 from rpc_fulfillment.products import rules as domain
 from rpc_fulfillment.core.faults import Fault
 from rpc_fulfillment.core.filters import Search
@@ -34,7 +34,7 @@ def _lookup_sku(sku: Any) -> str:
     sku = text_or_number(sku)
     if not isinstance(sku, str):
         raise Fault("product_not_found", "the SKU must be a string")
-    return sku
+    return identifier_key(sku)
 
 
 @api_method("product.create", INTEGRATION, Doc(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import text_or_number, whole_number
+from rpc_fulfillment.core.lenient import NOT_A_NUMBER, check_identifier, number_text, text_or_number, whole_number
 from rpc_fulfillment.core.filters import Kind
 from rpc_fulfillment.core.units import WEIGHT_UNITS
 from rpc_fulfillment.core.validation import COUNTRIES, CURRENCIES
@@ -109,16 +109,29 @@ def _optional_text(maximum: int, *, allow_int: bool = False) -> Callable[[Any], 
     return validate
 
 
+def _identifier(value: str) -> str:
+    try:
+        return check_identifier(value)
+    except ValueError as exc:
+        raise _error(str(exc)) from None
+
+
 def check_sku(value: Any) -> str:
-    """A SKU: 1 to 64 characters without surrounding spaces or control characters. PHP clients
-    may send a numeric SKU as a number, which is taken as its digits."""
+    """A SKU: 1 to 64 characters without surrounding spaces, an identifier (core/lenient.py: NFC,
+    nothing invisible). PHP clients may send a numeric SKU as a number, taken as its digits."""
     _not_null(value)
     sku = _text(value, SKU_MAX, allow_int=True)
     if not sku:
         raise _error("must not be empty")
     if sku != sku.strip():
         raise _error("must not start or end with spaces")
-    return sku
+    return _identifier(sku)
+
+
+def _vendor_sku(value: Any) -> str | None:
+    """Null or "" clears it; else an identifier as a SKU is."""
+    text = _optional_text(SKU_MAX, allow_int=True)(value)
+    return None if text is None else _identifier(text)
 
 
 def _measure(value: Any) -> Decimal | None:
@@ -127,12 +140,10 @@ def _measure(value: Any) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise _error(f"must be a number, not {_kind(value)}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise _error(f"must be a number, not {str(value)[:40]!r}") from None
-    if not number.is_finite():
-        raise _error("must be a finite number")
+    text = str(value) if isinstance(value, (int, float)) else number_text(value)
+    if text is None:
+        raise _error(f"{NOT_A_NUMBER}, not {str(value)[:40]!r}")
+    number = Decimal(text)
     number = number.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP) if number.adjusted() < 12 else number
     if number < 0:
         raise _error("must not be negative")
@@ -354,7 +365,7 @@ class ProductData(BaseModel):
     sku: _v(check_sku) = None
     name: _v(_required_text(NAME_MAX)) = None
     barcode: _v(_barcodes) = None
-    vendor_sku: _v(_optional_text(SKU_MAX, allow_int=True)) = None
+    vendor_sku: _v(_vendor_sku) = None
     external_id: _v(_optional_text(TEXT_MAX, allow_int=True)) = None
     status: _v(_status) = None
     weight: _v(_measure) = None
@@ -420,8 +431,8 @@ CREATE_DEFAULTS: dict[str, Any] = {"status": STATUS_ENABLED, "weight_unit": "lb"
 # product.search: filterable fields and how they compare; sortable fields.
 SEARCH_FIELDS: dict[str, Kind] = {
     "product_id": Kind.INTEGER,
-    "sku": Kind.TEXT,
-    "vendor_sku": Kind.TEXT,
+    "sku": Kind.IDENTIFIER,
+    "vendor_sku": Kind.IDENTIFIER,
     "name": Kind.TEXT,
     "status": Kind.INTEGER,
     "availability": Kind.INTEGER,

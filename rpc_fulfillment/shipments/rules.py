@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Mapping, Sequence
 
-from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from rpc_fulfillment.core.faults import Fault
-from rpc_fulfillment.core.lenient import Quantity, text_or_number, whole_number
+from rpc_fulfillment.core.lenient import Quantity, identifier_key, text_or_number, whole_number
 from rpc_fulfillment.core.validation import InputModel
 from rpc_fulfillment.fulfillment.policies import BackorderPolicy
 from rpc_fulfillment.core.filters import Kind
@@ -92,7 +92,7 @@ def check_shipment_action(action: str, shipment_id: str, status: str, delivered:
 # -------------------------------------------------------------------------------- input
 
 
-Key = Annotated[str, BeforeValidator(text_or_number), Field(min_length=1, max_length=255)]
+Key = Annotated[str, BeforeValidator(text_or_number), Field(min_length=1, max_length=255), AfterValidator(identifier_key)]
 
 
 class LineInput(InputModel):
@@ -426,8 +426,8 @@ def parse_update(data: Any, custom_fields: Any) -> str | None:
 SEARCH_FIELDS: dict[str, Kind] = {
     "shipment_id": Kind.INTEGER,
     "warehouse_id": Kind.INTEGER,
-    "order_unique_id": Kind.TEXT,
-    "order_ref": Kind.TEXT,
+    "order_unique_id": Kind.IDENTIFIER,
+    "order_ref": Kind.IDENTIFIER,
     "order_id": Kind.INTEGER,
     "store_code": Kind.TEXT,
     "created_at": Kind.TIMESTAMP,

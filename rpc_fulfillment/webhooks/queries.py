@@ -142,26 +142,87 @@ async def fan_out(conn: asyncpg.Connection, batch: int) -> tuple[int, int] | Non
 
 # --------------------------------------------------------------------------- delivery
 
+# pg_advisory_lock(CLAIM_LOCK, token): held by each worker for as long as it lives (the class
+# key's top 16 bits are not 0x7270, the concurrency slots' keys).
+CLAIM_LOCK = 0x77686B77
+# pg_advisory_xact_lock key: one claim at a time in the whole installation, so that each sees
+# every other's claims and the caps hold across workers (a claim is one short statement).
+CLAIMING_LOCK = 0x7270637A
+FAILING_WEBHOOK_IN_FLIGHT = 1  # a webhook with a delivery waiting for a retry: one probe at a time
+
 _CLAIM = """
-SELECT d.delivery_id, d.webhook_id, d.merchant_id, d.event_id, d.topic, d.webhook_increment_id, d.round_attempts,
+WITH live AS (  -- the tokens of the workers alive now
+    SELECT objid::bigint::int AS token FROM pg_locks
+     WHERE locktype = 'advisory' AND granted AND classid = $3::bigint::oid AND objsubid = 2
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+),
+in_flight AS (
+    SELECT d.webhook_id, d.merchant_id FROM webhook_deliveries d
+     WHERE d.claimed_by IN (SELECT token FROM live) AND d.status = 'pending'
+),
+due AS (
+    SELECT d.delivery_id, d.seq, d.webhook_id, d.merchant_id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.seq) AS webhook_rank
+      FROM webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id
+     WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (w.is_active OR d.event_id IS NULL)
+       AND (d.claimed_by IS NULL OR d.claimed_by NOT IN (SELECT token FROM live))
+),
+webhook_room AS (  -- how many more deliveries of each webhook may go now
+    SELECT h.webhook_id,
+           CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries f
+                              WHERE f.webhook_id = h.webhook_id AND f.status = 'pending' AND f.round_attempts > 0)
+                THEN $5::int ELSE $4::int END
+           - (SELECT count(*) FROM in_flight i WHERE i.webhook_id = h.webhook_id) AS room
+      FROM (SELECT DISTINCT webhook_id FROM due) h
+),
+within_webhook AS (
+    SELECT due.*, row_number() OVER (PARTITION BY due.merchant_id
+                                     ORDER BY due.webhook_rank, due.next_attempt_at, due.seq) AS merchant_rank
+      FROM due JOIN webhook_room r ON r.webhook_id = due.webhook_id
+     WHERE due.webhook_rank <= r.room
+),
+chosen AS (  -- round robin: every merchant's first, then every merchant's second...
+    SELECT c.delivery_id FROM within_webhook c
+     WHERE c.merchant_rank <= $4::int - (SELECT count(*) FROM in_flight i WHERE i.merchant_id = c.merchant_id)
+     ORDER BY c.merchant_rank, c.next_attempt_at, c.seq
+     LIMIT $1
+),
+claimed AS (
+    UPDATE webhook_deliveries d SET claimed_by = $2
+      FROM (SELECT delivery_id FROM webhook_deliveries WHERE delivery_id IN (SELECT delivery_id FROM chosen)
+             FOR UPDATE SKIP LOCKED) l
+     WHERE d.delivery_id = l.delivery_id
+    RETURNING d.delivery_id, d.seq, d.webhook_id, d.merchant_id, d.event_id, d.topic, d.webhook_increment_id,
+              d.round_attempts, d.created_at, d.next_attempt_at
+)
+SELECT c.delivery_id, c.webhook_id, c.merchant_id, c.event_id, c.topic, c.webhook_increment_id, c.round_attempts,
        w.url, w.secret_key, w.extra_headers, m.code AS merchant_code,
-       e.message, coalesce(e.created_at, d.created_at) AS event_created_at
-  FROM webhook_deliveries d
-  JOIN webhooks w ON w.webhook_id = d.webhook_id
-  JOIN merchants m ON m.merchant_id = d.merchant_id
-  LEFT JOIN events e ON e.event_id = d.event_id
- WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (w.is_active OR d.event_id IS NULL)
- ORDER BY d.next_attempt_at, d.seq
- LIMIT $1
- FOR UPDATE OF d SKIP LOCKED
+       e.message, coalesce(e.created_at, c.created_at) AS event_created_at
+  FROM claimed c
+  JOIN webhooks w ON w.webhook_id = c.webhook_id
+  JOIN merchants m ON m.merchant_id = c.merchant_id
+  LEFT JOIN events e ON e.event_id = c.event_id
+ ORDER BY c.next_attempt_at, c.seq
 """
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Lock up to ``limit`` due deliveries that no other worker holds. Call inside a
-    transaction, and keep it open while sending: the row locks are the claim, and they end
-    with the transaction or with the connection (a killed worker's deliveries are due again)."""
-    return await conn.fetch(_CLAIM, limit)
+async def take_claim_token(conn: asyncpg.Connection) -> int:
+    """A new worker token, its advisory lock held by ``conn``'s session: the worker's claims
+    count as in flight while this connection lives, and are free again as soon as it ends."""
+    token = await conn.fetchval("SELECT nextval('webhook_worker_token')::int")
+    await conn.execute("SELECT pg_advisory_lock($1, $2)", CLAIM_LOCK, token)
+    return token
+
+
+async def claim_due(conn: asyncpg.Connection, token: int, limit: int, merchant_in_flight: int) -> list[asyncpg.Record]:
+    """Claim up to ``limit`` due deliveries for the worker holding ``token``, fairly: at most
+    ``merchant_in_flight`` deliveries of one merchant in flight in the whole installation (the
+    same for one webhook, and FAILING_WEBHOOK_IN_FLIGHT for a webhook with a delivery waiting
+    for a retry), taken round robin over merchants, and over each merchant's webhooks, oldest
+    first. The claim is committed when this returns."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", CLAIMING_LOCK)
+        return await conn.fetch(_CLAIM, limit, token, CLAIM_LOCK, merchant_in_flight, FAILING_WEBHOOK_IN_FLIGHT)
 
 
 @dataclass(frozen=True)
@@ -177,7 +238,8 @@ class Attempt:
     delay: float | None  # seconds until the retry when pending
 
 
-# The statement's parameters, one array each, in this order ($1 the delivery_id...).
+# The statement's parameters, one array each, in this order ($1 the delivery_id...), then the
+# claiming worker's token.
 ATTEMPT_FIELDS = tuple(field.name for field in fields(Attempt))
 _RECORD = """
 WITH outcome AS (
@@ -185,7 +247,11 @@ WITH outcome AS (
                          $8::text[], $9::float8[])
         AS u(delivery_id, merchant_id, attempted_at, http_status, duration_ms, error, excerpt, status, delay)
 ),
-changed AS (
+locked AS (  -- a delivery deleted meanwhile (webhook.delete) is gone from here
+    SELECT delivery_id, claimed_by FROM webhook_deliveries WHERE delivery_id IN (SELECT delivery_id FROM outcome)
+     ORDER BY delivery_id FOR UPDATE
+),
+changed AS (  -- only while the claim is still ours (a replay or a worker taking over ends it)
     UPDATE webhook_deliveries d
        SET attempts = d.attempts + 1,
            round_attempts = d.round_attempts + 1,
@@ -194,19 +260,30 @@ changed AS (
            last_attempt_at = o.attempted_at,
            delivered_at = CASE WHEN o.status = 'delivered' THEN clock_timestamp() ELSE d.delivered_at END,
            last_http_status = o.http_status,
-           last_error = o.error
-      FROM outcome o
-     WHERE d.delivery_id = o.delivery_id
+           last_error = o.error,
+           claimed_by = NULL
+      FROM outcome o JOIN locked l ON l.delivery_id = o.delivery_id
+     WHERE d.delivery_id = o.delivery_id AND l.claimed_by = $10
     RETURNING d.delivery_id
 )
 INSERT INTO webhook_attempts (delivery_id, merchant_id, attempted_at, http_status, duration_ms, error, response_excerpt)
 SELECT o.delivery_id, o.merchant_id, o.attempted_at, o.http_status, o.duration_ms, o.error, o.excerpt
-  FROM outcome o JOIN changed c ON c.delivery_id = o.delivery_id
+  FROM outcome o JOIN locked l ON l.delivery_id = o.delivery_id
 """
 
 
-async def record_attempts(conn: asyncpg.Connection, attempts: Sequence[Attempt]) -> None:
-    await conn.execute(_RECORD, *[[getattr(attempt, name) for attempt in attempts] for name in ATTEMPT_FIELDS])
+async def record_attempts(conn: asyncpg.Connection, token: int, attempts: Sequence[Attempt]) -> None:
+    """Log the attempts, and set each delivery's outcome where the claim of ``token`` still holds."""
+    await conn.execute(_RECORD, *[[getattr(attempt, name) for attempt in attempts] for name in ATTEMPT_FIELDS], token)
+
+
+async def release_claims(conn: asyncpg.Connection, token: int, delivery_ids: Sequence[int]) -> None:
+    """End the claims of ``token`` on these deliveries, without an attempt (their sends were
+    cancelled): due again at once."""
+    await conn.execute(
+        "UPDATE webhook_deliveries SET claimed_by = NULL WHERE delivery_id = ANY ($2::bigint[]) AND claimed_by = $1",
+        token, list(delivery_ids),
+    )
 
 
 async def seconds_until_next_due(conn: asyncpg.Connection) -> float | None:
@@ -255,7 +332,7 @@ async def search_deliveries(
 
 async def attempts_of(conn: asyncpg.Connection, delivery_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
     rows = await conn.fetch(
-        """SELECT delivery_id, attempted_at, http_status, duration_ms, error, response_excerpt
+        """SELECT delivery_id, attempted_at, http_status, duration_ms, error
              FROM webhook_attempts WHERE delivery_id = ANY ($1::bigint[]) ORDER BY delivery_id, attempt_id""",
         delivery_ids,
     )
@@ -301,11 +378,13 @@ async def lock_webhooks(conn: asyncpg.Connection, merchant_id: int, webhook_id: 
 
 async def requeue_or_add(conn: asyncpg.Connection, merchant_id: int, webhook_id: int, event: asyncpg.Record) -> asyncpg.Record:
     """Queue ``event`` for ``webhook_id`` again (the webhook row already locked): its delivery,
-    if it had one, becomes due now with a fresh retry schedule and keeps its increment id;
-    otherwise a new delivery takes the webhook's next increment id."""
+    if it had one, becomes due now with a fresh retry schedule and keeps its increment id (if
+    a worker is sending it right now, the claim ends: that attempt is logged but its outcome
+    does not count, and the delivery is sent again); otherwise a new delivery takes the
+    webhook's next increment id."""
     row = await conn.fetchrow(
         """UPDATE webhook_deliveries
-              SET status = 'pending', next_attempt_at = now(), round_attempts = 0
+              SET status = 'pending', next_attempt_at = now(), round_attempts = 0, claimed_by = NULL
             WHERE webhook_id = $1 AND event_id = $2
         RETURNING delivery_id, webhook_id, webhook_increment_id""",
         webhook_id, event["event_id"],
@@ -335,7 +414,7 @@ async def add_test_delivery(conn: asyncpg.Connection, merchant_id: int, webhook_
 async def delivery_outcome(conn: asyncpg.Connection, delivery_id: int) -> asyncpg.Record | None:
     """The delivery's status with its last attempt (NULLs before the first)."""
     return await conn.fetchrow(
-        """SELECT d.status, a.http_status, a.duration_ms, a.error, a.response_excerpt, a.attempted_at
+        """SELECT d.status, a.http_status, a.duration_ms, a.error, a.attempted_at
              FROM webhook_deliveries d
              LEFT JOIN LATERAL (SELECT * FROM webhook_attempts a WHERE a.delivery_id = d.delivery_id
                                  ORDER BY attempt_id DESC LIMIT 1) a ON true

@@ -1,18 +1,45 @@
 """Webhook delivery: fan events out to deliveries, POST them, retry on ShipStream's schedule.
 
 Runs in every server process (app.py) and in ``rpc-fulfillment worker``; any number may run
-against one database. Each of a worker's ``concurrency`` slots loops:
+against one database. Each worker sends up to ``20 x webhook_concurrency`` deliveries at once
+(``capacity``) and loops:
 
 1. fan-out: take queued events (``event_fanout``, filled by a trigger in each event's own
    transaction) and create one delivery per matching active webhook with that webhook's next
    ``webhook_increment_id``; one fan-out runs at a time in the whole installation (an advisory
    lock), in the order the events were written, so each webhook's ids are 1, 2, 3... with no gap;
-2. claim up to BATCH due deliveries with ``SELECT ... FOR UPDATE SKIP LOCKED`` and keep that
-   transaction open while POSTing them: the row locks are the claim. A success, a retry time or
-   ``failed`` is written with the attempt log and committed; a worker that dies mid-delivery
-   takes its locks with it and the deliveries are due again (at least once, never dropped);
+2. claim as many due deliveries as it has room for, fairly (below), and send each in its own
+   task; each outcome (delivered, a retry time, or ``failed``) is committed with its attempt
+   log as soon as it is known, the outcomes that finish together in one statement, so a fast
+   delivery never waits for a slow one;
 3. when there is nothing to do, wait for a NOTIFY (an event queued, a fan-out done, a replay,
-   a test) or the timer: ``webhook_interval`` seconds, or sooner when a retry comes due.
+   a test), for an outcome recorded (room again), or the timer: ``webhook_interval`` seconds,
+   or sooner when a retry comes due.
+
+Fairness. Claiming the oldest due deliveries, whoever they belong to, let one merchant whose
+endpoints never answer fill every worker with requests that each hang for the whole timeout,
+and delay every other merchant's webhooks by as long as its backlog lasted. So a claim
+(webhooks/queries.py, ``claim_due``) takes deliveries round robin: each merchant's oldest, then
+each merchant's second..., and within a merchant round robin over its webhooks; and it caps
+what is in flight in the whole installation: ``webhook_merchant_in_flight`` deliveries of one
+merchant (and of one webhook), and a single one of a webhook that is failing (a delivery of it
+waits for a retry: its endpoint timed out, refused, or answered an error), so a slow or dead
+endpoint costs one request at a time until it answers again. With the cap below a worker's
+capacity, another merchant's delivery always finds room in a worker at once. Claims are made
+one at a time in the whole installation (an advisory lock held for the claim's one statement),
+so that each sees the others' and the caps hold across workers.
+
+Claims survive a worker's death. A claim is committed (``claimed_by``: the worker's token) so
+that outcomes can be committed one by one; the worker holds the session advisory lock
+(CLAIM_LOCK, token) on its LISTEN connection for as long as it lives, and a claim whose token
+is not locked counts as free: a worker that dies, or whose connection drops, frees its claims
+at once and another worker sends them again (at least once, never dropped). A live worker
+ends each of its claims: a send task always leaves its outcome to record or, cancelled, its
+claim to release (try/finally in ``_send``), so no delivery stays claimed by a worker that no
+longer sends it. An outcome is recorded only while its claim holds (a replay ends the claim:
+the delivery is sent again); the attempt is logged either way. Deliveries of one webhook are
+sent concurrently (up to its cap) and retried independently: a receiver orders them by
+``webhook_increment_id``, as before.
 
 Unless ``webhook_allow_private``, no request goes to a loopback, private, link-local (cloud
 metadata), multicast or reserved address: a URL whose host is such an address is refused
@@ -49,7 +76,7 @@ from rpc_fulfillment.db.pool import connect, create_pool
 
 log = logging.getLogger(__name__)
 
-BATCH = 20  # deliveries one slot claims and sends at once
+BATCH = 20  # deliveries in flight per unit of webhook_concurrency
 FANOUT_BATCH = 1000  # events one fan-out transaction takes from the queue
 EXCERPT_BYTES = 1000  # how much of a receiver's answer is kept
 CONNECT_TIMEOUT = 3.0  # ShipStream: 3 s to connect, 5 s in all
@@ -57,6 +84,11 @@ ACQUIRE_TIMEOUT = 30.0  # a pool that cannot give a connection this long is brok
 LISTEN_RETRY = 1.0  # seconds between attempts to LISTEN again
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 REFUSED = "refused: {}; webhooks go to public addresses only on this server"
+
+
+def describe(exc: Exception) -> str:
+    """An attempt's error, as logged in webhook.deliveries."""
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 class RefusedTarget(OSError):
@@ -82,6 +114,16 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A claimed delivery whose send ended: its outcome to record, or None (the send was
+    cancelled) to release the claim, so that the delivery is due again at once."""
+
+    token: int  # the claim's token
+    delivery_id: int
+    attempt: store.Attempt | None
+
+
 class WebhookWorker:
     def __init__(
         self, database_url: str, settings: Settings, *, concurrency: int | None = None, resolver: AbstractResolver | None = None
@@ -90,8 +132,11 @@ class WebhookWorker:
         give a stub); without private targets allowed it is wrapped in GuardedResolver."""
         self.database_url = database_url
         self.concurrency = concurrency or settings.webhook_concurrency
+        self.capacity = self.concurrency * BATCH
+        self.merchant_in_flight = settings.webhook_merchant_in_flight
         self.interval = settings.webhook_interval
         self.timeout = settings.webhook_timeout
+        self.connect_timeout = min(CONNECT_TIMEOUT, self.timeout)
         self.schedule = parse_retry_schedule(settings.webhook_retry_schedule)
         self.allow_private = settings.webhook_allow_private
         self.resolver = resolver
@@ -99,9 +144,13 @@ class WebhookWorker:
         self.pool: asyncpg.Pool | None = None
         self.http: aiohttp.ClientSession | None = None
         self._listener: asyncpg.Connection | None = None
-        self._wakes: list[asyncio.Event] = []
+        self._token: int | None = None  # this worker's claim token, locked on the LISTEN connection
+        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._fanning_out = asyncio.Lock()
+        self._sending: set[asyncio.Task[None]] = set()
+        self._unrecorded = 0  # deliveries claimed whose outcome is not committed (or claim released) yet
+        self._finished: list[Finished] = []  # sends ended, their claims to record or release
+        self._finished_arrived = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,23 +158,29 @@ class WebhookWorker:
         self.pool = await create_pool(self.database_url, self.concurrency + 1)
         self._guard = None if self.allow_private else GuardedResolver(self.resolver)
         self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(resolver=self._guard or self.resolver),
-            timeout=aiohttp.ClientTimeout(total=self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout)),
+            connector=aiohttp.TCPConnector(resolver=self._guard or self.resolver, limit=self.capacity),
+            timeout=aiohttp.ClientTimeout(total=self.timeout, connect=self.connect_timeout),
             headers={"User-Agent": f"rpc-fulfillment-webhooks/{__version__}"},
         )
-        self._wakes = [asyncio.Event() for _ in range(self.concurrency)]
-        self._tasks = [asyncio.create_task(self._listen_forever(), name="webhooks-listen")]
-        self._tasks += [
-            asyncio.create_task(self._slot(wake), name=f"webhooks-slot-{n}") for n, wake in enumerate(self._wakes)
+        self._tasks = [
+            asyncio.create_task(self._listen_forever(), name="webhooks-listen"),
+            asyncio.create_task(self._dispatch_forever(), name="webhooks-dispatch"),
+            asyncio.create_task(self._record_forever(), name="webhooks-record"),
         ]
 
     async def stop(self) -> None:
-        """Cancel the slots (a delivery in flight is rolled back, so it is due again), then
-        close the HTTP session, the listening connection and the pool."""
-        for task in self._tasks:
+        """Cancel the loops and the deliveries in flight, record the outcomes already known
+        and release the other claims (or, the database gone, they end with the LISTEN
+        connection): due again at once; then close the HTTP session, the listening connection
+        and the pool."""
+        for task in (*self._tasks, *self._sending):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
         self._tasks = []
+        try:
+            await asyncio.wait_for(self._record_finished(), 5)
+        except (asyncio.TimeoutError, *_DB_ERRORS) as exc:
+            log.warning("webhook worker: outcomes not recorded at stop (%s); they will be sent again", exc)
         if self.http is not None:
             await self.http.close()
         if self._guard is not None:  # a resolver given to the connector is the caller's to close
@@ -139,8 +194,7 @@ class WebhookWorker:
                 self.pool.terminate()
 
     def wake(self) -> None:
-        for event in self._wakes:
-            event.set()
+        self._wake.set()
 
     # ------------------------------------------------------------------ waking up
 
@@ -148,7 +202,7 @@ class WebhookWorker:
         self.wake()
 
     async def _close_listener(self) -> None:
-        listener, self._listener = self._listener, None
+        listener, self._listener, self._token = self._listener, None, None
         if listener is None or listener.is_closed():
             return
         try:
@@ -157,14 +211,16 @@ class WebhookWorker:
             listener.terminate()
 
     async def _listen_forever(self) -> None:
-        """Hold a LISTEN connection; reconnect (and look for work) as soon as it drops, every
-        LISTEN_RETRY seconds while the database cannot be reached."""
+        """Hold a LISTEN connection with this worker's claim token locked; reconnect (with a
+        new token, and look for work) as soon as it drops, every LISTEN_RETRY seconds while the
+        database cannot be reached."""
         while True:
             closed = asyncio.Event()
             try:
                 self._listener = await connect(self.database_url)
                 self._listener.add_termination_listener(lambda _: closed.set())
                 await self._listener.add_listener(store.CHANNEL, self._notified)
+                self._token = await store.take_claim_token(self._listener)
                 self.wake()  # anything queued while we were not listening
                 await closed.wait()
                 log.warning("webhook worker: the LISTEN connection closed; reconnecting")
@@ -178,9 +234,9 @@ class WebhookWorker:
 
     # ------------------------------------------------------------------ the loop
 
-    async def _slot(self, wake: asyncio.Event) -> None:
+    async def _dispatch_forever(self) -> None:
         while True:
-            wake.clear()
+            self._wake.clear()
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:
@@ -195,9 +251,9 @@ class WebhookWorker:
                 raise asyncio.CancelledError
             if busy:
                 continue
-            await self._sleep(wake)
+            await self._sleep()
 
-    async def _sleep(self, wake: asyncio.Event) -> None:
+    async def _sleep(self) -> None:
         timeout = self.interval
         try:
             assert self.pool is not None
@@ -208,48 +264,103 @@ class WebhookWorker:
         except (asyncio.TimeoutError, *_DB_ERRORS):
             timeout = min(timeout, 1.0)
         try:
-            await asyncio.wait_for(wake.wait(), timeout)
+            await asyncio.wait_for(self._wake.wait(), timeout)
         except asyncio.TimeoutError:
             pass
 
     async def run_once(self) -> bool:
-        """One fan-out batch and one delivery batch; True when more work may be waiting."""
+        """One fan-out batch and one claim; True when more work may be waiting."""
         more_to_fan_out = await self.fan_out()
-        return await self.deliver_batch() > 0 or more_to_fan_out
+        room = self.capacity - self._unrecorded
+        return (room > 0 and await self.claim_and_send(room) == room) or more_to_fan_out
 
     async def fan_out(self) -> bool:
         """Fan out one batch of queued events; True when the queue may hold more."""
-        if self._fanning_out.locked():
-            return False  # another slot of this process is at it
         assert self.pool is not None
-        async with self._fanning_out, self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             done = await store.fan_out(conn, FANOUT_BATCH)
         return done is not None and done[0] == FANOUT_BATCH
 
-    async def deliver_batch(self) -> int:
-        """Claim due deliveries, send them concurrently, record the outcomes; how many."""
+    async def claim_and_send(self, room: int) -> int:
+        """Claim up to ``room`` due deliveries and start sending each; how many."""
+        token = self._token
+        if token is None:
+            return 0  # not listening yet: the LISTEN connection wakes us when it is
         assert self.pool is not None
-        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
-            rows = await store.claim_due(conn, BATCH)
-            if not rows:
-                return 0
-            attempts = await asyncio.gather(*(self._attempt(row) for row in rows))
-            await store.record_attempts(conn, attempts)
+        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            rows = await store.claim_due(conn, token, room, self.merchant_in_flight)
+            # Sending starts before anything else can fail: a claim never outlives its send.
+            self._unrecorded += len(rows)
+            for row in rows:
+                task = asyncio.create_task(self._send(token, row), name=f"webhooks-delivery-{row['delivery_id']}")
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
         return len(rows)
+
+    async def _send(self, token: int, row: asyncpg.Record) -> None:
+        """Send one claimed delivery; whatever happens, its claim ends recorded or released."""
+        attempt: store.Attempt | None = None
+        try:
+            attempt = await self._attempt(row)
+        finally:
+            # Appended after the await, to the list of now: the recorder swaps the list
+            # meanwhile, and an outcome added to the one it took already would be lost.
+            self._finished.append(Finished(token, row["delivery_id"], attempt))
+            self._finished_arrived.set()
+
+    async def _record_forever(self) -> None:
+        """Commit the outcomes as they come: all that finished meanwhile in one transaction."""
+        while True:
+            await self._finished_arrived.wait()
+            self._finished_arrived.clear()
+            try:
+                await self._record_finished()
+            except (asyncio.TimeoutError, *_DB_ERRORS) as exc:
+                log.warning("webhook worker: cannot record outcomes (%s); retrying", exc or type(exc).__name__)
+                await asyncio.sleep(1)
+                self._finished_arrived.set()
+
+    async def _record_finished(self) -> None:
+        finished, self._finished = self._finished, []
+        if not finished:
+            return
+        attempts: dict[int, list[store.Attempt]] = {}
+        released: dict[int, list[int]] = {}
+        for done in finished:
+            if done.attempt is None:
+                released.setdefault(done.token, []).append(done.delivery_id)
+            else:
+                attempts.setdefault(done.token, []).append(done.attempt)
+        try:
+            assert self.pool is not None
+            async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
+                for token, recorded in attempts.items():
+                    await store.record_attempts(conn, token, recorded)
+                for token, delivery_ids in released.items():
+                    await store.release_claims(conn, token, delivery_ids)
+        except BaseException:
+            self._finished[:0] = finished  # to record on the next try
+            raise
+        self._unrecorded -= len(finished)
+        self.wake()  # room again, and the webhooks' caps may allow more now
 
     # ------------------------------------------------------------------ one HTTP attempt
 
     async def _attempt(self, row: asyncpg.Record) -> store.Attempt:
         is_test = row["event_id"] is None
-        message = {"webhook_id": row["webhook_id"]} if is_test else row["message"]
-        body = domain.envelope(
-            row["merchant_id"], row["merchant_code"], row["topic"], message,
-            row["webhook_increment_id"] or 0, row["event_created_at"],
-        )
-        headers = domain.request_headers(row["secret_key"], body, row["extra_headers"])
         attempted_at = datetime.now(timezone.utc)
         started = time.monotonic()
-        http_status, error, excerpt = await self.post(row["url"], body, headers)
+        try:
+            message = {"webhook_id": row["webhook_id"]} if is_test else row["message"]
+            body = domain.envelope(
+                row["merchant_id"], row["merchant_code"], row["topic"], message,
+                row["webhook_increment_id"] or 0, row["event_created_at"],
+            )
+            headers = domain.request_headers(row["secret_key"], body, row["extra_headers"])
+            http_status, error, excerpt = await self.post(row["url"], body, headers)
+        except Exception as exc:  # a bug: a failed attempt, retried on the schedule, not a lost outcome
+            log.exception("webhook %s: cannot send delivery %s", row["webhook_id"], row["delivery_id"])
+            http_status, error, excerpt = None, describe(exc), None
         duration_ms = round((time.monotonic() - started) * 1000)
         if domain.is_success(http_status):
             status, delay = "delivered", None
@@ -268,7 +379,6 @@ class WebhookWorker:
     async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int | None, str | None, str | None]:
         """POST once: (HTTP status or None, error or None, the start of the answer)."""
         assert self.http is not None
-        started = time.monotonic()
         try:
             if not self.allow_private:
                 # aiohttp connects to an IP address as written without asking the resolver.
@@ -287,17 +397,18 @@ class WebhookWorker:
                 return response.status, error, excerpt
         except asyncio.CancelledError:
             raise
-        except asyncio.TimeoutError:
-            elapsed = time.monotonic() - started
-            return None, f"timed out after {elapsed:.1f} s", None
+        except aiohttp.ConnectionTimeoutError:
+            return None, f"could not connect within {self.connect_timeout:g} s", None
+        except asyncio.TimeoutError:  # the limit, not the time measured (which a busy loop stretches)
+            return None, f"timed out after {self.timeout:g} s", None
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, RefusedTarget):
                 return None, REFUSED.format(exc.os_error)[:500], None
-            return None, f"{type(exc).__name__}: {exc}"[:500], None
+            return None, describe(exc), None
         except aiohttp.ClientError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500], None
+            return None, describe(exc), None
         except Exception as exc:  # an invalid URL for aiohttp, an SSL problem...
-            return None, f"{type(exc).__name__}: {exc}"[:500], None
+            return None, describe(exc), None
 
 
 # ---------------------------------------------------------------------- retention
@@ -359,7 +470,7 @@ async def run_worker(database_url: str, settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     worker = WebhookWorker(database_url, settings)
     await worker.start()
-    log.info("webhook worker: delivering with %d slot(s)", worker.concurrency)
+    log.info("webhook worker: delivering, up to %d at once", worker.capacity)
     try:
         await stop.wait()
     finally:

@@ -127,10 +127,11 @@ def live_database(admin_url: str, template_database: str) -> Iterator[str]:
 @pytest.fixture
 def live_settings(live_database: str) -> Settings:
     """Change it (``dataclasses.replace``) in a test's own fixture before ``live`` starts.
-    No rate or concurrency limit (where the server has them): tests make many calls at once."""
+    No rate or concurrency limit (where the server has them): tests make many calls at once;
+    webhooks may reach receivers on 127.0.0.1."""
     fields = {f.name for f in dataclasses.fields(Settings)}
     no_limits = {name: 0 for name in ("rate_limit", "concurrency_limit") if name in fields}
-    return Settings(database_url=live_database, db_pool_size=5, **no_limits)
+    return Settings(database_url=live_database, db_pool_size=5, webhook_allow_private=True, **no_limits)
 
 
 @pytest.fixture

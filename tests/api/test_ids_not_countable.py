@@ -1,7 +1,7 @@
 """Ids a merchant sees tell nothing of other merchants' activity (issue 13, item 12; SECURITY.md
 §2): shipment numbers count per merchant, and every surrogate id (order_id, order_item_id,
 product_id, webhook_id, delivery_id, event_id, package_id, tracking_id) is a keyed
-permutation of a sequence (migration 0016): unique, in [2^52, 2^53), not ordered by time.
+permutation of a sequence (migration 0017): unique, in [2^52, 2^53), not ordered by time.
 The event feed still pages in the order events were written, and a database migrated with rows
 in it keeps their ids."""
 
@@ -22,7 +22,8 @@ from tests.conftest import ApiUser, _execute, database_url_for
 
 FIRST_PERMUTED = 2**52
 JS_SAFE_LIMIT = 2**53  # every id is an integer a JavaScript client holds exactly
-MIGRATION = 16  # the migration that makes ids permuted
+# The migration that makes ids permuted (found by its name, whatever number it is given).
+MIGRATION = next(int(f.name[:4]) for f in MIGRATIONS.iterdir() if f.name.endswith("_ids_not_countable.sql"))
 
 
 def assert_permuted(ids: list[int]) -> None:

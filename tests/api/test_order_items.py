@@ -290,7 +290,7 @@ async def test_more_than_1000_items_is_fault_102(rpc, session, db):
         ([{"sku": "A", "qty": 1, "unit_declared_value": "9.99"}], {"declared_value_service": True, "declared_value": "10"},
          "info.declared_value: give declared_value or per-item unit_declared_value, not both"),
         ([{"sku": "A", "qty": 1, "unit_declared_value": "abc"}], {"declared_value_service": True},
-         "items[0].unit_declared_value: input should be a valid decimal"),
+         "items[0].unit_declared_value: must be a number written with the digits 0-9, got 'abc'"),
     ],
 )
 async def test_unit_declared_value_rules(rpc, session, db, items, info, message):

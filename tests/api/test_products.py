@@ -235,7 +235,7 @@ async def test_update_clears_nullable_columns(rpc, sessions, db):
 async def test_update_with_bad_length_value(rpc, sessions):
     await create_product(rpc, sessions["merchant"], "LEN")
     error = await rpc.fault(sessions["merchant"], "product.update", ["LEN", {"length": ""}])
-    assert error == {"code": fault_code(102), "message": "Invalid data given: 'length' must be a number, not ''"}
+    assert error == {"code": fault_code(102), "message": "Invalid data given: 'length' must be a number written with the digits 0-9, not ''"}
 
 
 async def test_update_empty_data_changes_nothing(rpc, sessions, db):

@@ -132,9 +132,7 @@ async def test_create_some_items_by_sku_and_by_reference(rpc, merchant, warehous
 
 async def test_create_from_the_warehouse_holding_the_most_or_the_one_given(rpc, merchant, warehouse, db):
     west = await add_warehouse(db)
-    await add_product(db, "A", stock=2)
-    await db.execute("INSERT INTO stock (product_id, warehouse_id, merchant_id, qty_on_hand) "
-                     "SELECT product_id, $1, merchant_id, 4 FROM products WHERE sku = 'A'", west)
+    await add_stock(db, await add_product(db, "A", stock=2), 4, west)
     order = await new_order(rpc, merchant, {"A": 6})
     allocation = (await order_items(rpc, merchant, order["unique_id"]))["A"]["allocation_data"]
     assert {a["warehouse_id"]: a["qty_allocated"] for a in allocation} == {"1": "2.0000", str(west): "4.0000"}
@@ -153,8 +151,7 @@ async def test_create_picks_the_warehouse_with_most_of_the_requested_items(rpc, 
     west = await add_warehouse(db)
     a = await add_product(db, "A", stock=5)
     b = await add_product(db, "B", stock=0)
-    await db.execute("INSERT INTO stock (product_id, warehouse_id, merchant_id, qty_on_hand) "
-                     "SELECT product_id, $1, merchant_id, 1 FROM products WHERE product_id = $2", west, b)
+    await add_stock(db, b, 1, west)
     order = await new_order(rpc, merchant, {"A": 5, "B": 1})
     shipment = await create_shipment(rpc, warehouse, order["unique_id"], [{"sku": "B", "qty": 1}])
     assert (shipment["warehouse_id"], quantities(shipment)) == (west, {"B": 1})

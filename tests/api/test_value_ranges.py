@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.order_helpers import ADDRESS, INFO, add_product, assert_fault
+from tests.api.webhook_helpers import create_webhook
 
 PAST_THE_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
 AT_THE_RANGE = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01", "9999-12-31"]
@@ -110,3 +111,19 @@ async def test_an_integer_filter_past_its_column_matches_nothing(rpc, session, n
     for op in ("eq", "gt", "lt", "in"):
         value = [number] if op == "in" else number
         assert (await rpc.result(session, "order.search", [{"priority": {op: value}}]))["totalCount"] == 0
+
+
+@pytest.mark.parametrize("moment", PAST_THE_RANGE)
+@pytest.mark.parametrize("op", ["eq", "gt", "lteq", "from", "to"])
+async def test_a_moment_past_the_range_in_a_deliveries_filter_is_the_invalid_data_fault(rpc, session, moment, op):
+    webhook = await create_webhook(rpc, session, "http://127.0.0.1:9/", is_active=False)
+    error = await rpc.fault(session, "webhook.deliveries", [webhook["webhook_id"], {"created_at": {op: moment}}])
+    assert error["code"] not in (-32001, -32603, -32000), error
+    assert "'created_at'" in error["message"] and "out of range (years 1 to 9999 in UTC)" in error["message"], error
+
+
+@pytest.mark.parametrize("moment", AT_THE_RANGE)
+async def test_moments_at_the_range_filter_deliveries(rpc, session, moment):
+    webhook = await create_webhook(rpc, session, "http://127.0.0.1:9/", is_active=False)
+    for op in ("eq", "gt", "lt", "from", "to"):
+        assert (await rpc.result(session, "webhook.deliveries", [webhook["webhook_id"], {"created_at": {op: moment}}]))["totalCount"] == 0

@@ -1,4 +1,4 @@
-"""The SSRF guard (webhook_allow_private off): webhook.create and activation refuse URLs that
+"""The SSRF guard (webhook_allow_private off, the default): webhook.create and activation refuse URLs that
 name a private, loopback or link-local address; the worker refuses, at delivery, any host
 that is or resolves to one, records the refusal as a failed attempt and retries on the
 schedule. Every receiver is on 127.0.0.1; names resolve through a stub."""
@@ -11,11 +11,12 @@ from datetime import datetime
 import pytest
 from aiohttp import web
 
+from rpc_fulfillment.config import Settings
 from rpc_fulfillment.workers.webhooks import WebhookWorker
 from tests.api.order_helpers import assert_fault, merchant_id
 from tests.api.webhook_helpers import StubResolver, create_webhook, deliveries, start_receiver, wait_until
 
-GUARDED = {"webhook_allow_private": False}
+GUARDED = {"webhook_allow_private": Settings().webhook_allow_private}  # the default: the guard on
 PUBLIC = "https://hooks.example.com/shipstream"
 REFUSED_URLS = [
     ("http://127.0.0.1:5432/", "127.0.0.1 is a loopback address"),
@@ -43,7 +44,7 @@ async def webhook_count(db) -> int:
 
 
 @pytest.mark.parametrize("url, reason", REFUSED_URLS, ids=[u for u, _ in REFUSED_URLS])
-async def test_create_refuses_private_targets_when_the_guard_is_on(make_client, users, db, url, reason):
+async def test_create_refuses_private_targets_by_default(make_client, users, db, url, reason):
     rpc = await make_client(**GUARDED)
     session = await rpc.login(users["merchant"])
     error = await rpc.fault(session, "webhook.create", [{"url": url, "topics": "order:created"}])
@@ -53,7 +54,8 @@ async def test_create_refuses_private_targets_when_the_guard_is_on(make_client, 
     assert await rpc.result(session, "webhook.create", [{"url": PUBLIC, "topics": "order:created"}]) is True
 
 
-async def test_with_private_targets_allowed_create_accepts_them(rpc, users, db):
+async def test_with_private_targets_allowed_create_accepts_them(make_client, users, db):
+    rpc = await make_client(webhook_allow_private=True)
     session = await rpc.login(users["merchant"])
     for url, _ in REFUSED_URLS:
         assert await rpc.result(session, "webhook.create", [{"url": url, "topics": "order:created"}]) is True

@@ -33,9 +33,38 @@ from tests.api.order_helpers import ADDRESS, INFO
 
 # ------------------------------------------------------------------------------ JSON values
 
+# ------------------------------------------------ values at and past every type's limits
+# Each bound a value meets on its way to PostgreSQL, exactly at it and one step past it:
+# smallint, integer and bigint; the numeric(12,4) and numeric(12,2) columns (weights,
+# dimensions, values: largest value, one past, and a scale that rounds past); JSON numbers
+# (1e308, the smallest subnormal, inf and nan, which the harness's json.dumps sends as the
+# tokens Infinity and NaN); digit strings of hundreds and thousands of digits (past Python's
+# 4,300-digit int() limit); moments of years 1 and 9999 with the extreme offsets +14:00 and
+# -12:00 (in UTC: years 0 and 10000) and past timestamptz's own range; text at and past every
+# length CHECK (64, 255, 2048 characters; 255 bytes of two-byte characters).
+INT_LIMITS = [bound + step for bound in (2**15, 2**31, 2**63) for step in (-1, 0)] + [
+    -bound + step for bound in (2**15, 2**31, 2**63) for step in (0, -1)]
+_DECIMAL_LIMITS = ["99999999.9999", "100000000", "99999999.99995", "0.00005", "-99999999.9999", "-100000000",
+                   "9999999999.99", "10000000000", "9999999999.995", "1e308", "-1e308", "1e-400", "1E+400"]
+FLOAT_LIMITS = [99999999.9999, 100000000.0, 9999999999.99, 1e10, 1e308, -1e308, 5e-324, float("inf"), float("-inf"),
+                float("nan")]
+DIGIT_STRINGS = ["9" * 400, "-" + "9" * 400, "1" + "0" * 5000, "0." + "0" * 399 + "1", "9" * 400 + ".5"]
+DATE_LIMITS = [
+    f"{day}{time}{offset}"
+    for day, time in (("0001-01-01", "T00:00:00"), ("9999-12-31", "T23:59:59"), ("9999-12-31", " 23:59:59.999999"))
+    for offset in ("+14:00", "-12:00", "Z", "")
+] + ["0001-01-01", "9999-12-31", "0000-12-31", "10000-01-01", "-0001-01-01", "294277-01-01T00:00:00Z",
+     "4714-11-24 BC", "infinity", "-infinity", "epoch"]
+TEXT_LIMITS = [c * n for c in "xé" for n in (32, 33, 64, 65, 127, 128, 255, 256, 2048, 2049)]
+NUMBERS_AT_LIMITS = st.sampled_from(INT_LIMITS) | st.sampled_from(FLOAT_LIMITS)
+STRINGS_AT_LIMITS = st.sampled_from(
+    [str(n) for n in INT_LIMITS] + _DECIMAL_LIMITS + DIGIT_STRINGS + DATE_LIMITS + TEXT_LIMITS)
+AT_LIMITS = NUMBERS_AT_LIMITS | STRINGS_AT_LIMITS
+
 BIG_INTS = st.sampled_from([2**31, 2**31 - 1, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), -(2**63) - 1, -1, 0])
-INTS = st.integers(-1000, 10**6) | st.integers(-(2**63), 2**64 - 1) | BIG_INTS
-FLOATS = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.5, 1.0, -0.0, 1e308, 1e-308, 2.0**64, 3.0])
+INTS = st.integers(-1000, 10**6) | st.integers(-(2**63), 2**64 - 1) | BIG_INTS | st.sampled_from(INT_LIMITS)
+FLOATS = (st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.5, 1.0, -0.0, 1e308, 1e-308, 2.0**64, 3.0])
+          | st.sampled_from(FLOAT_LIMITS))
 # Text: ASCII and all of Unicode (including NUL and other control characters), sometimes long.
 ALPHABET = st.characters(codec="utf-8")
 _SHORT = st.text(string.ascii_letters + string.digits + "-_ .:/", max_size=20)
@@ -45,7 +74,7 @@ _SPECIAL = st.sampled_from(
 )
 # Long strings (past every column's length, up to past the request's string limit): 1 in 9.
 _LONG = st.builds(lambda n, c: c * n, st.integers(250, 70000), st.sampled_from("aZ9é"))
-TEXT = st.one_of(_SHORT, _SHORT, _SHORT, _UNICODE, _UNICODE, _UNICODE, _SPECIAL, _SPECIAL, _LONG)
+TEXT = st.one_of(_SHORT, _SHORT, _SHORT, _UNICODE, _UNICODE, _UNICODE, _SPECIAL, _SPECIAL, _LONG, STRINGS_AT_LIMITS)
 SCALARS = st.none() | st.booleans() | INTS | FLOATS | TEXT
 JSON = st.recursive(
     SCALARS,
@@ -53,7 +82,7 @@ JSON = st.recursive(
     max_leaves=15,
 )
 # Values of the wrong kind for almost any parameter.
-WRONG = st.one_of(st.none(), st.booleans(), INTS, FLOATS, TEXT, st.just([]), st.just({}), JSON)
+WRONG = st.one_of(st.none(), st.booleans(), INTS, FLOATS, TEXT, st.just([]), st.just({}), JSON, AT_LIMITS)
 
 
 # ------------------------------------------------------------------ JSON Schema -> strategy
@@ -66,7 +95,7 @@ def _bounded_text(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     edges = [st.just("")]
     if high is not None:
         edges += [st.just("x" * high), st.just("x" * (high + 1))]
-    return inside | st.one_of(edges)
+    return inside | st.one_of(edges) | STRINGS_AT_LIMITS
 
 
 def _number_bounds(schema: dict[str, Any]) -> tuple[Any, Any]:
@@ -100,10 +129,11 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None, dept
         low, high = _number_bounds(schema)
         inside = st.integers(min_value=low, max_value=high) if (low is not None or high is not None) else st.integers(-5, 1000)
         edges = [st.just(v) for v in (low, high) if v is not None] + [st.just(v + d) for v in (low, high) if v is not None for d in (-1, 1)]
-        return inside | st.one_of(edges or [INTS]) | st.integers(-(2**63), 2**64 - 1)
+        return inside | st.one_of(edges or [INTS]) | st.integers(-(2**63), 2**64 - 1) | AT_LIMITS
     if kind == "number":
         low, high = _number_bounds(schema)
-        return st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False) | st.integers(-5, 10**6) | st.sampled_from(["1.25", "-1", "1e3", "abc", "0.001"])
+        return (st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False) | st.integers(-5, 10**6)
+                | st.sampled_from(["1.25", "-1", "1e3", "abc", "0.001"]) | AT_LIMITS)
     if kind == "boolean":
         return st.booleans() | st.sampled_from([0, 1, "1", "true", "yes"])
     if kind == "null":
@@ -217,7 +247,8 @@ ORDER_FIELDS = sorted(_optional("rpc_fulfillment.orders.views", "ALL_FIELDS", ["
 SHIPMENT_FIELDS = sorted(_optional("rpc_fulfillment.shipments.views", "ALL_FIELDS", ["status", "items"]))
 TOPICS = sorted(_optional("rpc_fulfillment.webhooks.rules", "TOPICS", ["order:created"]))
 OPERATORS = ["eq", "neq", "starts", "gt", "lt", "gteq", "lteq", "from", "to", "in", "nin", "null", "notnull", "datetime", "like"]
-FILTER_VALUES = SCALARS | st.lists(SCALARS, max_size=4) | st.sampled_from(["2024-01-31", "2024-01-31T12:00:00Z", "new", "1", 1, "acme"])
+FILTER_VALUES = (SCALARS | st.lists(SCALARS, max_size=4) | st.sampled_from(["2024-01-31", "2024-01-31T12:00:00Z", "new", "1", 1, "acme"])
+                 | AT_LIMITS | st.lists(AT_LIMITS, min_size=1, max_size=3))
 
 
 def filters(resource: str) -> st.SearchStrategy[Any]:
@@ -246,22 +277,23 @@ def projection(names: list[str]) -> st.SearchStrategy[Any]:
 
 PRODUCT_HINTS = {
     "name": TEXT,
-    "status": st.sampled_from([1, 2, "1", 3]),
-    "weight": st.sampled_from([1, 0.5, "2.25", -1, 0]),
+    "status": st.sampled_from([1, 2, "1", 3]) | AT_LIMITS,
+    "weight": st.sampled_from([1, 0.5, "2.25", -1, 0]) | AT_LIMITS,
     "weight_unit": st.sampled_from(["lb", "kg", "oz", "g", "stone"]),
-    "length": st.sampled_from([1, 10.5, "3", -2]),
+    **{name: st.sampled_from([1, 10.5, "3", -2]) | AT_LIMITS for name in ("length", "width", "height")},
+    "customs_value": st.sampled_from([1, 0.01, "12.5", -1]) | AT_LIMITS,
     "dimension_unit": st.sampled_from(["in", "cm", "ft"]),
     "barcode": st.lists(TEXT, max_size=3) | TEXT,
     "goods_type": st.sampled_from(["NORMAL", "normal", "ORMD", "X"]),
-    "availability": st.sampled_from([1, 2, 3]),
-    "visibility": st.sampled_from([1, 2, 0]),
+    "availability": st.sampled_from([1, 2, 3]) | AT_LIMITS,
+    "visibility": st.sampled_from([1, 2, 0]) | AT_LIMITS,
     "customs_value_currency": st.sampled_from(["USD", "usd", "XXX"]),
     "country_of_manufacture": st.sampled_from(["US", "CN", "ZZ"]),
     "hts_country_code": st.sampled_from(["US:1234", [{"country_id": "US", "extension": "12"}], "BH:1000|ZW:1001"]),
     "valid_containers": st.lists(TEXT, max_size=3),
-    "unit_qty": st.sampled_from([1, 0, -1, "2"]),
+    "unit_qty": st.sampled_from([1, 0, -1, "2"]) | AT_LIMITS,
 }
-ITEM = from_model(order_input.ItemInput, {"qty": st.integers(-1, 5) | st.sampled_from(["1", "1.0", 1.5, 10**7])})
+ITEM = from_model(order_input.ItemInput, {"qty": st.integers(-1, 5) | st.sampled_from(["1", "1.0", 1.5, 10**7]) | AT_LIMITS})
 ADDRESS_SHAPE = from_model(order_address.AddressInput, {"country": st.sampled_from(["US", "us", "CA", "DE", "XX"]),
                                                          "country_id": st.sampled_from(["US", "ca", "XX"])})
 INFO_SHAPE = from_model(order_input.InfoInput, {"shipping_method": st.sampled_from(["ups_03", "fedex_GROUND", "bad"])})
@@ -269,7 +301,7 @@ PRODUCT_DATA = from_model(products.ProductData, PRODUCT_HINTS)
 
 _line_model = _optional("rpc_fulfillment.shipments.rules", "LineInput", None)
 _package_model = _optional("rpc_fulfillment.shipments.rules", "PackageInput", None)
-LINE = from_model(_line_model, {"qty": st.integers(-1, 5)}) if _line_model else JSON
+LINE = from_model(_line_model, {"qty": st.integers(-1, 5) | AT_LIMITS}) if _line_model else JSON
 PACKAGE = from_model(_package_model) if _package_model else JSON
 
 
@@ -414,7 +446,7 @@ PLANS: dict[str, Plan] = {
     "inventory.list": Plan(
         lambda s: st.just([s.skus[:2], 1, "2024-01-01"]),
         {"skus": lambda s: st.lists(_sku(s), max_size=3) | _sku(s), "warehouseId": _k(INTS | TEXT),
-         "updatedSince": _k(st.sampled_from(["2024-01-01", "2024-01-01T00:00:00Z", "yesterday", "2024-13-45"]) | TEXT)},
+         "updatedSince": _k(st.sampled_from(["2024-01-01", "2024-01-01T00:00:00Z", "yesterday", "2024-13-45"]) | TEXT | AT_LIMITS)},
     ),
     "inventory.adjust": Plan(
         lambda s: st.tuples(st.sampled_from(s.skus), st.just(1), st.integers(1, 3), st.just("fuzz")).map(list),

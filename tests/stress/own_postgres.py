@@ -27,11 +27,20 @@ def _binaries() -> Path:
     return POSTGRES_BIN_PATH
 
 
+# What PostgreSQL runs with in production (its defaults, written out so a test can check them):
+# a commit is acknowledged only once its WAL is flushed to disk.
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+# Faster for tests that do not test durability: the suite's shared cluster runs so too.
+FAST = {"fsync": "off", "full_page_writes": "off"}
+
+
 class OwnPostgres:
     """initdb in a temporary directory, then ``postgres`` itself as the process started here,
-    in a process group of its own: ``kill`` is a kill -9 of the postmaster and its backends."""
+    in a process group of its own: ``kill`` is a kill -9 of the postmaster and its backends.
+    ``durable``: run with the production settings (DURABLE) rather than FAST."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.settings = DURABLE if durable else FAST
         self.directory = Path(tempfile.mkdtemp(prefix="rpcf-own-pg-"))
         os.chmod(self.directory, 0o755)
         self.pgdata = self.directory / "pg"
@@ -59,7 +68,7 @@ class OwnPostgres:
         with open(self.directory / "postgres.log", "ab") as log:
             self.process = subprocess.Popen(
                 [str(_binaries() / "postgres"), "-D", str(self.pgdata), "-h", "127.0.0.1", "-p", str(self.port),
-                 "-k", str(self.pgdata), "-c", "fsync=off", "-c", "full_page_writes=off"],
+                 "-k", str(self.pgdata), *(arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}"))],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, user=self._user, start_new_session=True,
             )
         deadline = time.monotonic() + START_SECONDS

@@ -26,13 +26,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
-import pytest
 
-from rpc_fulfillment.accounts import provisioning
 from tests import figures
 from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants, merchant_id
 

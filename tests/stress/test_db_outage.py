@@ -49,14 +49,15 @@ class Load:
     unavailable: list[float] = field(default_factory=list)  # when each 503 came
     wrong: list[str] = field(default_factory=list)  # any other answer
     acknowledged_at: list[float] = field(default_factory=list)
+    refused: dict[str, dict[str, int]] = field(default_factory=dict)  # answered 503: committed whole or not at all
 
 
 async def create_orders(http: aiohttp.ClientSession, url: str, session: str, index: int, load: Load,
-                        stop: asyncio.Event, rng: random.Random) -> None:
+                        stop: asyncio.Event, rng: random.Random, prefix: str = "outage") -> None:
     n = 0
     while not stop.is_set():
         n += 1
-        unique_id = f"outage-{index}-{n}"
+        unique_id = f"{prefix}-{index}-{n}"
         items = {sku: rng.randint(1, 3) for sku in rng.sample(SKUS, rng.randint(1, len(SKUS)))}
         body = {"jsonrpc": "2.0", "id": n, "method": "call",
                 "params": [session, "order.create", [None, items, ADDRESS, {**INFO, "unique_id": unique_id}]]}
@@ -71,6 +72,7 @@ async def create_orders(http: aiohttp.ClientSession, url: str, session: str, ind
             if (response.status == 503 and error.get("code") == UNAVAILABLE_CODE
                     and int(response.headers.get("Retry-After", "0")) > 0):
                 load.unavailable.append(time.monotonic())
+                load.refused[unique_id] = items
                 await asyncio.sleep(0.02)
                 continue
             load.wrong.append(f"HTTP {response.status} Retry-After {response.headers.get('Retry-After')}: {text[:300]}")
@@ -140,6 +142,7 @@ async def test_database_outage_answers_503_and_recovers_by_itself(tmp_path: Path
                 "RPCF_LOG_LEVEL": "INFO", "RPCF_SCHEDULER_INTERVAL": "1",
                 # Deliveries only on a notification: the LISTEN connection must come back.
                 "RPCF_WEBHOOK_INTERVAL": "600",
+                "RPCF_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on 127.0.0.1
             })
             timeout = aiohttp.ClientTimeout(total=20)
             async with aiohttp.ClientSession(timeout=timeout) as http:

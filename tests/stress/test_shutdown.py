@@ -141,7 +141,8 @@ async def test_sigterm_answers_requests_in_flight_stops_workers_and_exits_0(
         return 200
 
     receiver = await start_receiver(aiohttp_server, slow_receiver)
-    server = await Server(database_url, "--shutdown-timeout", "20", "--webhook-interval", "0.2").start()
+    server = await Server(database_url, "--shutdown-timeout", "20", "--webhook-interval", "0.2",
+                          "--webhook-allow-private").start()
     servers.append(server)
     user = users["merchant"]
     async with aiohttp.ClientSession() as http:

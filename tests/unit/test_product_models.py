@@ -142,7 +142,7 @@ def test_every_problem_is_reported_with_its_field():
     assert message == (
         "'name' must not be empty; "
         "'status' must be 1 (enabled) or 2 (disabled), or \"enabled\" / \"disabled\" (got '3'); "
-        "'weight' must be a number, not 'heavy'; "
+        "'weight' must be a number written with the digits 0-9, not 'heavy'; "
         "'goods_type' must be one of NORMAL, ORM_D, HAZMAT, LIMITED_QUANTITIES_COMMODITIES (got 'LIQUID')"
     )
 
@@ -261,9 +261,10 @@ def test_measures(name, value, stored):
     [
         (-1, "must not be negative"),
         ("100000000", "must be at most 99999999.9999"),
-        ("1e40", "must be at most 99999999.9999"),
-        ("NaN", "must be a finite number"),
-        ("abc", "must be a number, not 'abc'"),
+        ("1e40", "must be a number written with the digits 0-9, not '1e40'"),
+        ("NaN", "must be a number written with the digits 0-9, not 'NaN'"),
+        ("\u0663", "must be a number written with the digits 0-9, not '\u0663'"),
+        ("abc", "must be a number written with the digits 0-9, not 'abc'"),
         (True, "must be a number, not a boolean"),
         ([1], "must be a number, not an array"),
     ],

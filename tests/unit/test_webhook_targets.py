@@ -103,14 +103,15 @@ def test_parse_url_refuses_private_targets_only_when_asked():
 
 
 def test_the_setting_from_flag_or_environment():
-    assert Settings().webhook_allow_private is True
+    assert Settings().webhook_allow_private is False  # the guard is on unless the operator says otherwise
+    assert load_settings({}, {"RPCF_WEBHOOK_ALLOW_PRIVATE": "true"}).webhook_allow_private is True
     assert load_settings({}, {"RPCF_WEBHOOK_ALLOW_PRIVATE": "false"}).webhook_allow_private is False
     assert load_settings({"webhook_allow_private": True}, {"RPCF_WEBHOOK_ALLOW_PRIVATE": "false"}).webhook_allow_private is True
     with pytest.raises(SettingsError, match="webhook_allow_private must be true or false"):
         load_settings({}, {"RPCF_WEBHOOK_ALLOW_PRIVATE": "sometimes"})
     parser = cli._build_parser()
     for command in ("serve", "worker"):
-        assert cli._settings(parser.parse_args([command, "--no-webhook-allow-private"])).webhook_allow_private is False
+        assert cli._settings(parser.parse_args([command])).webhook_allow_private is False
         assert cli._settings(parser.parse_args([command, "--webhook-allow-private"])).webhook_allow_private is True
 
 

@@ -37,7 +37,7 @@ REF_PREFIX = "#/components/schemas/"
 SERVER_FAULTS = ("internal", "unavailable")
 # call's own faults, added to every resource.method (required_parameter only when the method
 # has a required parameter).
-CALL_FAULTS = (*SERVER_FAULTS, "access_denied", "session_expired")
+CALL_FAULTS = (*SERVER_FAULTS, "access_denied", "session_expired", "request_timeout")
 TOP_LEVEL_TAG = "top-level"
 NOT_DESCRIBED = "Not described yet: give its @api_method declaration a Doc (core/api.py)."
 
