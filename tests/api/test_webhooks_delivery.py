@@ -248,7 +248,7 @@ async def test_webhook_test_sends_a_signed_ping_and_answers_the_status_never_the
     # A ping is tried once (no retries), shows in the log, and takes no increment id.
     await asyncio.sleep(0.5)
     assert len(receiver.requests) == 2
-    log = await deliveries(rpc, session, hook["webhook_id"], {"topic": "test:ping"})
+    log = await deliveries(rpc, session, hook["webhook_id"], {"topic": "test:ping"}, sort_field="created_at")
     assert [(d["status"], d["attempt_count"], d["webhook_increment_id"]) for d in log] == [("delivered", 1, None), ("failed", 1, None)]
     await rpc.result(session, "webhook.update_status", [hook["webhook_id"], 1])
     await product(rpc, session, "SKU-1")
