@@ -22,8 +22,7 @@ from tests.conftest import ApiUser, _execute, database_url_for
 
 FIRST_PERMUTED = 2**52
 JS_SAFE_LIMIT = 2**53  # every id is an integer a JavaScript client holds exactly
-# The migration that makes ids permuted (found by its name, whatever number it is given).
-MIGRATION = next(int(f.name[:4]) for f in MIGRATIONS.iterdir() if f.name.endswith("_ids_not_countable.sql"))
+MIGRATION_NAME = "_ids_not_countable.sql"  # the migration that makes ids permuted, whatever its number
 
 
 def assert_permuted(ids: list[int]) -> None:
@@ -130,8 +129,9 @@ async def test_event_list_pages_every_event_once_in_the_order_written(rpc, db, u
 
 
 async def test_migrating_a_database_with_rows_keeps_their_ids_and_new_ones_do_not_collide(admin_url, tmp_path):
+    migration_version = next(int(f.name[:4]) for f in MIGRATIONS.iterdir() if f.name.endswith(MIGRATION_NAME))
     for migration in load_migrations():
-        if migration.version < MIGRATION:
+        if migration.version < migration_version:
             name = next(f.name for f in MIGRATIONS.iterdir() if f.name.startswith(f"{migration.version:04d}_"))
             shutil.copyfile(str(MIGRATIONS.joinpath(name)), tmp_path / name)
     database = f"rpcf_ids_{uuid.uuid4().hex[:8]}"
@@ -156,7 +156,7 @@ async def test_migrating_a_database_with_rows_keeps_their_ids_and_new_ones_do_no
                 merchant, order_id,
             )
 
-            assert await migrate(conn) == [m.version for m in load_migrations() if m.version >= MIGRATION]
+            assert await migrate(conn) == [m.version for m in load_migrations() if m.version >= migration_version]
 
             assert [row["product_id"] for row in await conn.fetch(
                 "SELECT product_id FROM products WHERE sku LIKE 'old-%' ORDER BY sku")] == old_products
