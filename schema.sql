@@ -18,14 +18,15 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
--- Name: create_order_sequence(bigint); Type: FUNCTION; Schema: public; Owner: -
+-- Name: events_public_id(); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.create_order_sequence(merchant bigint) RETURNS void
+CREATE FUNCTION public.events_public_id() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    EXECUTE format('CREATE SEQUENCE IF NOT EXISTS order_unique_id_%s START 100000001', merchant);
+    NEW.event_id := rpcf_public_id(NEW.seq);
+    RETURN NEW;
 END $$;
 
 --
@@ -47,14 +48,14 @@ BEGIN
 END $$;
 
 --
--- Name: merchants_create_order_sequence(); Type: FUNCTION; Schema: public; Owner: -
+-- Name: merchants_create_sequences(); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.merchants_create_order_sequence() RETURNS trigger
+CREATE FUNCTION public.merchants_create_sequences() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM create_order_sequence(NEW.merchant_id);
+    PERFORM rpcf_create_merchant_sequences(NEW.merchant_id);
     RETURN NEW;
 END $$;
 
@@ -134,6 +135,60 @@ BEGIN
 END $$;
 
 --
+-- Name: rpcf_create_merchant_sequences(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_create_merchant_sequences(merchant bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    kind text;
+BEGIN
+    FOREACH kind IN ARRAY ARRAY['order_unique_id', 'shipment_increment_id'] LOOP
+        EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %s_%s START 100000001', kind, merchant);
+    END LOOP;
+END $$;
+
+--
+-- Name: rpcf_id_position(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_id_position(public_id bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    k  bigint[] := public.rpcf_id_round_keys();
+    r3 bigint := (public_id - 4503599627370496) >> 26;
+    r2 bigint;
+    r1 bigint;
+    r0 bigint;
+BEGIN
+    IF public_id < 4503599627370496 OR public_id >= 9007199254740992 THEN
+        RETURN public_id;
+    END IF;
+    r2 := (public_id & 67108863) # (hashint8extended(r3, k[4]) & 67108863);
+    r1 := r3 # (hashint8extended(r2, k[3]) & 67108863);
+    r0 := r2 # (hashint8extended(r1, k[2]) & 67108863);
+    RETURN ((r1 # (hashint8extended(r0, k[1]) & 67108863)) << 26) | r0;
+END $$;
+
+--
+-- Name: rpcf_id_round_keys(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_id_round_keys() RETURNS bigint[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT round_keys FROM public.rpcf_id_key $$;
+
+--
+-- Name: rpcf_merchant_nextval(text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_merchant_nextval(kind text, merchant bigint) RETURNS bigint
+    LANGUAGE sql
+    AS $$ SELECT nextval(format('%s_%s', kind, merchant)::regclass) $$;
+
+--
 -- Name: rpcf_next_unique_id(bigint, text[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -144,12 +199,35 @@ DECLARE
     candidate text;
 BEGIN
     LOOP
-        candidate := nextval(format('order_unique_id_%s', merchant)::regclass)::text;
+        candidate := rpcf_merchant_nextval('order_unique_id', merchant)::text;
         IF array_position(chosen, candidate) IS NULL
            AND NOT EXISTS (SELECT 1 FROM orders WHERE merchant_id = merchant AND unique_id = candidate) THEN
             RETURN candidate;
         END IF;
     END LOOP;
+END $$;
+
+--
+-- Name: rpcf_public_id(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rpcf_public_id(id_position bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    k  bigint[] := public.rpcf_id_round_keys();
+    r0 bigint := id_position & 67108863;  -- the right half; the left is id_position >> 26
+    r1 bigint;
+    r2 bigint;
+    r3 bigint;
+BEGIN
+    IF id_position < 0 OR id_position >= 4503599627370496 THEN
+        RAISE EXCEPTION 'id position % is outside 0 .. 2^52 - 1', id_position;
+    END IF;
+    r1 := (id_position >> 26) # (hashint8extended(r0, k[1]) & 67108863);
+    r2 := r0 # (hashint8extended(r1, k[2]) & 67108863);
+    r3 := r1 # (hashint8extended(r2, k[3]) & 67108863);
+    RETURN 4503599627370496 + ((r3 << 26) | (r2 # (hashint8extended(r3, k[4]) & 67108863)));
 END $$;
 
 --
@@ -198,6 +276,18 @@ BEGIN
         PERFORM rpcf_add_stock_rows(ARRAY(SELECT product_id FROM products), ARRAY(SELECT warehouse_id FROM new_rows));
     END IF;
     RETURN NULL;
+END $$;
+
+--
+-- Name: webhook_deliveries_public_id(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_deliveries_public_id() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.delivery_id := rpcf_public_id(NEW.seq);
+    RETURN NEW;
 END $$;
 
 SET default_tablespace = '';
@@ -256,21 +346,26 @@ CREATE TABLE public.events (
     merchant_id bigint NOT NULL,
     topic text NOT NULL,
     message jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    seq bigint NOT NULL
 );
 
 --
 -- Name: events_event_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.events ALTER COLUMN event_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.events_event_id_seq
+CREATE SEQUENCE public.events_event_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: events_event_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.events_event_id_seq OWNED BY public.events.seq;
 
 --
 -- Name: login_failures; Type: TABLE; Schema: public; Owner: -
@@ -397,14 +492,18 @@ CREATE TABLE public.order_items (
 -- Name: order_items_order_item_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.order_items ALTER COLUMN order_item_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.order_items_order_item_id_seq
+CREATE SEQUENCE public.order_items_order_item_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: order_items_order_item_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.order_items_order_item_id_seq OWNED BY public.order_items.order_item_id;
 
 --
 -- Name: order_status_history; Type: TABLE; Schema: public; Owner: -
@@ -486,14 +585,18 @@ CREATE TABLE public.orders (
 -- Name: orders_order_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.orders ALTER COLUMN order_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.orders_order_id_seq
+CREATE SEQUENCE public.orders_order_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: orders_order_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.orders_order_id_seq OWNED BY public.orders.order_id;
 
 --
 -- Name: package_items; Type: TABLE; Schema: public; Owner: -
@@ -533,14 +636,18 @@ CREATE TABLE public.packages (
 -- Name: packages_package_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.packages ALTER COLUMN package_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.packages_package_id_seq
+CREATE SEQUENCE public.packages_package_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: packages_package_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.packages_package_id_seq OWNED BY public.packages.package_id;
 
 --
 -- Name: products; Type: TABLE; Schema: public; Owner: -
@@ -572,14 +679,18 @@ CREATE TABLE public.products (
 -- Name: products_product_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.products ALTER COLUMN product_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.products_product_id_seq
+CREATE SEQUENCE public.products_product_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: products_product_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.products_product_id_seq OWNED BY public.products.product_id;
 
 --
 -- Name: rate_buckets; Type: TABLE; Schema: public; Owner: -
@@ -592,6 +703,17 @@ CREATE UNLOGGED TABLE public.rate_buckets (
     charged boolean DEFAULT true NOT NULL
 )
 WITH (fillfactor='50');
+
+--
+-- Name: rpcf_id_key; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rpcf_id_key (
+    only_row boolean DEFAULT true NOT NULL,
+    round_keys bigint[] NOT NULL,
+    CONSTRAINT rpcf_id_key_only_row_check CHECK (only_row),
+    CONSTRAINT rpcf_id_key_round_keys_check CHECK ((cardinality(round_keys) = 4))
+);
 
 --
 -- Name: schema_version; Type: TABLE; Schema: public; Owner: -
@@ -613,17 +735,6 @@ CREATE TABLE public.sessions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL
 );
-
---
--- Name: shipment_increment_id; Type: SEQUENCE; Schema: public; Owner: -
---
-
-CREATE SEQUENCE public.shipment_increment_id
-    START WITH 100000001
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1;
 
 --
 -- Name: shipment_items; Type: TABLE; Schema: public; Owner: -
@@ -666,7 +777,7 @@ ALTER TABLE public.shipment_items ALTER COLUMN shipment_item_id ADD GENERATED AL
 
 CREATE TABLE public.shipments (
     shipment_id bigint NOT NULL,
-    increment_id text DEFAULT (nextval('public.shipment_increment_id'::regclass))::text NOT NULL,
+    increment_id text NOT NULL,
     merchant_id bigint NOT NULL,
     order_id bigint NOT NULL,
     warehouse_id bigint NOT NULL,
@@ -687,14 +798,18 @@ CREATE TABLE public.shipments (
 -- Name: shipments_shipment_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.shipments ALTER COLUMN shipment_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.shipments_shipment_id_seq
+CREATE SEQUENCE public.shipments_shipment_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: shipments_shipment_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.shipments_shipment_id_seq OWNED BY public.shipments.shipment_id;
 
 --
 -- Name: state_values; Type: TABLE; Schema: public; Owner: -
@@ -810,14 +925,18 @@ CREATE TABLE public.tracking_numbers (
 -- Name: tracking_numbers_tracking_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.tracking_numbers ALTER COLUMN tracking_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.tracking_numbers_tracking_id_seq
+CREATE SEQUENCE public.tracking_numbers_tracking_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: tracking_numbers_tracking_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.tracking_numbers_tracking_id_seq OWNED BY public.tracking_numbers.tracking_id;
 
 --
 -- Name: warehouses; Type: TABLE; Schema: public; Owner: -
@@ -900,6 +1019,7 @@ CREATE TABLE public.webhook_deliveries (
     last_http_status integer,
     last_error text,
     claimed_by integer,
+    seq bigint NOT NULL,
     CONSTRAINT webhook_deliveries_check CHECK (((event_id IS NULL) = (webhook_increment_id IS NULL))),
     CONSTRAINT webhook_deliveries_check1 CHECK (((status = 'pending'::text) = (next_attempt_at IS NOT NULL))),
     CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
@@ -909,14 +1029,18 @@ CREATE TABLE public.webhook_deliveries (
 -- Name: webhook_deliveries_delivery_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.webhook_deliveries ALTER COLUMN delivery_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.webhook_deliveries_delivery_id_seq
+CREATE SEQUENCE public.webhook_deliveries_delivery_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: webhook_deliveries_delivery_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.webhook_deliveries_delivery_id_seq OWNED BY public.webhook_deliveries.seq;
 
 --
 -- Name: webhook_worker_token; Type: SEQUENCE; Schema: public; Owner: -
@@ -955,14 +1079,72 @@ CREATE TABLE public.webhooks (
 -- Name: webhooks_webhook_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
-ALTER TABLE public.webhooks ALTER COLUMN webhook_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.webhooks_webhook_id_seq
+CREATE SEQUENCE public.webhooks_webhook_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+--
+-- Name: webhooks_webhook_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.webhooks_webhook_id_seq OWNED BY public.webhooks.webhook_id;
+
+--
+-- Name: events seq; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events ALTER COLUMN seq SET DEFAULT nextval('public.events_event_id_seq'::regclass);
+
+--
+-- Name: order_items order_item_id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.order_items ALTER COLUMN order_item_id SET DEFAULT public.rpcf_public_id(nextval('public.order_items_order_item_id_seq'::regclass));
+
+--
+-- Name: orders order_id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.orders ALTER COLUMN order_id SET DEFAULT public.rpcf_public_id(nextval('public.orders_order_id_seq'::regclass));
+
+--
+-- Name: packages package_id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.packages ALTER COLUMN package_id SET DEFAULT public.rpcf_public_id(nextval('public.packages_package_id_seq'::regclass));
+
+--
+-- Name: products product_id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.products ALTER COLUMN product_id SET DEFAULT public.rpcf_public_id(nextval('public.products_product_id_seq'::regclass));
+
+--
+-- Name: shipments shipment_id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shipments ALTER COLUMN shipment_id SET DEFAULT public.rpcf_public_id(nextval('public.shipments_shipment_id_seq'::regclass));
+
+--
+-- Name: tracking_numbers tracking_id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tracking_numbers ALTER COLUMN tracking_id SET DEFAULT public.rpcf_public_id(nextval('public.tracking_numbers_tracking_id_seq'::regclass));
+
+--
+-- Name: webhook_deliveries seq; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries ALTER COLUMN seq SET DEFAULT nextval('public.webhook_deliveries_delivery_id_seq'::regclass);
+
+--
+-- Name: webhooks webhook_id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhooks ALTER COLUMN webhook_id SET DEFAULT public.rpcf_public_id(nextval('public.webhooks_webhook_id_seq'::regclass));
 
 --
 -- Name: api_users api_users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1098,6 +1280,13 @@ ALTER TABLE ONLY public.rate_buckets
     ADD CONSTRAINT rate_buckets_pkey PRIMARY KEY (api_user_id);
 
 --
+-- Name: rpcf_id_key rpcf_id_key_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rpcf_id_key
+    ADD CONSTRAINT rpcf_id_key_pkey PRIMARY KEY (only_row);
+
+--
 -- Name: schema_version schema_version_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1130,7 +1319,7 @@ ALTER TABLE ONLY public.shipment_items
 --
 
 ALTER TABLE ONLY public.shipments
-    ADD CONSTRAINT shipments_increment_id_key UNIQUE (increment_id);
+    ADD CONSTRAINT shipments_increment_id_key UNIQUE (merchant_id, increment_id);
 
 --
 -- Name: shipments shipments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1226,7 +1415,13 @@ CREATE INDEX api_users_merchant ON public.api_users USING btree (merchant_id);
 -- Name: events_merchant; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX events_merchant ON public.events USING btree (merchant_id, event_id);
+CREATE INDEX events_merchant ON public.events USING btree (merchant_id, seq);
+
+--
+-- Name: events_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX events_seq ON public.events USING btree (seq);
 
 --
 -- Name: merchant_log_merchant; Type: INDEX; Schema: public; Owner: -
@@ -1349,6 +1544,12 @@ CREATE INDEX shipment_items_order_item ON public.shipment_items USING btree (ord
 CREATE INDEX shipments_merchant ON public.shipments USING btree (merchant_id, shipment_id);
 
 --
+-- Name: shipments_merchant_number; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shipments_merchant_number ON public.shipments USING btree (merchant_id, ((increment_id)::bigint));
+
+--
 -- Name: shipments_merchant_status; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1400,7 +1601,7 @@ CREATE INDEX webhook_deliveries_claimed ON public.webhook_deliveries USING btree
 -- Name: webhook_deliveries_due; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX webhook_deliveries_due ON public.webhook_deliveries USING btree (next_attempt_at, delivery_id) WHERE (status = 'pending'::text);
+CREATE INDEX webhook_deliveries_due ON public.webhook_deliveries USING btree (next_attempt_at, seq) WHERE (status = 'pending'::text);
 
 --
 -- Name: webhook_deliveries_event; Type: INDEX; Schema: public; Owner: -
@@ -1427,6 +1628,12 @@ CREATE INDEX webhook_deliveries_failing ON public.webhook_deliveries USING btree
 CREATE UNIQUE INDEX webhook_deliveries_increment ON public.webhook_deliveries USING btree (webhook_id, webhook_increment_id);
 
 --
+-- Name: webhook_deliveries_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX webhook_deliveries_seq ON public.webhook_deliveries USING btree (seq);
+
+--
 -- Name: webhooks_merchant; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1445,16 +1652,22 @@ CREATE STATISTICS public.orders_merchant_state (mcv) ON merchant_id, state FROM 
 CREATE STATISTICS public.orders_merchant_status (mcv) ON merchant_id, status FROM public.orders;
 
 --
+-- Name: events events_public_id; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER events_public_id BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.events_public_id();
+
+--
 -- Name: events events_queue_fanout; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER events_queue_fanout AFTER INSERT ON public.events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.events_queue_fanout();
 
 --
--- Name: merchants merchants_order_sequence; Type: TRIGGER; Schema: public; Owner: -
+-- Name: merchants merchants_sequences; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER merchants_order_sequence AFTER INSERT ON public.merchants FOR EACH ROW EXECUTE FUNCTION public.merchants_create_order_sequence();
+CREATE TRIGGER merchants_sequences AFTER INSERT ON public.merchants FOR EACH ROW EXECUTE FUNCTION public.merchants_create_sequences();
 
 --
 -- Name: products products_stock_rows; Type: TRIGGER; Schema: public; Owner: -
@@ -1467,6 +1680,12 @@ CREATE TRIGGER products_stock_rows AFTER INSERT ON public.products REFERENCING N
 --
 
 CREATE TRIGGER warehouses_stock_rows AFTER INSERT ON public.warehouses REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_rows();
+
+--
+-- Name: webhook_deliveries webhook_deliveries_public_id; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook_deliveries_public_id BEFORE INSERT ON public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION public.webhook_deliveries_public_id();
 
 --
 -- Name: api_users api_users_merchant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -222,7 +222,7 @@ async def orders_by_id(conn: Connection, order_ids: Sequence[int]) -> list[async
 
 async def shipments_of(conn: Connection, order_id: int) -> list[str]:
     """An order's shipments (increment ids), oldest first."""
-    rows = await conn.fetch("SELECT increment_id FROM shipments WHERE order_id = $1 ORDER BY shipment_id", order_id)
+    rows = await conn.fetch("SELECT increment_id FROM shipments WHERE order_id = $1 ORDER BY rpcf_id_position(shipment_id)", order_id)
     return [row["increment_id"] for row in rows]
 
 

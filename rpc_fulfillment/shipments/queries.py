@@ -85,7 +85,8 @@ async def insert_shipment(conn: Connection, merchant_id: int, order_id: int, war
         WITH q AS (
             SELECT * FROM unnest($4::bigint[], $5::int[]) AS q(order_item_id, qty)
         ), shipment AS (
-            INSERT INTO shipments (merchant_id, order_id, warehouse_id) VALUES ($1, $2, $3) RETURNING shipment_id
+            INSERT INTO shipments (merchant_id, order_id, warehouse_id, increment_id)
+            VALUES ($1, $2, $3, rpcf_merchant_nextval('shipment_increment_id', $1)::text) RETURNING shipment_id
         ), items AS (
             INSERT INTO shipment_items (shipment_id, order_item_id, merchant_id, product_id, sku, qty)
             SELECT shipment.shipment_id, i.order_item_id, $1, i.product_id, i.sku, q.qty
@@ -124,7 +125,7 @@ _PACKAGES_SELECT = f"""
            coalesce((SELECT json_agg(json_build_object('tracking_id', t.tracking_id, 'number', t.number,
                                                        'carrier', t.carrier, 'description', t.description,
                                                        'track_url', t.track_url)
-                                     ORDER BY t.tracking_id)
+                                     ORDER BY rpcf_id_position(t.tracking_id))
                        FROM tracking_numbers t WHERE t.package_id = p.package_id), '[]'::json) AS tracking
       FROM packages p JOIN shipments s ON s.shipment_id = p.shipment_id"""
 
@@ -143,11 +144,11 @@ async def _rows_of(conn: Connection, select: str, key: str, ids: Sequence[int], 
 
 
 async def fetch_packages(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _PACKAGES_SELECT, "p.shipment_id", shipment_ids, "p.shipment_id, p.package_id")
+    return await _rows_of(conn, _PACKAGES_SELECT, "p.shipment_id", shipment_ids, "p.shipment_id, rpcf_id_position(p.package_id)")
 
 
 async def fetch_tracking(conn: Connection, shipment_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _TRACKING_SELECT, "t.shipment_id", shipment_ids, "t.shipment_id, t.tracking_id")
+    return await _rows_of(conn, _TRACKING_SELECT, "t.shipment_id", shipment_ids, "t.shipment_id, rpcf_id_position(t.tracking_id)")
 
 
 # ---------------------------------------------------------------- order.info expansions
@@ -156,17 +157,17 @@ async def fetch_tracking(conn: Connection, shipment_ids: Sequence[int]) -> list[
 async def order_shipments(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT order_id, shipment_id, increment_id, warehouse_id, status, delivered_at FROM shipments
-            WHERE order_id = ANY($1::bigint[]) ORDER BY order_id, shipment_id""",
+            WHERE order_id = ANY($1::bigint[]) ORDER BY order_id, rpcf_id_position(shipment_id)""",
         list(order_ids),
     )
 
 
 async def order_packages(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _PACKAGES_SELECT, "s.order_id", order_ids, "s.order_id, p.shipment_id, p.package_id")
+    return await _rows_of(conn, _PACKAGES_SELECT, "s.order_id", order_ids, "s.order_id, rpcf_id_position(p.shipment_id), rpcf_id_position(p.package_id)")
 
 
 async def order_tracking(conn: Connection, order_ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _rows_of(conn, _TRACKING_SELECT, "s.order_id", order_ids, "s.order_id, t.tracking_id")
+    return await _rows_of(conn, _TRACKING_SELECT, "s.order_id", order_ids, "s.order_id, rpcf_id_position(t.tracking_id)")
 
 
 # ------------------------------------------------------------------------------- writes
@@ -194,8 +195,8 @@ async def write_packages(conn: Connection, merchant_id: int, shipment_id: int, p
              ORDER BY p.n
             RETURNING package_id
         ), numbered AS (
-            -- identities are handed out in insertion order: the nth smallest id is package n
-            SELECT package_id, row_number() OVER (ORDER BY package_id)::int AS n FROM new_packages
+            -- positions are handed out in insertion order: the nth smallest is package n
+            SELECT package_id, row_number() OVER (ORDER BY rpcf_id_position(package_id))::int AS n FROM new_packages
         ), items AS (
             INSERT INTO package_items (package_id, order_item_id, sku, qty)
             SELECT numbered.package_id, x.order_item_id, i.sku, x.qty
@@ -336,7 +337,7 @@ async def cancel(conn: Connection, shipment_id: int) -> list[asyncpg.Record]:
             UPDATE order_items i SET qty_in_shipment = i.qty_in_shipment - si.units
               FROM si WHERE i.order_item_id = si.order_item_id
         )
-        SELECT si.* FROM si, shipment ORDER BY si.order_item_id""",
+        SELECT si.* FROM si, shipment ORDER BY rpcf_id_position(si.order_item_id)""",
         shipment_id,
     )
 
@@ -368,8 +369,8 @@ async def update_source(conn: Connection, merchant_id: int, increment_id: str, s
 # ------------------------------------------------------------------------------- search
 
 # The SQL of each filterable and sortable field of shipments/rules.py. A sort's SQL may differ
-# from its filter's: shipments sort by their key (s.shipment_id, in the order of the increment
-# ids) and filter by the public id.
+# from its filter's: shipment_id (the merchant's shipment number) sorts by the number, which
+# counts the merchant's shipments in the order made (shipments_merchant_number index).
 COLUMNS = columns_for(SEARCH_FIELDS, {
     "shipment_id": Column("s.increment_id::bigint"),
     "warehouse_id": Column("s.warehouse_id"),
@@ -384,7 +385,7 @@ COLUMNS = columns_for(SEARCH_FIELDS, {
     "shipment_type": Column("s.shipment_type"),
 }, "shipment.search filters")
 SORT_COLUMNS = columns_for(SORT_FIELDS, {
-    "shipment_id": Column("s.shipment_id"),
+    "shipment_id": Column("s.increment_id::bigint"),
     "order_id": Column("s.order_id"),
     "warehouse_id": Column("s.warehouse_id"),
     "status": Column("s.status"),

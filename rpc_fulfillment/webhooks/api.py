@@ -255,16 +255,19 @@ async def webhook_test(ctx: CallContext, webhook_id: Any) -> dict[str, Any]:
     },
     result=array_of(EVENT),
     faults=("event_invalid_data",),
-    description="Ids are taken when an event is written, not when it commits: re-read a small overlap.",
+    description="Event ids are not ordered: after_id is the last event_id you saw, and the feed resumes after it "
+                "in the order events were written. That order is taken when an event is written, not when it commits: "
+                "re-read a small overlap.",
 ), transaction=None)
 async def event_list(ctx: CallContext, after_id: Any = None, limit: Any = None) -> list[dict[str, Any]]:
-    """The merchant's events with event_id > after_id, oldest first, at most ``limit``.
+    """The merchant's events written after the event ``after_id``, oldest first, at most ``limit``.
 
-    event_ids are taken when an event is written, not when its transaction commits, so an
-    event with a smaller id can become visible just after a larger one: a poller should
-    re-read a small overlap (ask from a little before its last id, or from the last id seen a
-    few seconds ago) and skip ids it already has, or use webhooks, whose increment ids follow
-    delivery order and have no gaps."""
+    event_ids are a keyed permutation (not countable, not ordered); the feed's order is the
+    position each event was written at, which rpcf_id_position() recovers from the event_id a
+    client saw. Positions are taken when an event is written, not when its transaction commits,
+    so an earlier event can become visible just after a later one: a poller should re-read a
+    small overlap (ask from the event_id it saw a few seconds ago) and skip ids it already has,
+    or use webhooks, whose increment ids follow delivery order and have no gaps."""
     after, limit_n = domain.parse_event_list(after_id, limit)
     conn = ctx.conn
     rows = await store.list_events(conn, ctx.principal.merchant_id, after, limit_n)

@@ -3,7 +3,8 @@
 Fan-out: the ``events_queue_fanout`` trigger (schema step 4) puts every event that an active
 webhook of its merchant wants into ``event_fanout``, in the event's own transaction. The
 worker fans the queue out in batches, one batch at a time across all processes (an advisory
-lock), in event_id order, giving each webhook its next increment ids. Nothing else ever
+lock), in the order events were written (``events.seq``; event_ids are not ordered), giving
+each webhook its next increment ids. Nothing else ever
 writes ``webhooks.last_increment_id`` without holding the webhook's row lock, so the ids are
 1, 2, 3... with no gap and no repeat.
 """
@@ -52,8 +53,9 @@ async def insert_webhook(
 
 
 async def list_webhooks(conn: asyncpg.Connection, merchant_id: int) -> list[asyncpg.Record]:
+    """Oldest first (webhook ids are not ordered by time)."""
     return await conn.fetch(
-        f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE merchant_id = $1 ORDER BY webhook_id", merchant_id
+        f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE merchant_id = $1 ORDER BY created_at, webhook_id", merchant_id
     )
 
 
@@ -95,12 +97,13 @@ async def notify(conn: asyncpg.Connection) -> None:
 _FAN_OUT = """
 WITH batch AS (
     DELETE FROM event_fanout
-     WHERE event_id IN (SELECT event_id FROM event_fanout ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED)
+     WHERE event_id IN (SELECT f.event_id FROM event_fanout f JOIN events e USING (event_id)
+                         ORDER BY e.seq LIMIT $1 FOR UPDATE OF f SKIP LOCKED)
     RETURNING event_id
 ),
 matches AS (
-    SELECT w.webhook_id, e.merchant_id, e.event_id, e.topic,
-           row_number() OVER (PARTITION BY w.webhook_id ORDER BY e.event_id) AS n
+    SELECT w.webhook_id, e.merchant_id, e.event_id, e.seq, e.topic,
+           row_number() OVER (PARTITION BY w.webhook_id ORDER BY e.seq) AS n
       FROM batch b
       JOIN events e ON e.event_id = b.event_id
       JOIN webhooks w ON w.merchant_id = e.merchant_id AND w.is_active AND e.topic = ANY (w.topics)
@@ -118,7 +121,7 @@ inserted AS (
     INSERT INTO webhook_deliveries (webhook_id, merchant_id, event_id, topic, webhook_increment_id)
     SELECT m.webhook_id, m.merchant_id, m.event_id, m.topic, b.base + m.n
       FROM matches m JOIN bumped b ON b.webhook_id = m.webhook_id
-     ORDER BY m.event_id, m.webhook_id
+     ORDER BY m.seq, m.webhook_id
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM batch) AS events, (SELECT count(*) FROM inserted) AS deliveries
@@ -158,8 +161,8 @@ in_flight AS (
      WHERE d.claimed_by IN (SELECT token FROM live) AND d.status = 'pending'
 ),
 due AS (
-    SELECT d.delivery_id, d.webhook_id, d.merchant_id, d.next_attempt_at,
-           row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.delivery_id) AS webhook_rank
+    SELECT d.delivery_id, d.seq, d.webhook_id, d.merchant_id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.seq) AS webhook_rank
       FROM webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id
      WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (w.is_active OR d.event_id IS NULL)
        AND (d.claimed_by IS NULL OR d.claimed_by NOT IN (SELECT token FROM live))
@@ -174,14 +177,14 @@ webhook_room AS (  -- how many more deliveries of each webhook may go now
 ),
 within_webhook AS (
     SELECT due.*, row_number() OVER (PARTITION BY due.merchant_id
-                                     ORDER BY due.webhook_rank, due.next_attempt_at, due.delivery_id) AS merchant_rank
+                                     ORDER BY due.webhook_rank, due.next_attempt_at, due.seq) AS merchant_rank
       FROM due JOIN webhook_room r ON r.webhook_id = due.webhook_id
      WHERE due.webhook_rank <= r.room
 ),
 chosen AS (  -- round robin: every merchant's first, then every merchant's second...
     SELECT c.delivery_id FROM within_webhook c
      WHERE c.merchant_rank <= $4::int - (SELECT count(*) FROM in_flight i WHERE i.merchant_id = c.merchant_id)
-     ORDER BY c.merchant_rank, c.next_attempt_at, c.delivery_id
+     ORDER BY c.merchant_rank, c.next_attempt_at, c.seq
      LIMIT $1
 ),
 claimed AS (
@@ -189,7 +192,7 @@ claimed AS (
       FROM (SELECT delivery_id FROM webhook_deliveries WHERE delivery_id IN (SELECT delivery_id FROM chosen)
              FOR UPDATE SKIP LOCKED) l
      WHERE d.delivery_id = l.delivery_id
-    RETURNING d.delivery_id, d.webhook_id, d.merchant_id, d.event_id, d.topic, d.webhook_increment_id,
+    RETURNING d.delivery_id, d.seq, d.webhook_id, d.merchant_id, d.event_id, d.topic, d.webhook_increment_id,
               d.round_attempts, d.created_at, d.next_attempt_at
 )
 SELECT c.delivery_id, c.webhook_id, c.merchant_id, c.event_id, c.topic, c.webhook_increment_id, c.round_attempts,
@@ -199,7 +202,7 @@ SELECT c.delivery_id, c.webhook_id, c.merchant_id, c.event_id, c.topic, c.webhoo
   JOIN webhooks w ON w.webhook_id = c.webhook_id
   JOIN merchants m ON m.merchant_id = c.merchant_id
   LEFT JOIN events e ON e.event_id = c.event_id
- ORDER BY c.next_attempt_at, c.delivery_id
+ ORDER BY c.next_attempt_at, c.seq
 """
 
 
@@ -435,7 +438,7 @@ async def give_up_test(conn: asyncpg.Connection, delivery_id: int, reason: str) 
 async def list_events(conn: asyncpg.Connection, merchant_id: int, after_id: int, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT event_id, topic, message, created_at FROM events
-            WHERE merchant_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3""",
+            WHERE merchant_id = $1 AND seq > rpcf_id_position($2) ORDER BY seq LIMIT $3""",
         merchant_id, after_id, limit,
     )
 
@@ -446,23 +449,23 @@ async def list_events(conn: asyncpg.Connection, merchant_id: int, after_id: int,
 # than the cutoff go with their attempts; then events older than the cutoff that no delivery
 # refers to and that are not waiting for fan-out. Pending deliveries are never touched, and
 # their events stay. Each statement walks the next ``limit`` rows in key order from ``after``
-# (ids grow with created_at, so the walk can stop at the first row newer than the cutoff) and
+# (``seq``, which grows with created_at, so the walk can stop at the first row newer than the cutoff) and
 # deletes at most ``limit`` rows, locking them with SKIP LOCKED: a delivery a worker or a
 # replay holds is left for the next run, and nothing waits long on the statement.
 
 _PRUNE_DELIVERIES = """
 WITH scan AS (
-    SELECT delivery_id, created_at FROM webhook_deliveries WHERE delivery_id > $1 ORDER BY delivery_id LIMIT $3
+    SELECT seq, created_at FROM webhook_deliveries WHERE seq > $1 ORDER BY seq LIMIT $3
 ),
 doomed AS (
-    SELECT d.delivery_id, d.attempts FROM webhook_deliveries d
-     WHERE d.delivery_id IN (SELECT delivery_id FROM scan)
+    SELECT d.delivery_id, d.seq, d.attempts FROM webhook_deliveries d
+     WHERE d.seq IN (SELECT seq FROM scan)
        AND d.status <> 'pending' AND coalesce(d.last_attempt_at, d.created_at) < $2
      FOR UPDATE SKIP LOCKED
 ),
 chosen AS (  -- deliveries and their attempts: at most $3 rows (at least one delivery)
-    SELECT delivery_id FROM (SELECT delivery_id, sum(attempts + 1) OVER (ORDER BY delivery_id) AS rows_so_far FROM doomed) r
-     WHERE rows_so_far <= $3 OR delivery_id = (SELECT min(delivery_id) FROM doomed)
+    SELECT delivery_id, seq FROM (SELECT delivery_id, seq, sum(attempts + 1) OVER (ORDER BY seq) AS rows_so_far FROM doomed) r
+     WHERE rows_so_far <= $3 OR seq = (SELECT min(seq) FROM doomed)
 ),
 attempts_gone AS (
     DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT delivery_id FROM chosen) RETURNING 1
@@ -473,18 +476,18 @@ deliveries_gone AS (
 SELECT (SELECT count(*) FROM deliveries_gone) AS deliveries,
        (SELECT count(*) FROM attempts_gone) AS attempts,
        (SELECT count(*) FROM chosen) < (SELECT count(*) FROM doomed) AS cut_short,
-       (SELECT max(delivery_id) FROM chosen) AS last_chosen,
-       (SELECT max(delivery_id) FROM scan) AS last,
+       (SELECT max(seq) FROM chosen) AS last_chosen,
+       (SELECT max(seq) FROM scan) AS last,
        (SELECT count(*) FROM scan) < $3 OR (SELECT coalesce(bool_or(created_at >= $2), false) FROM scan) AS at_end
 """
 
 _PRUNE_EVENTS = """
 WITH scan AS (
-    SELECT event_id, created_at FROM events WHERE event_id > $1 ORDER BY event_id LIMIT $3
+    SELECT seq, created_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $3
 ),
 doomed AS (
     SELECT e.event_id FROM events e
-     WHERE e.event_id IN (SELECT event_id FROM scan) AND e.created_at < $2
+     WHERE e.seq IN (SELECT seq FROM scan) AND e.created_at < $2
        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.event_id)
        AND NOT EXISTS (SELECT 1 FROM event_fanout f WHERE f.event_id = e.event_id)
      FOR UPDATE SKIP LOCKED
@@ -493,7 +496,7 @@ gone AS (
     DELETE FROM events WHERE event_id IN (SELECT event_id FROM doomed) RETURNING 1
 )
 SELECT (SELECT count(*) FROM gone) AS events,
-       (SELECT max(event_id) FROM scan) AS last,
+       (SELECT max(seq) FROM scan) AS last,
        (SELECT count(*) FROM scan) < $3 OR (SELECT coalesce(bool_or(created_at >= $2), false) FROM scan) AS at_end
 """
 

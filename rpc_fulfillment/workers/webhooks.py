@@ -7,7 +7,7 @@ against one database. Each worker sends up to ``20 x webhook_concurrency`` deliv
 1. fan-out: take queued events (``event_fanout``, filled by a trigger in each event's own
    transaction) and create one delivery per matching active webhook with that webhook's next
    ``webhook_increment_id``; one fan-out runs at a time in the whole installation (an advisory
-   lock), in event_id order, so each webhook's ids are 1, 2, 3... with no gap;
+   lock), in the order the events were written, so each webhook's ids are 1, 2, 3... with no gap;
 2. claim as many due deliveries as it has room for, fairly (below), and send each in its own
    task; each outcome (delivered, a retry time, or ``failed``) is committed with its attempt
    log as soon as it is known, the outcomes that finish together in one statement, so a fast

@@ -33,7 +33,7 @@ async def product_row(db: asyncpg.Connection, sku: str, merchant: str = "acme") 
 async def events_of(db: asyncpg.Connection, topic: str | None = None) -> list[asyncpg.Record]:
     return await db.fetch(
         """SELECT e.*, m.code AS merchant_code FROM events e JOIN merchants m USING (merchant_id)
-            WHERE $1::text IS NULL OR e.topic = $1 ORDER BY e.event_id""",
+            WHERE $1::text IS NULL OR e.topic = $1 ORDER BY e.seq""",
         topic,
     )
 

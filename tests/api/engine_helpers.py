@@ -75,16 +75,17 @@ async def history_of(db: asyncpg.Connection, unique_id: str) -> list[tuple[str, 
     return [(row["state"], row["status"], row["comment"]) for row in rows]
 
 
-async def last_event_id(db: asyncpg.Connection) -> int:
-    return await db.fetchval("SELECT coalesce(max(event_id), 0) FROM events")
+async def last_event_seq(db: asyncpg.Connection) -> int:
+    """Where the last event was written (events.seq: event ids are not ordered)."""
+    return await db.fetchval("SELECT coalesce(max(seq), 0) FROM events")
 
 
-async def events_after(db: asyncpg.Connection, event_id: int, unique_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """(topic, message) of the events written after ``event_id``, of one order if given."""
+async def events_after(db: asyncpg.Connection, seq: int, unique_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(topic, message) of the events written after ``seq`` (see last_event_seq), of one order if given."""
     rows = await db.fetch(
-        """SELECT topic, message FROM events WHERE event_id > $1 AND ($2::text IS NULL OR message->>'unique_id' = $2)
-            ORDER BY event_id""",
-        event_id,
+        """SELECT topic, message FROM events WHERE seq > $1 AND ($2::text IS NULL OR message->>'unique_id' = $2)
+            ORDER BY seq""",
+        seq,
         unique_id,
     )
     return [(row["topic"], row["message"]) for row in rows]

@@ -87,7 +87,7 @@ def quantities(shipment: dict[str, Any]) -> dict[str, int]:
 
 
 async def events_of(db: asyncpg.Connection, topic: str) -> list[dict[str, Any]]:
-    rows = await db.fetch("SELECT message FROM events WHERE topic = $1 ORDER BY event_id", topic)
+    rows = await db.fetch("SELECT message FROM events WHERE topic = $1 ORDER BY seq", topic)
     return [row["message"] for row in rows]
 
 

@@ -13,7 +13,7 @@ from tests.api.engine_helpers import (
     arrive,
     create,
     events_after,
-    last_event_id,
+    last_event_seq,
     state_of,
     status_changes,
 )
@@ -56,20 +56,20 @@ async def five(rpc, session, db):
 
 async def test_arrivals_go_to_the_most_urgent_then_the_oldest(db, five):
     product, orders = five
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 1)
     assert await reserved(db, orders) == {"o1": 0, "o2": 1, "o3": 0, "o4": 0, "o5": 0}
     assert await state_of(db, orders["o2"]) == ("new", "partial_backorder")
     assert await changes_by_order(db, mark, orders) == {"o2": [("backordered", "partial_backorder")]}
     await check_invariants(db)
 
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 2)
     assert await reserved(db, orders) == {"o1": 0, "o2": 2, "o3": 0, "o4": 0, "o5": 1}
     assert await changes_by_order(db, mark, orders) == {"o2": [("partial_backorder", "new")], "o5": [("backordered", "new")]}
     await check_invariants(db)
 
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 3)
     # Equal priority 50: o1 is older than o3, and takes both of its units first.
     assert await reserved(db, orders) == {"o1": 2, "o2": 2, "o3": 1, "o4": 0, "o5": 1}
@@ -125,7 +125,7 @@ async def test_an_order_with_several_lines_stays_partial_until_every_line_is_res
     assert order["status"] == "partial_backorder"
     await arrive(db, first, 2)
     assert await state_of(db, unique_id) == ("new", "partial_backorder")
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, second, 2)
     assert await allocations_of(db, unique_id) == {("SKU-1", 1): 2, ("SKU-2", 1): 3}
     assert status_changes(await events_after(db, mark)) == [("new", "partial_backorder", "new", "new")]
@@ -135,7 +135,7 @@ async def test_an_order_with_several_lines_stays_partial_until_every_line_is_res
 async def test_an_all_backordered_order_becomes_partial_then_new(rpc, session, db):
     product = await add_product(db, "SKU-P")
     order = await create(rpc, session, {"SKU-P": 3})
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 1)
     await arrive(db, product, 2)
     assert status_changes(await events_after(db, mark)) == [
@@ -151,7 +151,7 @@ async def test_an_order_on_hold_receives_stock_but_stays_on_hold(rpc, session, d
     held = await create(rpc, session, {"SKU-P": 2}, priority=10)
     waiting = await create(rpc, session, {"SKU-P": 1}, priority=50)
     await rpc.result(session, "order.hold", [held["unique_id"]])
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 2)
     # The held order is the more urgent one: it takes both units and stays on hold, silently.
     assert await allocations_of(db, held["unique_id"]) == {("SKU-P", 1): 2}
@@ -181,7 +181,7 @@ async def test_a_scheduled_hold_released_by_the_scheduler_counts_what_arrived(rp
     order = await create(rpc, session, {"SKU-P": 3}, delayed_ship_date="2099-01-01")
     await arrive(db, product, 2)
     await db.execute("UPDATE orders SET delayed_ship_date = now() - interval '1 minute'")
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     pool = await create_pool(database_url, 1)
     try:
         assert await release_due_holds(pool) == 1
@@ -198,7 +198,7 @@ async def test_a_canceled_order_receives_nothing(rpc, session, db):
     open_order = await create(rpc, session, {"SKU-P": 1})
     await rpc.result(session, "order.cancel", [canceled["unique_id"], {"backordered_items": True}])
     assert await state_of(db, canceled["unique_id"]) == ("canceled", "canceled")
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 3)
     assert await allocations_of(db, canceled["unique_id"]) == {}
     assert await events_after(db, mark, canceled["unique_id"]) == []
@@ -211,7 +211,7 @@ async def test_a_processing_order_with_backorders_becomes_processing(rpc, sessio
     product = await add_product(db, "SKU-P", stock=1)
     order = await create(rpc, session, {"SKU-P": 2})
     await db.execute("UPDATE orders SET state = 'processing', status = 'partial_backorder' WHERE unique_id = $1", order["unique_id"])
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 1)
     assert await state_of(db, order["unique_id"]) == ("processing", "processing")
     assert status_changes(await events_after(db, mark)) == [("processing", "partial_backorder", "processing", "processing")]

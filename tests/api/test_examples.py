@@ -61,7 +61,7 @@ def test_curl_sh(live):
         done = run(["bash", str(EXAMPLES / "curl.sh")], env)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "done: order CURL-" in done.stdout
-    rows = live.query("SELECT unique_id, status FROM orders ORDER BY order_id")
+    rows = live.query("SELECT unique_id, status FROM orders ORDER BY rpcf_id_position(order_id)")
     assert len(rows) == 2 and {r["status"] for r in rows} == {"canceled"}
     assert live.value("SELECT qty_on_hand FROM stock") == 10  # 5 units received per run, all released
     assert live.value("SELECT count(*) FROM sessions") == 0  # endSession

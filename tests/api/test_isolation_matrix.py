@@ -22,7 +22,7 @@ from rpc_fulfillment.core.api import ADMIN, MERCHANT
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from rpc_fulfillment.accounts import provisioning
 from tests import figures
-from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants
+from tests.api.order_helpers import ADDRESS, INFO, add_product, check_invariants, merchant_id
 from tests.conftest import ApiUser
 
 MARK = "acme-only"  # in every text of A's objects: B's answers must never contain it
@@ -188,7 +188,10 @@ async def world(rpc, users, db) -> World:
     events = await rpc.result(a, "event.list", [0, 1000])
     acme = Ids(sku=sku, order=unique_id, shipment=str(shipment), webhook=webhook, event=events[0]["event_id"])
 
-    # B's own objects, so that its lists are not empty
+    # B's own objects, so that its lists are not empty. Shipment numbers are per merchant (B's
+    # first would be A's 100000001, which is B's by right): B's are numbered apart, so that A's
+    # number names nothing of B's and a B call that finds it found A's.
+    await db.execute("SELECT setval(format('shipment_increment_id_%s', $1::bigint), 500000000)", await merchant_id(db, "other"))
     b_order = await rpc.result(b[MERCHANT], "order.create", [None, {"b-sku": 1, "shared-sku": 1}, ADDRESS, INFO])
     await rpc.result(b[ADMIN], "shipment.create", [b_order["unique_id"]])
     await rpc.result(b[MERCHANT], "webhook.create", [{"url": "http://127.0.0.1:9/b", "topics": ["order:created"], "is_active": False}])

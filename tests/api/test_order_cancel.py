@@ -14,7 +14,7 @@ from tests.api.engine_helpers import (
     events_after,
     history_of,
     items_of,
-    last_event_id,
+    last_event_seq,
     quantities,
     state_of,
     status_changes,
@@ -71,7 +71,7 @@ async def allocated(db, products: dict[str, int]) -> dict[str, int]:
 
 async def test_backordered_items_cancels_only_the_backordered_units(rpc, session, db, mixed):
     unique_id = mixed["unique_id"]
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     result = await cancel(rpc, session, unique_id, {"backordered_items": True})
     assert result["success"] is True and result["warnings"] == [] and result["cancellations"] == []
     assert quantities(await items_of(db, unique_id)) == [(3, 0, 2), (0, 0, 2), (2, 0, 0)]
@@ -101,7 +101,7 @@ async def test_backordered_items_cancels_only_the_backordered_units(rpc, session
 )
 async def test_options_that_cancel_everything_cancel_the_order(rpc, session, db, mixed, options):
     unique_id = mixed["unique_id"]
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     result = await cancel(rpc, session, unique_id, options, ["status", "state", "items"])
     assert result["success"] is True and result["warnings"] == []
     assert (result["order"]["state"], result["order"]["status"]) == ("canceled", "canceled")
@@ -120,7 +120,7 @@ async def test_options_that_cancel_everything_cancel_the_order(rpc, session, db,
     assert (canceled["unique_id"], canceled["order_ref"], canceled["status"]) == (unique_id, "REF-C", "canceled")
     assert (await history_of(db, unique_id))[-1] == ("canceled", "canceled", "Canceled by order.cancel")
     # The released units are movements of their own.
-    released = await db.fetch("SELECT product_id, qty_allocated_delta FROM stock_movements WHERE entity_action = 'deallocate' ORDER BY product_id")
+    released = await db.fetch("SELECT product_id, qty_allocated_delta FROM stock_movements WHERE entity_action = 'deallocate' ORDER BY rpcf_id_position(product_id)")
     assert [(r["product_id"], r["qty_allocated_delta"]) for r in released] == [(mixed["products"]["A"], -3), (mixed["products"]["C"], -2)]
     await check_invariants(db)
 
@@ -129,7 +129,7 @@ async def test_order_canceled_carries_stock_adjustments_and_shipments(rpc, sessi
     """reference §4.1: order:canceled adds stock_adjustments (what the cancel gave back, and
     what is available now) and shipments."""
     await db.execute("UPDATE products SET external_id = 'EXT-A' WHERE sku = 'SKU-A'")
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await cancel(rpc, session, mixed["unique_id"], {"all_items": True})
     canceled = [m for topic, m in await events_after(db, mark) if topic == "order:canceled"]
     assert canceled == [{
@@ -148,7 +148,7 @@ async def test_order_canceled_counts_availability_after_backorders_took_the_unit
     await add_product(db, "SKU-R", stock=3)
     first = await create(rpc, session, {"SKU-R": 3})
     await create(rpc, session, {"SKU-R": 2})
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await cancel(rpc, session, first["unique_id"], {"all_items": True})
     (canceled,) = [m for topic, m in await events_after(db, mark) if topic == "order:canceled"]
     adjustment = canceled["stock_adjustments"]["SKU-R"]
@@ -156,7 +156,7 @@ async def test_order_canceled_counts_availability_after_backorders_took_the_unit
 
 
 async def test_partial_cancel_sends_no_order_canceled(rpc, session, db, mixed):
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await cancel(rpc, session, mixed["unique_id"], {"items": [{"sku": "SKU-C", "qty": 1}]})
     assert "order:canceled" not in [topic for topic, _ in await events_after(db, mark)]
 
@@ -173,7 +173,7 @@ async def test_backordered_items_of_an_all_backordered_order_cancels_the_order(r
 
 async def test_items_by_sku_takes_backordered_units_first_then_reserved(rpc, session, db, mixed):
     unique_id = mixed["unique_id"]
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     result = await cancel(rpc, session, unique_id, {"items": [{"sku": "SKU-A", "qty": 3}]}, ["status"])
     assert result["success"] is True
     assert quantities(await items_of(db, unique_id)) == [(2, 0, 3), (0, 2, 0), (2, 0, 0)]
@@ -200,7 +200,7 @@ async def test_items_by_order_item_ref(rpc, session, db, mixed):
 async def test_items_canceling_every_remaining_unit_cancels_the_order(rpc, session, db, mixed):
     unique_id = mixed["unique_id"]
     await cancel(rpc, session, unique_id, {"items": [{"sku": "SKU-C", "qty": 2}]})
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     result = await cancel(rpc, session, unique_id, {"items": [{"sku": "SKU-A", "qty": 5}, {"sku": "SKU-B", "qty": 2}]}, ["status"])
     assert result["order"]["status"] == "canceled"
     assert quantities(await items_of(db, unique_id)) == [(0, 0, 5), (0, 0, 2), (0, 0, 2)]
@@ -403,7 +403,8 @@ async def test_unfulfilled_items_leaves_units_in_a_shipment_and_cancellation_req
     async with db.transaction():
         row = await db.fetchrow("SELECT o.order_id, o.merchant_id, i.order_item_id, i.product_id FROM orders o JOIN order_items i USING (order_id) WHERE o.unique_id = $1", unique_id)
         shipment = await db.fetchval(
-            "INSERT INTO shipments (merchant_id, order_id, warehouse_id) VALUES ($1, $2, 1) RETURNING increment_id",
+            """INSERT INTO shipments (merchant_id, order_id, warehouse_id, increment_id)
+               VALUES ($1, $2, 1, rpcf_merchant_nextval('shipment_increment_id', $1)::text) RETURNING increment_id""",
             row["merchant_id"], row["order_id"],
         )
         await db.execute(
@@ -435,7 +436,7 @@ async def test_released_stock_goes_to_the_next_backordered_order(rpc, session, d
     later = await create(rpc, session, {"SKU-R": 2}, order_ref="LATER")
     urgent = await create(rpc, session, {"SKU-R": 2}, priority=10)
     assert later["status"] == urgent["status"] == "backordered"
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await cancel(rpc, session, first["unique_id"], {"items": [{"sku": "SKU-R", "qty": 1}]})
     # One unit freed: the urgent order (lower priority number) takes it although it came last.
     assert await allocations_of(db, urgent["unique_id"]) == {("SKU-R", 1): 1}

@@ -143,10 +143,11 @@ async def test_auto_unique_id_skips_a_long_run_of_numbers_chosen_explicitly(rpc,
 
 async def test_given_unique_id_is_kept_and_a_number_becomes_a_string(rpc, session, db):
     await add_product(db, "WIDGET", stock=10)
-    assert (await created(rpc, session, {"WIDGET": 1}, info={"unique_id": "SO-77"}))["unique_id"] == "SO-77"
+    first = await created(rpc, session, {"WIDGET": 1}, info={"unique_id": "SO-77"})
+    assert first["unique_id"] == "SO-77"
     assert (await created(rpc, session, {"WIDGET": 1}, info={"unique_id": 4711}))["unique_id"] == "4711"
     assert (await rpc.result(session, "order.info", ["SO-77", None])) == {
-        "order_id": 1, "unique_id": "SO-77", "order_ref": None}
+        "order_id": first["order_id"], "unique_id": "SO-77", "order_ref": None}
 
 
 async def test_duplicate_unique_id_is_fault_104_and_changes_nothing(rpc, session, db):

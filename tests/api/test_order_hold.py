@@ -12,7 +12,7 @@ from tests.api.engine_helpers import (
     create,
     events_after,
     history_of,
-    last_event_id,
+    last_event_seq,
     state_of,
     status_changes,
 )
@@ -42,7 +42,7 @@ async def test_hold_from_every_status_of_state_new(rpc, session, db, stock, stat
     assert (order["state"], order["status"]) == ("new", status)
     reserved = await allocations_of(db, unique_id)
     stock_before = await stock_of(db, product)
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
 
     assert await rpc.result(session, "order.hold", [unique_id]) is True
 
@@ -112,7 +112,7 @@ async def test_unhold_returns_to_new_with_the_status_its_allocation_gives(rpc, s
     product, order = await _held_order(rpc, session, db, stock, order_ref="REF-U")
     unique_id = order["unique_id"]
     await rpc.result(session, "order.hold", [unique_id])
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     assert await rpc.result(session, "order.unhold", [unique_id]) is True
     assert await state_of(db, unique_id) == ("new", status)
     assert await stock_of(db, product) == (stock, min(stock, 4))
@@ -129,7 +129,7 @@ async def test_unhold_counts_stock_that_arrived_while_on_hold(rpc, session, db):
     unique_id = order["unique_id"]
     assert order["status"] == "partial_backorder"
     await rpc.result(session, "order.hold", [unique_id])
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     await arrive(db, product, 3)
     # Reserved for, but still on hold: no status change, no event for the order.
     assert await allocations_of(db, unique_id) == {("SKU-H", 1): 4}
@@ -177,7 +177,7 @@ async def test_hold_indefinitely_at_create_then_unhold(rpc, session, db):
 
 async def test_unhold_of_a_scheduled_hold_releases_it_now(rpc, session, db):
     _, order = await _held_order(rpc, session, db, 5, delayed_ship_date="2099-01-01")
-    mark = await last_event_id(db)
+    mark = await last_event_seq(db)
     assert await rpc.result(session, "order.unhold", [order["unique_id"]]) is True
     assert await state_of(db, order["unique_id"]) == ("new", "new")
     assert status_changes(await events_after(db, mark)) == [("holded", "delayed_shipment", "new", "new")]

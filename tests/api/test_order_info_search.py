@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rpc_fulfillment.orders import search_queries as order_search
-from tests.api.order_helpers import ADDRESS, ADDRESS_ANSWERED, INFO, NOT_FOUND, add_product, add_store, assert_fault, invariants  # noqa: F401 (a fixture)
+from tests.api.order_helpers import ADDRESS, ADDRESS_ANSWERED, INFO, NOT_FOUND, add_product, add_store, assert_fault, invariants, number_in_creation_order  # noqa: F401 (a fixture)
 from tests.order_properties import EXPANSIONS, STAR
 
 BASE = {"order_id", "unique_id", "order_ref"}
@@ -125,7 +125,9 @@ async def test_the_warehouse_may_read_orders(rpc, users, session):
 
 @pytest.fixture
 async def orders(rpc, session, db) -> dict[str, dict[str, Any]]:
-    """Four orders with known properties and timestamps."""
+    """Four orders with known properties and timestamps, their order_ids in the order made (the
+    default sort is by order_id)."""
+    await number_in_creation_order(db, "orders.order_id")
     await add_store(db, "web")
     made = {
         "one": await new_order(rpc, session, {"A": 1}, order_ref="PO-100", priority=10, source="magento:1",
@@ -345,6 +347,7 @@ async def test_nothing_found(rpc, session, orders):
 
 
 async def test_default_limit_is_50_and_at_most_100(rpc, session, db):
+    await number_in_creation_order(db, "orders.order_id")
     orders = {str(n): [None, {"A": 1}, ADDRESS, INFO] for n in range(101)}
     created = await rpc.result(session, "order.bulk_create", [orders])
     assert all("error" not in value for value in created.values())

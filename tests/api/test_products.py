@@ -293,19 +293,26 @@ async def catalog(rpc, sessions, db):
     await create_product(rpc, sessions["other"], "A-1", name="Not acme's")
     # spread the creation times: A-1 oldest ... B-2 newest, a day apart
     await db.execute(
-        """UPDATE products SET created_at = timestamptz '2024-01-01 12:00+00' + (product_id - 1) * interval '1 day',
-                               updated_at = timestamptz '2024-01-01 12:00+00' + (product_id - 1) * interval '1 day'"""
+        """UPDATE products SET created_at = timestamptz '2024-01-01 12:00+00' + (rpcf_id_position(product_id) - 1) * interval '1 day',
+                               updated_at = timestamptz '2024-01-01 12:00+00' + (rpcf_id_position(product_id) - 1) * interval '1 day'"""
     )
     return session
 
 
+# The order the catalog was made in (product ids are not: README, "Ids").
+CREATED = {"sort_field": "created_at"}
+
+
 async def search_skus(rpc, session, filters=None, options=None) -> list[str]:
-    return [product["sku"] for product in await rpc.result(session, "product.search", [filters, options])]
+    return [product["sku"] for product in await rpc.result(session, "product.search", [filters, {**CREATED, **(options or {})}])]
 
 
 async def test_search_answers_the_documented_plain_array(rpc, catalog):
     """A plain array of products (the old answer was {results, totalCount, numPages})."""
     result = await rpc.result(catalog, "product.search")
+    by_id = sorted(result, key=lambda p: p["product_id"])  # the default sort: product_id
+    assert [p["sku"] for p in result] == [p["sku"] for p in by_id] and len(result) == 7
+    result = await rpc.result(catalog, "product.search", [None, CREATED])
     assert [p["sku"] for p in result] == ["A-1", "A-2", "A-3", "A-4", "A-5", "B-1", "B-2"]
     assert result[0] == await rpc.result(catalog, "product.info", ["A-1"])  # full product properties
 

@@ -17,7 +17,7 @@ from rpc_fulfillment.db import uow
 from rpc_fulfillment.jsonrpc import dispatch
 from rpc_fulfillment.orders import actions as order_actions
 from rpc_fulfillment.fulfillment import queries as fulfillment_store
-from tests.api.engine_helpers import allocations_of, create, events_after, history_of, items_of, last_event_id, state_of
+from tests.api.engine_helpers import allocations_of, create, events_after, history_of, items_of, last_event_seq, state_of
 from tests.api.order_helpers import add_product, check_invariants, snapshot, stock_of
 
 INTERNAL = {"code": -32001, "message": "Internal Error. Please see log for details."}
@@ -82,7 +82,7 @@ async def test_two_cancels_that_deadlock_both_succeed(rpc, session, db, monkeypa
         await real(conn, order_id)
 
     monkeypatch.setattr(fulfillment_store, "lock_order_stock", lock_crossed)
-    before = await last_event_id(db)
+    before = await last_event_seq(db)
     with caplog.at_level(logging.WARNING, logger=uow.__name__):
         (answer_x, _), (answer_y, _) = await asyncio.wait_for(asyncio.gather(
             post_call(rpc, session, "order.cancel", [x, {"all_items": True}]),
@@ -138,7 +138,7 @@ def failing_settle(monkeypatch, error: type[Exception], times: int) -> list[int]
 @pytest.mark.parametrize("error", [asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError])
 async def test_a_transient_failure_is_retried_and_the_client_sees_a_normal_result(rpc, session, db, order, monkeypatch, caplog, error):
     runs = failing_settle(monkeypatch, error, times=1)
-    before = await last_event_id(db)
+    before = await last_event_seq(db)
     with caplog.at_level(logging.WARNING, logger=uow.__name__):
         answer, request_id = await post_call(rpc, session, "order.cancel", [order, {"all_items": True}])
     assert "error" not in answer, answer

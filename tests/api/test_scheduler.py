@@ -32,7 +32,7 @@ async def test_a_delayed_order_is_released_when_its_date_comes(make_client, user
     assert info["status"] == "new"
     released = [h for h in info["status_history"] if h["comment"] == "Scheduled hold released"]
     assert len(released) == 1 and released[0]["state"] == "new"
-    events = await db.fetch("SELECT message FROM events WHERE topic = 'order:status_changed' ORDER BY event_id")
+    events = await db.fetch("SELECT message FROM events WHERE topic = 'order:status_changed' ORDER BY seq")
     assert [(e["message"]["old_status"], e["message"]["status"]) for e in events] == [
         (None, "delayed_shipment"), ("delayed_shipment", "new")]
     await check_invariants(db)

@@ -363,7 +363,7 @@ async def test_ship_takes_the_units_out_of_stock(rpc, merchant, warehouse, db):
     movements = await db.fetch(
         """SELECT product_id, warehouse_id, entity_type, entity_action, entity_id, qty_on_hand_delta, qty_allocated_delta,
                   comment
-             FROM stock_movements WHERE entity_action = 'ship' ORDER BY product_id""")
+             FROM stock_movements WHERE entity_action = 'ship' ORDER BY rpcf_id_position(product_id)""")
     # ShipStream's entity type "order" (the docs' types have no "shipment"), the shipment in the comment.
     assert [tuple(m) for m in movements] == [
         (a, 1, "order", "ship", order["unique_id"], -3, -3, f"Shipment {shipment['shipment_id']}"),
@@ -571,7 +571,8 @@ async def test_unknown_and_other_merchants_shipments_do_not_exist(rpc, sessions,
     # the other merchant's shipment, made directly (its merchant has no warehouse user)
     other_id = await db.fetchval("SELECT merchant_id FROM merchants WHERE code = 'other'")
     shipment = await db.fetchval(
-        "INSERT INTO shipments (merchant_id, order_id, warehouse_id) VALUES ($1, $2, 1) RETURNING increment_id",
+        """INSERT INTO shipments (merchant_id, order_id, warehouse_id, increment_id)
+           VALUES ($1, $2, 1, rpcf_merchant_nextval('shipment_increment_id', $1)::text) RETURNING increment_id""",
         other_id, order["order_id"])
     for shipment_id in (shipment, "999999999", 999999999, "", {"id": 1}):
         error = await rpc.fault(sessions["admin"], method, [shipment_id, *extra])

@@ -103,7 +103,7 @@ async def test_in_a_bulk_the_order_past_the_range_fails_alone(rpc, session, db):
                                        "message": "info.tpb_group_id: input should be less than or equal to 2147483647"}}
     assert result["late"]["error"]["code"] == -32102
     assert [result[key]["order_ref"] for key in ("good", "also good")] == ["G-1", "G-2"]
-    assert await db.fetchval("SELECT array_agg(order_ref ORDER BY order_id) FROM orders") == ["G-1", "G-2"]
+    assert await db.fetchval("SELECT array_agg(order_ref ORDER BY rpcf_id_position(order_id)) FROM orders") == ["G-1", "G-2"]
 
 
 @pytest.mark.parametrize("number", [2**40, -(2**40), 2**63 - 1])

@@ -60,7 +60,7 @@ def messages(receiver: Receiver, topic: str) -> list[dict[str, Any]]:
 async def received_all(receiver: Receiver, db: Any) -> list[str]:
     """Once every event written so far has reached the receiver: their topics, in order."""
     topics = [row["topic"] for row in await db.fetch(
-        "SELECT topic FROM events WHERE merchant_id = $1 ORDER BY event_id", await merchant_id(db))]
+        "SELECT topic FROM events WHERE merchant_id = $1 ORDER BY seq", await merchant_id(db))]
     await receiver.wait_count(len(topics))
     assert set(topics) <= set(EMITTED)
     return [r.topic for r in sorted(receiver.requests, key=lambda r: r.increment_id)]

@@ -284,7 +284,7 @@ async def test_another_merchants_webhook_does_not_exist(rpc, users, db):
         if method == "webhook.replay":
             await db.execute("INSERT INTO events (merchant_id, topic, message) VALUES ($1, 'order:created', '{}')",
                              await merchant_id(db, "other"))
-            args = [await db.fetchval("SELECT max(event_id) FROM events"), webhook_id]
+            args = [await db.fetchval("SELECT event_id FROM events ORDER BY seq DESC LIMIT 1"), webhook_id]
         assert_fault(await rpc.fault(other, method, args), 103, NOT_EXISTS)
     assert (await rpc.result(acme, "webhook.list"))[0]["is_active"] == 1
     assert await webhook_count(db) == 1
@@ -352,7 +352,7 @@ async def test_event_list_pages_through_the_merchants_events_in_order(rpc, users
         seen.extend(page)
         after = page[-1]["event_id"]
     assert [e["message"]["n"] for e in seen] == [n for n in range(1, 31) if n % 3]
-    assert [e["event_id"] for e in seen] == sorted(e["event_id"] for e in seen)
+    assert len({e["event_id"] for e in seen}) == len(seen)  # each once (ids are not ordered: see test_ids_not_countable)
     first = seen[0]
     assert set(first) == {"event_id", "topic", "event_timestamp", "message"}
     assert first["topic"] == "order:created" and first["event_timestamp"].endswith("+00:00")

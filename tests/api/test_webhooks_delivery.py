@@ -248,7 +248,7 @@ async def test_webhook_test_sends_a_signed_ping_and_answers_the_status_never_the
     # A ping is tried once (no retries), shows in the log, and takes no increment id.
     await asyncio.sleep(0.5)
     assert len(receiver.requests) == 2
-    log = await deliveries(rpc, session, hook["webhook_id"], {"topic": "test:ping"})
+    log = await deliveries(rpc, session, hook["webhook_id"], {"topic": "test:ping"}, sort_field="created_at")
     assert [(d["status"], d["attempt_count"], d["webhook_increment_id"]) for d in log] == [("delivered", 1, None), ("failed", 1, None)]
     await rpc.result(session, "webhook.update_status", [hook["webhook_id"], 1])
     await product(rpc, session, "SKU-1")
@@ -385,7 +385,7 @@ async def test_a_whole_order_lifecycle_delivers_every_event_once_in_order(make_c
     await rpc.result(merchant, "order.create", [None, {"SKU-A": 1}, ADDRESS, {**INFO, "unique_id": "L-2"}])
     await rpc.result(merchant, "order.cancel", ["L-2", {"all_items": True}])
     await rpc.result(warehouse, "inventory.adjust", ["SKU-A", 1, 3, "found"])
-    events = await db.fetch("SELECT topic, message FROM events WHERE merchant_id = $1 ORDER BY event_id", await merchant_id(db))
+    events = await db.fetch("SELECT topic, message FROM events WHERE merchant_id = $1 ORDER BY seq", await merchant_id(db))
     topics = {e["topic"] for e in events}
     assert {"order:created", "shipment:packed", "shipment:shipped", "shipment:delivered", "order:canceled",
             "inventory:adjusted"} <= topics

@@ -348,7 +348,7 @@ async def test_one_fan_out_at_a_time_and_each_event_once(users, db, database_url
     finally:
         for c in connections:
             await c.close()
-    rows = await db.fetch("SELECT event_id, webhook_increment_id FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY event_id", webhook_id)
+    rows = await db.fetch("SELECT d.webhook_increment_id FROM webhook_deliveries d JOIN events e USING (event_id) WHERE d.webhook_id = $1 ORDER BY e.seq", webhook_id)
     assert [r["webhook_increment_id"] for r in rows] == list(range(1, 31))
     assert await db.fetchval("SELECT count(*) FROM event_fanout") == 0
     assert await db.fetchval("SELECT last_increment_id FROM webhooks WHERE webhook_id = $1", webhook_id) == 30

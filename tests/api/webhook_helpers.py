@@ -101,10 +101,12 @@ def signature(secret: str, body: bytes) -> str:
 
 
 async def create_webhook(rpc: Rpc, session: str, url: str, topics: Any = "order:created", **data: Any) -> dict[str, Any]:
-    """webhook.create, then the new webhook as webhook.list shows it."""
+    """webhook.create, then the new webhook as webhook.list shows it (ids are not ordered: the
+    one that was not listed before)."""
+    before = {w["webhook_id"] for w in await rpc.result(session, "webhook.list")}
     assert await rpc.result(session, "webhook.create", [{"url": url, "topics": topics, **data}]) is True
-    listed = await rpc.result(session, "webhook.list")
-    return max((w for w in listed if w["url"] == url), key=lambda w: w["webhook_id"])
+    (created,) = [w for w in await rpc.result(session, "webhook.list") if w["webhook_id"] not in before]
+    return created
 
 
 async def deliveries(rpc: Rpc, session: str, webhook_id: int, filters: Any = None, **options: Any) -> list[dict[str, Any]]:

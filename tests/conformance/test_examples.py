@@ -34,7 +34,7 @@ import pytest
 
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
-from tests.api.order_helpers import add_stock, merchant_id
+from tests.api.order_helpers import add_stock, merchant_id, number_in_creation_order
 from tests.conformance import figures
 from tests.conformance.shapes import check
 from tests.conftest import ApiUser, Rpc
@@ -82,10 +82,16 @@ class Store:
 
 @dataclass(frozen=True)
 class NextId:
-    """The next value an identity or sequence gives, so that seeded rows get the documented ids."""
+    """The next id ``column`` ("table.column") gives, so that seeded rows get the documented ids:
+    this test's database numbers it one by one from ``value``, as ShipStream's examples do (the
+    server permutes surrogate ids: README, "Ids"). SHIPMENT_NUMBER is the merchant's own
+    sequence of shipment numbers."""
 
-    sequence: str
+    column: str
     value: int
+
+
+SHIPMENT_NUMBER = "shipment_increment_id"
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ SEEDS: dict[str, tuple[Step, ...]] = {
     "order.create": (Store("mystorecode"), Product("product2", 5)),
     "order.bulk_create": (Store("mystorecode"), Product("product2", 5)),
     "order.edit": (Product("product2", 5), Order("100000309", "product2")),
-    "order.search": (Product("product1", 2), Product("product2", 1), NextId("orders_order_id_seq", 114),
+    "order.search": (Product("product1", 2), Product("product2", 1), NextId("orders.order_id", 114),
                      Order("100000114", "product2"), Order("100000116", "product1", 2)),
     "order.info": (Product("product2", 1), Order("100000114", "product2")),
     "order.hold": (Product("product2", 1), Order("100000112", "product2")),
@@ -146,15 +152,15 @@ SEEDS: dict[str, tuple[Step, ...]] = {
     "product.info": (Product("product1", data=tuple(DOCUMENTED_PRODUCT.items())),),
     "product.update": (Product("product3"),),
     "shipment.info": (Product("product2", 1), Order("10000015", "product2", order_ref="ABC-54321"),
-                      NextId("shipment_increment_id", 100000020), Shipment("10000015", ("pack", "ship"), "123")),
+                      NextId(SHIPMENT_NUMBER, 100000020), Shipment("10000015", ("pack", "ship"), "123")),
     "shipment.update": (Product("product2", 1), Order("10000015", "product2"),
-                        NextId("shipment_increment_id", 100000020), Shipment("10000015")),
+                        NextId(SHIPMENT_NUMBER, 100000020), Shipment("10000015")),
     "webhook.list": (Webhook(),),
     "webhook.update_status": (Webhook(),),
     "state.get #1": (State("foo", "bar"),),
     "state.get #2": (State("foo", "bar", updates=6),),  # the docs' update_count 5: five changes after the first set
     "state.set #1": (State("foo", "baz"),),  # ifEquals "baz"
-    "webhook.delete": (NextId("webhooks_webhook_id_seq", 123), Webhook()),
+    "webhook.delete": (NextId("webhooks.webhook_id", 123), Webhook()),
     "warehouse.list": (Warehouse(),),
     "stock_movement.list #1": (Product("12-345-6789", 5), Order("100000001", "12-345-6789")),
     "stock_movement.list #2": (Warehouse(), Product("12-345-6789", 5, warehouse_id=2), Order("100000001", "12-345-6789")),
@@ -249,8 +255,11 @@ class Seeder:
                 await provisioning.create_warehouse(self.db, "Warehouse 2", WAREHOUSE_ADDRESS)
             case Store(code):
                 await provisioning.create_store(self.db, "acme", code, f"Store {code}")
-            case NextId(sequence, value):
-                await self.db.execute("SELECT setval($1::regclass, $2, false)", sequence, value)
+            case NextId(column, value) if column == SHIPMENT_NUMBER:
+                await self.db.execute("SELECT setval(format('%s_%s', $1::text, $2::bigint), $3, false)",
+                                      SHIPMENT_NUMBER, await merchant_id(self.db), value)
+            case NextId(column, value):
+                await number_in_creation_order(self.db, column, value)
             case Order(unique_id, sku, qty, hold, order_ref):
                 info = {"shipping_method": "ups_03", "unique_id": unique_id, "order_ref": order_ref}
                 await rpc.result(session, "order.create", [None, [{"sku": sku, "qty": qty}], ADDRESS, info])

@@ -72,7 +72,7 @@ async def history_ends_where_the_order_is(db: asyncpg.Connection, unique_id: str
     history = [entry[:2] for entry in await history_of(db, unique_id)]
     assert history[-1] == (row["state"], row["status"]), (unique_id, history, dict(row))
     events = await db.fetch(
-        "SELECT message FROM events WHERE topic = 'order:status_changed' AND message->>'unique_id' = $1 ORDER BY event_id",
+        "SELECT message FROM events WHERE topic = 'order:status_changed' AND message->>'unique_id' = $1 ORDER BY seq",
         unique_id,
     )
     current = (None, None)  # order:status_changed from nothing at creation
