@@ -299,7 +299,7 @@ async def test_instructions_are_stored(rpc, session):
         (info(priority=-1), "info.priority: input should be greater than or equal to 0"),
         (info(priority=101), "info.priority: input should be less than or equal to 100"),
         (info(priority=5.5), "info.priority: input should be a valid integer, got a number with a fractional part"),
-        (info(priority="high"), "info.priority: input should be a valid integer, unable to parse string as an integer"),
+        (info(priority="high"), "info.priority: must be a number written with the digits 0-9, got 'high'"),
         (info(priority=True), "info.priority: must be a whole number, not true or false"),
         (info(requested_ship_date="07/28/2030"), "info.requested_ship_date: must be a date YYYY-MM-DD"),
         (info(requested_ship_date="2030-13-01"), "info.requested_ship_date: input should be a valid date or datetime, month value is outside expected range of 1-12"),

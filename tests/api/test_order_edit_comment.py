@@ -281,7 +281,10 @@ async def test_invalid_custom_field_operations(rpc, session, db, operations, mes
     [("processing", "processing"), ("processing", "partial_backorder"), ("complete", "complete"), ("canceled", "canceled")],
 )
 async def test_an_order_past_new_cannot_be_edited(rpc, session, db, state, status):
-    unique_id = await new_order(rpc, session)
+    await add_product(db, "SCARCE", stock=1)
+    # partial_backorder needs a unit waiting, so that the order is as such an order would be
+    items = {"SCARCE": 2} if status == "partial_backorder" else {"A": 1}
+    unique_id = (await rpc.result(session, "order.create", [None, items, ADDRESS, INFO]))["unique_id"]
     await db.execute("UPDATE orders SET state = $1, status = $2 WHERE unique_id = $3", state, status, unique_id)
     before = await snapshot(db)
     error = await rpc.fault(session, "order.edit", [unique_id, {"city": "Boston"}, {"priority": 1}])
