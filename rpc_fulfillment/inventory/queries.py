@@ -192,7 +192,8 @@ async def list_inventory(
     updated_since: datetime | None,
 ) -> list[asyncpg.Record]:
     """Stock of the merchant's listed products (enabled, not "not visible"): summed over all
-    warehouses, or in one. Products without stock answer zeros. The statement text depends only
+    warehouses, or in one. Products without stock answer zeros. In SKU order: product ids are not in creation
+    order (migration 0017), and a SKU is what a reader looks for. The statement text depends only
     on which arguments are given (a handful of prepared statements, each with a good plan)."""
     params: list[object] = [merchant_id]
 
@@ -222,7 +223,7 @@ async def list_inventory(
                      FROM stock st WHERE st.product_id = p.product_id{in_warehouse}
               ) s ON true
              WHERE {' AND '.join(where)}
-             ORDER BY p.product_id""",
+             ORDER BY p.sku""",
         *params,
     )
 
