@@ -5,15 +5,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import uuid
 
 from rpc_fulfillment.accounts import provisioning
-from rpc_fulfillment.db.migrate import MIGRATIONS, load_migrations, migrate
-from rpc_fulfillment.db.pool import connect
+from rpc_fulfillment.db.migrate import migrate
 from tests.api.catalog_helpers import call_concurrently, create_product
+from tests.api.migration_helpers import database_before
 from tests.api.order_helpers import ADDRESS, INFO, add_product
-from tests.conftest import ApiUser, _execute, database_url_for
+from tests.conftest import ApiUser
 
 MIGRATION_NAME = "_stock_movement_numbers.sql"  # the migration that numbers movements per merchant
 
@@ -80,42 +78,28 @@ async def test_paging_on_the_last_id_returns_every_movement_once_in_order(rpc, d
 
 
 async def test_migrating_numbers_existing_movements_per_merchant_and_new_ones_continue(admin_url, tmp_path):
-    migration_version = next(int(f.name[:4]) for f in MIGRATIONS.iterdir() if f.name.endswith(MIGRATION_NAME))
-    for migration in load_migrations():
-        if migration.version < migration_version:
-            name = next(f.name for f in MIGRATIONS.iterdir() if f.name.startswith(f"{migration.version:04d}_"))
-            shutil.copyfile(str(MIGRATIONS.joinpath(name)), tmp_path / name)
-    database = f"rpcf_moves_{uuid.uuid4().hex[:8]}"
-    await _execute(admin_url, f'CREATE DATABASE "{database}"')
-    try:
-        conn = await connect(database_url_for(admin_url, database))
-        try:
-            await migrate(conn, tmp_path)
-            merchants = [await provisioning.create_merchant(conn, code, code) for code in ("old", "older", "idle")]
-            products = {merchant: await add_product(conn, "A", merchant=code)
-                        for merchant, code in zip(merchants, ("old", "older", "idle"))}
+    async with database_before(admin_url, tmp_path, MIGRATION_NAME) as (conn, to_apply):
+        merchants = [await provisioning.create_merchant(conn, code, code) for code in ("old", "older", "idle")]
+        products = {merchant: await add_product(conn, "A", merchant=code)
+                    for merchant, code in zip(merchants, ("old", "older", "idle"))}
 
-            async def move(merchant: int) -> None:
-                await conn.execute(
-                    """INSERT INTO stock_movements (merchant_id, product_id, warehouse_id, entity_type, entity_action,
-                                                    qty_on_hand_delta)
-                       VALUES ($1, $2, 1, 'stock', 'adjust', 1)""", merchant, products[merchant])
+        async def move(merchant: int) -> None:
+            await conn.execute(
+                """INSERT INTO stock_movements (merchant_id, product_id, warehouse_id, entity_type, entity_action,
+                                                qty_on_hand_delta)
+                   VALUES ($1, $2, 1, 'stock', 'adjust', 1)""", merchant, products[merchant])
 
-            old, older, idle = merchants
-            for merchant in (old, older, older, old, older, old, old):
-                await move(merchant)
+        old, older, idle = merchants
+        for merchant in (old, older, older, old, older, old, old):
+            await move(merchant)
 
-            assert await migrate(conn) == [m.version for m in load_migrations() if m.version >= migration_version]
+        assert await migrate(conn) == to_apply
 
-            assert await numbers_per_merchant(conn) == {old: [1, 2, 3, 4], older: [1, 2, 3]}
-            for merchant in (older, idle, old, older):
-                await move(merchant)
-            assert await numbers_per_merchant(conn) == {old: [1, 2, 3, 4, 5], older: [1, 2, 3, 4, 5], idle: [1]}
-            new_merchant = await provisioning.create_merchant(conn, "new", "new")
-            products[new_merchant] = await add_product(conn, "A", merchant="new")
-            await move(new_merchant)
-            assert (await numbers_per_merchant(conn))[new_merchant] == [1]
-        finally:
-            await conn.close()
-    finally:
-        await _execute(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        assert await numbers_per_merchant(conn) == {old: [1, 2, 3, 4], older: [1, 2, 3]}
+        for merchant in (older, idle, old, older):
+            await move(merchant)
+        assert await numbers_per_merchant(conn) == {old: [1, 2, 3, 4, 5], older: [1, 2, 3, 4, 5], idle: [1]}
+        new_merchant = await provisioning.create_merchant(conn, "new", "new")
+        products[new_merchant] = await add_product(conn, "A", merchant="new")
+        await move(new_merchant)
+        assert (await numbers_per_merchant(conn))[new_merchant] == [1]
