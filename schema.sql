@@ -143,9 +143,11 @@ CREATE FUNCTION public.rpcf_create_merchant_sequences(merchant bigint) RETURNS v
     AS $$
 DECLARE
     kind text;
+    start_at bigint;
 BEGIN
-    FOREACH kind IN ARRAY ARRAY['order_unique_id', 'shipment_increment_id'] LOOP
-        EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %s_%s START 100000001', kind, merchant);
+    FOR kind, start_at IN VALUES ('order_unique_id', 100000001), ('shipment_increment_id', 100000001),
+                                  ('stock_movement', 1) LOOP
+        EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %s_%s START %s', kind, merchant, start_at);
     END LOOP;
 END $$;
 
@@ -276,6 +278,20 @@ BEGIN
         PERFORM rpcf_add_stock_rows(ARRAY(SELECT product_id FROM products), ARRAY(SELECT warehouse_id FROM new_rows));
     END IF;
     RETURN NULL;
+END $$;
+
+--
+-- Name: stock_movements_merchant_number(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.stock_movements_merchant_number() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.merchant_movement_no IS NULL THEN
+        NEW.merchant_movement_no := rpcf_merchant_nextval('stock_movement', NEW.merchant_id);
+    END IF;
+    RETURN NEW;
 END $$;
 
 --
@@ -856,6 +872,7 @@ CREATE TABLE public.stock_movements (
     comment text DEFAULT ''::text NOT NULL,
     api_user_id bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    merchant_movement_no bigint NOT NULL,
     CONSTRAINT stock_movements_entity_type CHECK ((entity_type = ANY (ARRAY['delivery'::text, 'order'::text, 'work_order'::text, 'stock'::text, 'relocation'::text])))
 );
 
@@ -1336,6 +1353,13 @@ ALTER TABLE ONLY public.state_values
     ADD CONSTRAINT state_values_pkey PRIMARY KEY (merchant_id, state_key);
 
 --
+-- Name: stock_movements stock_movements_merchant_movement_no; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stock_movements
+    ADD CONSTRAINT stock_movements_merchant_movement_no UNIQUE (merchant_id, merchant_movement_no);
+
+--
 -- Name: stock_movements stock_movements_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1568,12 +1592,6 @@ CREATE INDEX shipments_order ON public.shipments USING btree (order_id);
 CREATE INDEX stock_merchant_updated ON public.stock USING btree (merchant_id, updated_at);
 
 --
--- Name: stock_movements_merchant; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX stock_movements_merchant ON public.stock_movements USING btree (merchant_id, movement_id);
-
---
 -- Name: stores_one_default; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1674,6 +1692,12 @@ CREATE TRIGGER merchants_sequences AFTER INSERT ON public.merchants FOR EACH ROW
 --
 
 CREATE TRIGGER products_stock_rows AFTER INSERT ON public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.rpcf_stock_rows_of_new_rows();
+
+--
+-- Name: stock_movements stock_movements_merchant_number; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER stock_movements_merchant_number BEFORE INSERT ON public.stock_movements FOR EACH ROW EXECUTE FUNCTION public.stock_movements_merchant_number();
 
 --
 -- Name: warehouses warehouses_stock_rows; Type: TRIGGER; Schema: public; Owner: -

@@ -244,7 +244,7 @@ async def product_totals(conn: asyncpg.Connection, merchant_id: int, product_ids
 
 # stock_movement.list
 MOVEMENT_COLUMNS: dict[str, Column] = {
-    "id": Column("m.movement_id"),
+    "id": Column("m.merchant_movement_no"),
     "entity_type": Column("m.entity_type"),
     "entity_action": Column("m.entity_action"),
     "entity_id": Column("m.entity_id"),
@@ -263,10 +263,10 @@ async def search_movements(
     return await fetch_page(
         conn,
         "stock_movements m JOIN products p ON p.product_id = m.product_id",
-        "m.movement_id, m.entity_type, m.entity_action, m.entity_id, m.product_id, p.sku, m.warehouse_id, "
+        "m.merchant_movement_no, m.entity_type, m.entity_action, m.entity_id, m.product_id, p.sku, m.warehouse_id, "
         "m.qty_on_hand_delta, m.qty_allocated_delta, m.comment, m.created_at",
         where,
         page,
         MOVEMENT_COLUMNS,
-        "m.movement_id",
+        "m.merchant_movement_no",
     )

@@ -191,7 +191,7 @@ def movement_view(row: Mapping[str, Any]) -> dict[str, Any]:
     on hand are available + allocated here, so on hand's change is the sum of the two."""
     on_hand, allocated = row["qty_on_hand_delta"], row["qty_allocated_delta"]
     return {
-        "id": str(row["movement_id"]),
+        "id": str(row["merchant_movement_no"]),
         "entity_type": row["entity_type"],
         "entity_action": row["entity_action"],
         "entity_id": row["entity_id"],

@@ -7,18 +7,16 @@ in it keeps their ids."""
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from typing import Any
 
 from rpc_fulfillment.accounts import provisioning
-from rpc_fulfillment.db.migrate import MIGRATIONS, load_migrations, migrate
-from rpc_fulfillment.db.pool import connect
+from rpc_fulfillment.db.migrate import migrate
 from rpc_fulfillment.webhooks import queries as webhook_store
+from tests.api.migration_helpers import database_before
 from tests.api.order_helpers import ADDRESS, INFO, add_product, add_stock
 from tests.api.webhook_helpers import create_webhook, deliveries
-from tests.conftest import ApiUser, _execute, database_url_for
+from tests.conftest import ApiUser
 
 FIRST_PERMUTED = 2**52
 JS_SAFE_LIMIT = 2**53  # every id is an integer a JavaScript client holds exactly
@@ -129,52 +127,38 @@ async def test_event_list_pages_every_event_once_in_the_order_written(rpc, db, u
 
 
 async def test_migrating_a_database_with_rows_keeps_their_ids_and_new_ones_do_not_collide(admin_url, tmp_path):
-    migration_version = next(int(f.name[:4]) for f in MIGRATIONS.iterdir() if f.name.endswith(MIGRATION_NAME))
-    for migration in load_migrations():
-        if migration.version < migration_version:
-            name = next(f.name for f in MIGRATIONS.iterdir() if f.name.startswith(f"{migration.version:04d}_"))
-            shutil.copyfile(str(MIGRATIONS.joinpath(name)), tmp_path / name)
-    database = f"rpcf_ids_{uuid.uuid4().hex[:8]}"
-    await _execute(admin_url, f'CREATE DATABASE "{database}"')
-    try:
-        conn = await connect(database_url_for(admin_url, database))
-        try:
-            await migrate(conn, tmp_path)
-            merchant = await provisioning.create_merchant(conn, "old", "Old Co")
-            old_products = [await add_product(conn, f"old-{n}", merchant="old") for n in range(3)]
-            old_events = [await conn.fetchval(
-                "INSERT INTO events (merchant_id, topic, message) VALUES ($1, 'product:created', '{}') RETURNING event_id", merchant,
-            ) for _ in range(3)]
-            order_id = await conn.fetchval(
-                """INSERT INTO orders (merchant_id, store_id, unique_id, state, status, shipping_method, carrier_code,
-                                       shipping_address)
-                   SELECT $1, store_id, 'old-order', 'new', 'new', 'ups_03', 'ups', '{}' FROM stores WHERE merchant_id = $1
-                   RETURNING order_id""", merchant,
-            )
-            old_shipment = await conn.fetchval(
-                "INSERT INTO shipments (merchant_id, order_id, warehouse_id) VALUES ($1, $2, 1) RETURNING increment_id",
-                merchant, order_id,
-            )
+    async with database_before(admin_url, tmp_path, MIGRATION_NAME) as (conn, to_apply):
+        merchant = await provisioning.create_merchant(conn, "old", "Old Co")
+        old_products = [await add_product(conn, f"old-{n}", merchant="old") for n in range(3)]
+        old_events = [await conn.fetchval(
+            "INSERT INTO events (merchant_id, topic, message) VALUES ($1, 'product:created', '{}') RETURNING event_id", merchant,
+        ) for _ in range(3)]
+        order_id = await conn.fetchval(
+            """INSERT INTO orders (merchant_id, store_id, unique_id, state, status, shipping_method, carrier_code,
+                                   shipping_address)
+               SELECT $1, store_id, 'old-order', 'new', 'new', 'ups_03', 'ups', '{}' FROM stores WHERE merchant_id = $1
+               RETURNING order_id""", merchant,
+        )
+        old_shipment = await conn.fetchval(
+            "INSERT INTO shipments (merchant_id, order_id, warehouse_id) VALUES ($1, $2, 1) RETURNING increment_id",
+            merchant, order_id,
+        )
 
-            assert await migrate(conn) == [m.version for m in load_migrations() if m.version >= migration_version]
+        assert await migrate(conn) == to_apply
 
-            assert [row["product_id"] for row in await conn.fetch(
-                "SELECT product_id FROM products WHERE sku LIKE 'old-%' ORDER BY sku")] == old_products
-            assert old_products == list(range(old_products[0], old_products[0] + 3))  # they were sequential
-            new_products = [await add_product(conn, f"new-{n}", merchant="old") for n in range(3)]
-            assert_permuted(new_products)
-            assert await conn.fetchval("SELECT count(DISTINCT product_id) FROM products") == 6
-            new_events = [await conn.fetchval(
-                "INSERT INTO events (merchant_id, topic, message) VALUES ($1, 'product:created', '{}') RETURNING event_id", merchant,
-            ) for _ in range(2)]
-            assert_permuted(new_events)
-            # The feed resumes after an old event id and after a new one, in the order written.
-            feed = [row["event_id"] for row in await webhook_store.list_events(conn, merchant, old_events[0], 10)]
-            assert feed == old_events[1:] + new_events
-            assert [row["event_id"] for row in await webhook_store.list_events(conn, merchant, new_events[0], 10)] == new_events[1:]
-            # The merchant's shipment numbers go on after its own highest.
-            assert await conn.fetchval("SELECT rpcf_merchant_nextval('shipment_increment_id', $1)", merchant) == int(old_shipment) + 1
-        finally:
-            await conn.close()
-    finally:
-        await _execute(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        assert [row["product_id"] for row in await conn.fetch(
+            "SELECT product_id FROM products WHERE sku LIKE 'old-%' ORDER BY sku")] == old_products
+        assert old_products == list(range(old_products[0], old_products[0] + 3))  # they were sequential
+        new_products = [await add_product(conn, f"new-{n}", merchant="old") for n in range(3)]
+        assert_permuted(new_products)
+        assert await conn.fetchval("SELECT count(DISTINCT product_id) FROM products") == 6
+        new_events = [await conn.fetchval(
+            "INSERT INTO events (merchant_id, topic, message) VALUES ($1, 'product:created', '{}') RETURNING event_id", merchant,
+        ) for _ in range(2)]
+        assert_permuted(new_events)
+        # The feed resumes after an old event id and after a new one, in the order written.
+        feed = [row["event_id"] for row in await webhook_store.list_events(conn, merchant, old_events[0], 10)]
+        assert feed == old_events[1:] + new_events
+        assert [row["event_id"] for row in await webhook_store.list_events(conn, merchant, new_events[0], 10)] == new_events[1:]
+        # The merchant's shipment numbers go on after its own highest.
+        assert await conn.fetchval("SELECT rpcf_merchant_nextval('shipment_increment_id', $1)", merchant) == int(old_shipment) + 1
