@@ -83,6 +83,17 @@ class OwnPostgres:
             await connection.close()
             return
 
+    async def create(self, database: str = "rpcf") -> str:
+        """initdb, start, and an empty database: its URL."""
+        self.init()
+        await self.start()
+        admin = await asyncpg.connect(self.url())
+        try:
+            await admin.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            await admin.close()
+        return self.url(database)
+
     def kill(self) -> None:
         """kill -9 of the postmaster and every backend, as a crash or an OOM kill would."""
         assert self.process is not None

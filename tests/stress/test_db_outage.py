@@ -131,12 +131,7 @@ async def test_database_outage_answers_503_and_recovers_by_itself(tmp_path: Path
     server: Server | None = None
     try:
         async with asyncio.timeout(TEST_SECONDS):
-            pg.init()
-            await pg.start()
-            admin = await connect(pg.url())
-            await admin.execute('CREATE DATABASE "rpcf"')
-            await admin.close()
-            url = pg.url("rpcf")
+            url = await pg.create()
             merchant, user = await provision(url)
             server = Server(url, free_port(), tmp_path / "server.log", env={
                 "RPCF_LOG_LEVEL": "INFO", "RPCF_SCHEDULER_INTERVAL": "1",

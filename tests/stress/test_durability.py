@@ -50,12 +50,7 @@ async def test_kill_9_of_postgresql_loses_no_acknowledged_create(tmp_path: Path)
     lines: list[str] = []
     try:
         async with asyncio.timeout(TEST_SECONDS):
-            pg.init()
-            await pg.start()
-            admin = await connect(pg.url())
-            await admin.execute('CREATE DATABASE "rpcf"')
-            await admin.close()
-            url = pg.url("rpcf")
+            url = await pg.create()
             assert await _settings(url) == DURABLE
             merchant, user = await provision(url)
             server = Server(url, free_port(), tmp_path / "server.log", env={"RPCF_WEBHOOK_DELIVERY": "false"})
