@@ -50,15 +50,20 @@ async def setup(make_client, users, receiver_url: str, topics: str = "product:cr
     return rpc, session, await create_webhook(rpc, session, receiver_url, topics)
 
 
-async def test_a_worker_stopped_mid_delivery_leaves_it_due_and_it_is_delivered_again(make_client, users, db, settings, aiohttp_server):
+async def receiver_holding_the_first_request(aiohttp_server):
+    """A receiver that answers 200, the first request only once the returned event is set."""
     release = asyncio.Event()
 
     async def respond(received: Received):
         if received.number == 1:
-            await asyncio.wait_for(release.wait(), 20)  # hold the first request
+            await asyncio.wait_for(release.wait(), 20)
         return 200
 
-    receiver = await start_receiver(aiohttp_server, respond)
+    return await start_receiver(aiohttp_server, respond), release
+
+
+async def test_a_worker_stopped_mid_delivery_leaves_it_due_and_it_is_delivered_again(make_client, users, db, settings, aiohttp_server):
+    receiver, release = await receiver_holding_the_first_request(aiohttp_server)
     await setup(make_client, users, receiver.url)
     before = await connections_to(db)
     await add_events(db, 1)
@@ -191,14 +196,7 @@ async def test_a_slow_delivery_is_recorded_though_faster_ones_were_recorded_mean
 async def test_a_cancelled_send_releases_its_claim_and_the_delivery_goes_again(make_client, users, db, settings, aiohttp_server):
     """A send task that ends without an outcome (cancelled) ends its claim: the live worker
     sends the delivery again at once, instead of holding it until it restarts."""
-    release = asyncio.Event()
-
-    async def respond(received: Received):
-        if received.number == 1:
-            await asyncio.wait_for(release.wait(), 20)  # hold the first request
-        return 200
-
-    receiver = await start_receiver(aiohttp_server, respond)
+    receiver, release = await receiver_holding_the_first_request(aiohttp_server)
     await setup(make_client, users, receiver.url)
     await add_events(db, 1)
     worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, "webhook_timeout": 10.0}))
