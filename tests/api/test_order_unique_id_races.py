@@ -13,6 +13,7 @@ one is fault 104 when the holder commits and is written when it rolls back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,15 +81,20 @@ class HeldCreate:
         self.task = asyncio.create_task(uow.run(method.declaration, write_and_hold, ctx, *args))
 
     async def written(self) -> None:
-        done, _ = await asyncio.wait({self.task, asyncio.create_task(self._written.wait())},
-                                     timeout=BLOCKED_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        waiting = asyncio.create_task(self._written.wait())
+        try:
+            done, _ = await asyncio.wait({self.task, waiting}, timeout=BLOCKED_SECONDS,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
         if self.task in done:
             self.task.result()  # its error, if it failed
         assert self._written.is_set(), "the held create did not write"
 
     async def end(self, commit: bool) -> dict[str, Any] | None:
         """Commit (the new order's properties) or roll back (None)."""
-        self._end.set_result(commit)
+        if not self._end.done():
+            self._end.set_result(commit)
         try:
             return await self.task
         except RolledBack:
@@ -100,15 +106,6 @@ async def principal_of(db: asyncpg.Connection, username: str) -> Principal:
         """SELECT u.api_user_id, u.username, u.role, u.merchant_id, m.code AS merchant_code
              FROM api_users u JOIN merchants m USING (merchant_id) WHERE u.username = $1""", username)
     return Principal(**dict(row))
-
-
-async def hold_create(database_url: str, settings: Settings, principal: Principal, args: list[Any],
-                      connections: list[asyncpg.Connection]) -> HeldCreate:
-    connection = await connect(database_url)  # the app's codecs (jsonb)
-    connections.append(connection)
-    held = HeldCreate(connection, settings, principal, args)
-    await held.written()
-    return held
 
 
 async def blocked_by(db: asyncpg.Connection, holder: asyncpg.Connection, racer: asyncio.Task[Any]) -> None:
@@ -128,12 +125,23 @@ def order_args(sku: str, unique_id: str | None = None) -> list[Any]:
 
 
 @pytest.fixture
-async def racing(database_url, settings, users, db):
-    """(the merchant user's principal, the holders' connections): those closed afterwards."""
-    connections: list[asyncpg.Connection] = []
-    yield await principal_of(db, users["merchant"].username), connections
-    for connection in connections:
-        await connection.close()
+async def hold(database_url, settings, users, db):
+    """``hold(args)``: order.create by the merchant user, written and held open on a connection
+    of its own (HeldCreate). Afterwards what is still held rolls back and the connections close."""
+    principal = await principal_of(db, users["merchant"].username)
+    held: list[HeldCreate] = []
+
+    async def hold(args: list[Any]) -> HeldCreate:
+        connection = await connect(database_url)  # with the app's codecs (jsonb)
+        held.append(HeldCreate(connection, settings, principal, args))
+        await held[-1].written()
+        return held[-1]
+
+    yield hold
+    for holder in held:
+        with contextlib.suppress(Exception):
+            await holder.end(False)
+        await holder.connection.close()
 
 
 @pytest.mark.parametrize("holders, auto_id", [
@@ -144,14 +152,12 @@ async def racing(database_url, settings, users, db):
     pytest.param((True, True, True), FIRST_AUTO_ID + 3, id="three-commits"),
 ])
 async def test_auto_unique_id_meeting_a_chosen_one_not_committed_yet(
-        rpc, users, db, database_url, settings, racing, holders, auto_id):
-    principal, connections = racing
+        rpc, users, db, hold, holders, auto_id):
     session = await rpc.login(users["merchant"])
     chosen = [str(FIRST_AUTO_ID + n) for n in range(len(holders))]
     for sku in ["AUTO", *(f"CHOSEN-{n}" for n in chosen)]:  # one stock row each: no lock shared
         await add_product(db, sku, stock=5)
-    held = [await hold_create(database_url, settings, principal, order_args(f"CHOSEN-{n}", n), connections)
-            for n in chosen]
+    held = [await hold(order_args(f"CHOSEN-{n}", n)) for n in chosen]
 
     racer = asyncio.create_task(rpc.call(session, "order.create", order_args("AUTO")))
     answers = []
@@ -170,12 +176,11 @@ async def test_auto_unique_id_meeting_a_chosen_one_not_committed_yet(
 
 @pytest.mark.parametrize("commit", [True, False], ids=["commit", "rollback"])
 async def test_chosen_unique_id_meeting_an_automatic_one_not_committed_yet(
-        rpc, users, db, database_url, settings, racing, commit):
-    principal, connections = racing
+        rpc, users, db, hold, commit):
     session = await rpc.login(users["merchant"])
     for sku in ("AUTO", "CHOSEN"):
         await add_product(db, sku, stock=5)
-    holder = await hold_create(database_url, settings, principal, order_args("AUTO"), connections)
+    holder = await hold(order_args("AUTO"))
 
     racer = asyncio.create_task(rpc.call(session, "order.create", order_args("CHOSEN", str(FIRST_AUTO_ID))))
     await blocked_by(db, holder.connection, racer)
