@@ -122,6 +122,19 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         await asyncio.sleep(0.05)
 
 
+async def wait_until_all_sent(db: Any, timeout: float = 10.0) -> None:
+    """Wait until the workers have nothing left to send: every queued event fanned out (the
+    queue row is written in the event's own transaction) and no delivery pending, so each one
+    was delivered or failed and its attempts are recorded. From then on, with no new event,
+    no receiver gets anything more: what the receivers got is final, and a check that
+    something was NOT sent is a real check, not a guess that it would have come by now."""
+    async def nothing_left() -> bool:
+        return await db.fetchval("SELECT NOT EXISTS (SELECT FROM event_fanout)"
+                                 " AND NOT EXISTS (SELECT FROM webhook_deliveries WHERE status = 'pending')")
+
+    await wait_until(nothing_left, timeout, "every event fanned out and every delivery ended")
+
+
 class StubResolver:
     """DNS for tests (aiohttp's resolver interface): names to addresses from a table, each
     name asked recorded; nothing leaves the machine."""

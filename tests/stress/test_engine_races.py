@@ -1,4 +1,5 @@
-"""The fulfillment engine under concurrency (bounded: a few seconds each, 127.0.0.1 only).
+"""The fulfillment engine under concurrency (bounded in rounds, not in time: a few seconds each
+here, more on a loaded machine, and a hang guard; 127.0.0.1 only).
 
 - order.cancel racing stock arrivals (inventory.adjust over HTTP, and reserve_backorders on a
   connection of its own) and holds on orders sharing products: no unit reserved twice, stock
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from typing import Any
 
 import asyncpg
@@ -25,7 +25,8 @@ from rpc_fulfillment.db.pool import create_pool
 from tests.api.engine_helpers import create, history_of, state_of
 from tests.api.order_helpers import add_product, add_stock, add_warehouse, check_invariants, merchant_id
 
-BUDGET = 10.0  # seconds per test, set-up included
+ROUNDS = 6  # of test_cancel_racing_stock_arrival_and_holds
+HANG_GUARD = 60.0  # seconds one round may take before the test fails as hung (a round takes well under 1 s)
 # Faults a racing call may legitimately get: the order changed under it.
 EXPECTED_FAULTS = {-32102, -32103}
 
@@ -77,13 +78,22 @@ async def call(rpc: Any, session: str, path: str, args: Any) -> dict[str, Any]:
     return body
 
 
+async def within_hang_guard(calls: Any, what: str) -> Any:
+    """``calls`` awaited; a failure naming ``what`` if it takes HANG_GUARD seconds (a deadlock
+    or a hang, not a slow machine)."""
+    try:
+        async with asyncio.timeout(HANG_GUARD):
+            return await calls
+    except TimeoutError:
+        raise AssertionError(f"{what} did not finish within {HANG_GUARD:g} s: a deadlock or a hang") from None
+
+
 def check_answer(body: dict[str, Any], problems: list[Any]) -> None:
     if "error" in body and body["error"]["code"] not in EXPECTED_FAULTS:
         problems.append(body["error"])
 
 
 async def test_cancel_racing_stock_arrival_and_holds(rpc, sessions, db, database_url):
-    started = time.monotonic()
     merchant, warehouse = sessions
     second = await add_warehouse(db)
     products = {sku: await add_product(db, sku) for sku in ("RACE-1", "RACE-2", "RACE-3")}
@@ -109,9 +119,7 @@ async def test_cancel_racing_stock_arrival_and_holds(rpc, sessions, db, database
         check_answer(await call(rpc, session, path, args), problems)
 
     try:
-        rounds = 0
-        while time.monotonic() - started < BUDGET * 0.6:
-            rounds += 1
+        for round_no in range(ROUNDS):
             await checked(warehouse, "inventory.adjust", ["RACE-1", 1, 3])
             orders = []
             for _ in range(6):
@@ -131,7 +139,7 @@ async def test_cancel_racing_stock_arrival_and_holds(rpc, sessions, db, database
             tasks.append(checked(merchant, "order.hold", [orders[0]]))
             tasks.append(checked(merchant, "order.unhold", [orders[0]]))
             rng.shuffle(tasks)
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=BUDGET)
+            await within_hang_guard(asyncio.gather(*tasks), f"round {round_no}")
             assert problems == [], problems
             await check_invariants(db)
             assert await lost_arrivals(db) == []
@@ -139,7 +147,6 @@ async def test_cancel_racing_stock_arrival_and_holds(rpc, sessions, db, database
                 await history_ends_where_the_order_is(db, unique_id)
     finally:
         await pool.close()
-    assert rounds >= 3
     # Every unit is somewhere: reserved units are the stock's allocated units, per product.
     per_product = await db.fetch(
         """SELECT p.product_id,
@@ -150,11 +157,9 @@ async def test_cancel_racing_stock_arrival_and_holds(rpc, sessions, db, database
     )
     assert all(row["allocated"] == row["processing"] for row in per_product), [dict(r) for r in per_product]
     assert await db.fetchval("SELECT count(*) FROM stock WHERE qty_on_hand < 0 OR qty_allocated < 0") == 0
-    assert time.monotonic() - started < BUDGET
 
 
 async def test_hold_racing_cancel_on_one_order(rpc, sessions, db):
-    started = time.monotonic()
     merchant, _ = sessions
     await add_product(db, "SKU-HC", stock=1000)
     await add_product(db, "SKU-BO")
@@ -162,10 +167,10 @@ async def test_hold_racing_cancel_on_one_order(rpc, sessions, db):
     for round_no in range(25):
         order = await create(rpc, merchant, {"SKU-HC": 2, "SKU-BO": 1})
         unique_id = order["unique_id"]
-        hold, canceled = await asyncio.gather(
+        hold, canceled = await within_hang_guard(asyncio.gather(
             call(rpc, merchant, "order.hold", [unique_id]),
             call(rpc, merchant, "order.cancel", [unique_id, {"all_items": True}, ["status"]]),
-        )
+        ), f"round {round_no}")
         assert "error" not in canceled, canceled
         assert canceled["result"]["success"] is True
         assert await state_of(db, unique_id) == ("canceled", "canceled")
@@ -184,21 +189,19 @@ async def test_hold_racing_cancel_on_one_order(rpc, sessions, db):
     assert sum(outcomes.values()) == 25, outcomes
     await check_invariants(db)
     assert await db.fetchval("SELECT qty_allocated FROM stock s JOIN products p USING (product_id) WHERE p.sku = 'SKU-HC'") == 0
-    assert time.monotonic() - started < BUDGET
 
 
 async def test_unhold_and_partial_cancel_racing_on_one_order(rpc, sessions, db):
     """Neither call can refuse the other: both changes must be there at the end."""
-    started = time.monotonic()
     merchant, _ = sessions
     product = await add_product(db, "SKU-UC", stock=1000)
-    for _ in range(20):
+    for round_no in range(20):
         order = await create(rpc, merchant, {"SKU-UC": 3}, hold_indefinitely=True)
         unique_id = order["unique_id"]
-        unhold, canceled = await asyncio.gather(
+        unhold, canceled = await within_hang_guard(asyncio.gather(
             call(rpc, merchant, "order.unhold", [unique_id]),
             call(rpc, merchant, "order.cancel", [unique_id, {"items": [{"sku": "SKU-UC", "qty": 1}]}, None]),
-        )
+        ), f"round {round_no}")
         assert unhold.get("result") is True, unhold
         assert canceled.get("result", {}).get("success") is True, canceled
         assert await state_of(db, unique_id) == ("new", "new")
@@ -208,4 +211,3 @@ async def test_unhold_and_partial_cancel_racing_on_one_order(rpc, sessions, db):
         await history_ends_where_the_order_is(db, unique_id)
     assert await db.fetchval("SELECT qty_allocated FROM stock WHERE product_id = $1", product) == 40
     await check_invariants(db)
-    assert time.monotonic() - started < BUDGET
