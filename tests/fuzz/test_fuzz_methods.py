@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from tests import figures
-from tests.fuzz.conftest import MINIMUM_EXAMPLES, SCALE, count, fuzz_settings
+from tests.fuzz.conftest import MINIMUM_EXAMPLES, SCALE, fuzz_settings, method_example
 from tests.fuzz.strategies import ABSENT, TEXT, call_arguments
 
 # The envelope tests run 2,200 examples; the methods share the rest of the 5,000 and more.
@@ -44,7 +44,11 @@ def test_method_arguments(harness, path, data):
     role = data.draw(st.sampled_from(ROLES), label="role")
     session = harness.sessions[role] if data.draw(st.integers(0, 19), label="bad session") else data.draw(TEXT)
     how = data.draw(st.sampled_from(["call"] * 8 + ["multiCall", "batch"]), label="how")
-    count("method")
+    with method_example(harness, path):
+        _send(harness, data, session, path, args, how)
+
+
+def _send(harness: Any, data: Any, session: Any, path: str, args: Any, how: str) -> None:
     if how == "call":
         harness.send({"jsonrpc": "2.0", "id": 1, "method": "call", "params": _params(session, path, args)})
     elif how == "multiCall":
