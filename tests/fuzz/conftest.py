@@ -181,6 +181,11 @@ class Depth:
         return self.services, self.statements
 
 
+# The fuzz's API users: label, merchant, role.
+USERS = (("merchant", "acme", "merchant"), ("warehouse", "acme", "warehouse"), ("admin", "acme", "admin"),
+         ("other", "other", "merchant"), ("other_admin", "other", "admin"))
+
+
 class Harness:
     """The app under fuzz and its database, driven from synchronous hypothesis tests."""
 
@@ -291,9 +296,7 @@ class Harness:
             await provisioning.create_merchant(connection, "acme", "Acme Inc")
             await provisioning.create_merchant(connection, "other", "Other Co")
             users = {}
-            for label, merchant, role in (("merchant", "acme", "merchant"), ("warehouse", "acme", "warehouse"),
-                                          ("admin", "acme", "admin"), ("other", "other", "merchant"),
-                                          ("other_admin", "other", "admin")):
+            for label, merchant, role in USERS:
                 users[label] = await provisioning.create_api_user(connection, merchant, role, f"fuzz-{merchant}-{label}")
             for sku, stock in (("FZ-A", 100_000), ("FZ-B", 5), ("FZ-C", 0)):
                 await add_product(connection, sku, stock=stock)
@@ -315,22 +318,19 @@ class Harness:
             info = {**INFO, "unique_id": f"FZ-{uuid.uuid4().hex[:10]}"}
             return self.call(session, "order.create", None, {sku: 1}, ADDRESS, info)["unique_id"]
 
-        order_ids = [order(admin, "FZ-A") for _ in range(4)] + [order(admin, "FZ-B")]
+        order_ids = [order(admin, "FZ-A") for _ in range(6)] + [order(admin, "FZ-B")]
         other_order_ids = [order(other, "OT-A") for _ in range(2)]
         assert self.sink is not None
-        seeds = Seeds(["FZ-A", "FZ-B", "FZ-C"], ["OT-A"], order_ids, other_order_ids,
-                      sink_url=f"http://127.0.0.1:{self.sink.port}/hook")
-        if "shipment.create" in METHODS:
-            for unique_id in (order_ids[0], other_order_ids[0]):
-                session = admin if unique_id in order_ids else other
-                seeds.shipment_ids.append(str(self.call(session, "shipment.create", unique_id)["shipment_id"]))
-        if "webhook.create" in METHODS:
-            for session in (admin, other):
-                self.call(session, "webhook.create", {"url": seeds.sink_url, "topics": ["order:created"], "is_active": True})
-                seeds.webhook_ids += [hook["webhook_id"] for hook in self.call(session, "webhook.list")]
-        if "event.list" in METHODS:
-            seeds.event_ids = [event["event_id"] for event in self.call(admin, "event.list", None, 5)]
-        self.seeds = seeds
+        sink_url = f"http://127.0.0.1:{self.sink.port}/hook"
+        shipment_ids = [str(self.call(session, "shipment.create", unique_id)["shipment_id"])
+                        for session, unique_id in ((admin, order_ids[0]), (admin, order_ids[1]), (other, other_order_ids[0]))]
+        webhook_ids = []
+        for session in (admin, other):
+            self.call(session, "webhook.create", {"url": sink_url, "topics": ["order:created"], "is_active": True})
+            webhook_ids += [hook["webhook_id"] for hook in self.call(session, "webhook.list")]
+        event_ids = [event["event_id"] for event in self.call(admin, "event.list", None, 5)]
+        self.seeds = Seeds(["FZ-A", "FZ-B", "FZ-C"], ["OT-A"], order_ids, other_order_ids, shipment_ids, webhook_ids, event_ids,
+                           sink_url)
         self.depth.install()
         self.started = time.monotonic()
         return self

@@ -15,21 +15,31 @@ from hypothesis import strategies as st
 
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from tests import figures
-from tests.fuzz.conftest import MINIMUM_EXAMPLES, SCALE, fuzz_settings, method_example
-from tests.fuzz.strategies import ABSENT, TEXT, call_arguments
+from tests.fuzz.conftest import MINIMUM_EXAMPLES, SCALE, USERS, fuzz_settings, method_example
+from tests.fuzz.strategies import ABSENT, TEXT, call_arguments, weighted
 
 # The envelope tests run 2,200 examples; the methods share the rest of the 5,000 and more.
 PER_METHOD = max(90, math.ceil(3000 / len(METHODS)))
-ROLES = ["admin", "admin", "admin", "merchant", "warehouse", "other"]
+ROLE_OF = {label: role for label, _, role in USERS}
 
 _strategies: dict[str, Any] = {}
 
 
 def arguments(harness: Any, path: str) -> Any:
     if path not in _strategies:
-        names = [parameter.name for parameter in METHODS[path].parameters]
-        _strategies[path] = call_arguments(path, names, harness.seeds)
+        _strategies[path] = call_arguments(path, harness.seeds)
     return _strategies[path]
+
+
+def sessions(harness: Any, path: str) -> st.SearchStrategy[Any]:
+    """Mostly the session of a user whose role may call ``path`` (of merchant acme, whose
+    objects the plans name, four times as often as of the other merchant); a role that may
+    not, 1 in 10; no valid session, 1 in 20."""
+    allowed = [label for label, role in ROLE_OF.items() if role in METHODS[path].roles]
+    refused = [label for label in ROLE_OF if label not in allowed]
+    callers = [label for label in allowed for _ in range(1 if label.startswith("other") else 4)]
+    session = st.sampled_from(callers).map(harness.sessions.get)
+    return weighted((17, session), (2, st.sampled_from(refused or callers).map(harness.sessions.get)), (1, TEXT))
 
 
 def _params(session: Any, path: str, args: Any) -> list[Any]:
@@ -41,8 +51,7 @@ def _params(session: Any, path: str, args: Any) -> list[Any]:
 @fuzz_settings(PER_METHOD)
 def test_method_arguments(harness, path, data):
     args = data.draw(arguments(harness, path), label="args")
-    role = data.draw(st.sampled_from(ROLES), label="role")
-    session = harness.sessions[role] if data.draw(st.integers(0, 19), label="bad session") else data.draw(TEXT)
+    session = data.draw(sessions(harness, path), label="session")
     how = data.draw(st.sampled_from(["call"] * 8 + ["multiCall", "batch"]), label="how")
     with method_example(harness, path):
         _send(harness, data, session, path, args, how)
