@@ -1,11 +1,12 @@
 """The fuzz harness: the real aiohttp app in-process (aiohttp's test server on 127.0.0.1), one
 database for the whole fuzz package (what the fuzz writes is garbage anyway), seeded with a few
-products, orders, a shipment, a webhook and events of merchant 'acme' and of merchant 'other'.
+products, orders, shipments, webhooks and events of merchant 'acme' and of merchant 'other'.
 
 Hypothesis drives synchronous tests; the harness owns an event loop and runs each request on it.
 Every exchange is checked here (``Harness.send``): no HTTP 5xx, a well-formed JSON-RPC answer
-(ids echoed), and never fault 1 (-32001), -32603 or a multiCall/bulk entry with fault 1: the
-failure message prints the request.
+(ids echoed), and never fault 1 (-32001), -32603, -32000 or a multiCall/bulk entry with fault 1:
+the failure message prints the request. ``Depth`` counts how many method examples reached
+their service function and ran SQL in it; the figures print the shares, per method.
 
 Examples per run: ``RPCF_FUZZ_SCALE`` multiplies every test's ``max_examples`` (default 1, which
 runs about 4,400 in all); under CI (``CI`` set) the runs are derandomized, so a failure

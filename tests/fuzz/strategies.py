@@ -1,19 +1,26 @@
 """Hypothesis strategies for the fuzz suites: JSON values, JSON-RPC envelopes, and the arguments
 of every API method.
 
-Arguments come from three sources, mixed so that most examples reach past the first check:
-- a *valid* call per method (existing SKUs, order ids, shipment ids... from the seeded data);
-- per-parameter *shapes*: values of the right structure with arbitrary contents, built from the
-  pydantic input models (``model_json_schema()`` turned into a strategy by ``from_schema``, or
-  the model's field names where its schema says nothing) and from the search field tables;
-- plain JSON of any type.
-A drawn call is a valid call with one thing changed (a parameter's value replaced by a shaped or
-wrong-typed one, a parameter dropped, an extra key or extra argument, named instead of
-positional...), a call built entirely from shapes, or random JSON as the arguments.
+Arguments are drawn per method from what the code declares, so that most examples get past
+the envelope, the session, the role and the checks of the arguments into the service and its
+SQL (the harness counts how many do: ``Depth`` in conftest.py):
+- a *valid* call per method (``PLANS``): seeded SKUs, order, shipment, webhook and event ids;
+  filters, options and projections from each search's own field table (``Search``: the
+  fields, the operators their kind allows, operands of that kind, the sortable fields); product
+  data, addresses and infos with any of the fields they take;
+- per-parameter *shapes*: values of the right structure with arbitrary contents, from the plan,
+  from the pydantic input models (``model_json_schema()`` turned into a strategy by
+  ``from_schema``), or else from the parameter's schema in the OpenRPC document;
+- wrong types and plain JSON of any type.
+A drawn call is mostly valid (a valid call, one with a parameter's value of its shape, or by
+name); the rest is a valid call with a wrong-typed value, a parameter dropped, an unknown key,
+surplus arguments, no arguments or any JSON (``call_arguments`` has the weights).
 
-A method of ``METHODS`` without an entry in ``VALID`` is fuzzed with shapes by parameter name
-and plain JSON (``GENERIC`` lists them in the figures), so a newly registered method is fuzzed
-from the day it is registered.
+Every name a strategy looks up exists: the tables are imported, not looked up; a seed the
+harness did not make, a plan's shape for a parameter its method does not take, a parameter
+missing from the OpenRPC document is an error at first use, never a fallback
+(test_fuzz_plans.py checks every plan). A method without a plan is still fuzzed from its
+OpenRPC schemas (``GENERIC`` lists it in the figures) and fails that test until it has one.
 """
 
 from __future__ import annotations
