@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
-from tests.fuzz.strategies import BY_NAME, PLANS, Seeds, call_arguments, known, parameter_shapes
+from tests.fuzz.strategies import BY_NAME, PLANS, Plan, Seeds, call_arguments, known, parameter_shapes
 
 SEEDS = Seeds(["FZ-A"], ["OT-A"], ["FZ1"], ["OT1"], ["7"], [3], [11], "http://127.0.0.1:9/hook")
 
@@ -48,7 +48,7 @@ def test_a_missing_seed_or_stale_plan_is_an_error_not_a_fallback(monkeypatch):
     no_shipments = Seeds(["FZ-A"], ["OT-A"], ["FZ1"], ["OT1"], [], [3], [11], "http://127.0.0.1:9/hook")
     with pytest.raises(LookupError, match="no shipments"):
         parameter_shapes("shipment.info", no_shipments)
-    stale = PLANS["order.hold"].__class__(PLANS["order.hold"].valid, {"orderId": PLANS["order.hold"].shapes["orderUniqueId"]})
+    stale = Plan(PLANS["order.hold"].valid, {"orderId": PLANS["order.hold"].shapes["orderUniqueId"]})
     monkeypatch.setitem(PLANS, "order.hold", stale)
     with pytest.raises(LookupError, match="orderId"):
         parameter_shapes("order.hold", SEEDS)
