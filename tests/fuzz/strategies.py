@@ -363,14 +363,15 @@ PRODUCT_HINTS = {
     "valid_containers": st.lists(TEXT, max_size=3),
     "unit_qty": st.sampled_from([1, 0, -1, "2"]) | AT_LIMITS,
 }
-# Values ProductData takes, for product.create and product.update calls that get through.
+# Values ProductData takes, for product.create and product.update calls that get through: any
+# of them, or all at once.
 VALID_PRODUCT = {
     "name": _SHORT.filter(str.strip), "status": st.sampled_from([1, 2]), "weight": st.sampled_from([1, 0.5, "2.25", 12]),
     "weight_unit": st.sampled_from(["lb", "kg", "oz", "g"]),
     **{name: st.sampled_from([1, 10.5, "3"]) for name in ("length", "width", "height")},
     "dimension_unit": st.sampled_from(["in", "cm"]), "customs_value": st.sampled_from([1, 0.01, "12.5"]),
     "customs_value_currency": st.just("USD"), "country_of_manufacture": st.sampled_from(["US", "CN"]),
-    "barcode": st.lists(st.text(string.digits, min_size=8, max_size=13), max_size=2, unique=True),
+    "barcode": st.lists(st.text(string.digits, min_size=8, max_size=13), min_size=1, max_size=2, unique=True),
     "vendor_sku": _SHORT, "export_description": _SHORT,
 }
 ITEM = from_model(order_input.ItemInput, {"qty": st.integers(-1, 5) | st.sampled_from(["1", "1.0", 1.5, 10**7]) | AT_LIMITS})
@@ -567,11 +568,11 @@ PLANS: dict[str, Plan] = {
     "product.search": Plan(_search("product"), _search_shapes("product")),
     "product.info": Plan(lambda s: known(s.skus, "SKUs").map(lambda sku: [sku]), {"sku": _sku}),
     "product.create": Plan(
-        lambda s: st.tuples(_unique(), _some_of(VALID_PRODUCT, {"name": "Fuzz product"})).map(list),
+        lambda s: st.tuples(_unique(), _some_of(VALID_PRODUCT, {"name": "Fuzz product"}) | st.fixed_dictionaries(VALID_PRODUCT)).map(list),
         {"sku": _sku, "data": _k(PRODUCT_DATA)},
     ),
     "product.update": Plan(
-        lambda s: st.tuples(known(s.skus, "SKUs"), _some_of(VALID_PRODUCT)).map(list),
+        lambda s: st.tuples(known(s.skus, "SKUs"), _some_of(VALID_PRODUCT) | st.fixed_dictionaries(VALID_PRODUCT)).map(list),
         {"sku": _sku, "data": _k(PRODUCT_DATA)},
     ),
     "inventory.list": Plan(
