@@ -1,27 +1,31 @@
 """The fuzz harness: the real aiohttp app in-process (aiohttp's test server on 127.0.0.1), one
 database for the whole fuzz package (what the fuzz writes is garbage anyway), seeded with a few
-products, orders, a shipment, a webhook and events of merchant 'acme' and of merchant 'other'.
+products, orders, shipments, webhooks and events of merchant 'acme' and of merchant 'other'.
 
 Hypothesis drives synchronous tests; the harness owns an event loop and runs each request on it.
 Every exchange is checked here (``Harness.send``): no HTTP 5xx, a well-formed JSON-RPC answer
-(ids echoed), and never fault 1 (-32001), -32603 or a multiCall/bulk entry with fault 1: the
-failure message prints the request.
+(ids echoed), and never fault 1 (-32001), -32603, -32000 or a multiCall/bulk entry with fault 1:
+the failure message prints the request. ``Depth`` counts how many method examples reached
+their service function and ran SQL in it; the figures print the shares, per method.
 
 Examples per run: ``RPCF_FUZZ_SCALE`` multiplies every test's ``max_examples`` (default 1, which
-runs a little over 5,000 in all); under CI (``CI`` set) the runs are derandomized, so a failure
+runs about 4,400 in all); under CI (``CI`` set) the runs are derandomized, so a failure
 in CI is reproduced by running the same test again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import functools
 import json
 import math
 import os
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 import orjson
@@ -32,6 +36,7 @@ from hypothesis import HealthCheck, settings
 
 from rpc_fulfillment.app import create_app
 from rpc_fulfillment.config import Settings
+from rpc_fulfillment.db.uow import Statements
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.db.pool import connect
@@ -50,7 +55,7 @@ settings.register_profile(
                            HealthCheck.large_base_example],
 )
 SCALE = float(os.environ.get("RPCF_FUZZ_SCALE", "1"))
-MINIMUM_EXAMPLES = 5000  # per run, all fuzz tests together
+MINIMUM_EXAMPLES = 4000  # per run, all fuzz tests together (2,200 envelopes, the rest method calls)
 
 
 def fuzz_settings(max_examples: int) -> settings:
@@ -125,6 +130,63 @@ def _request_id(entry: Any) -> Any:
     return ...
 
 
+# The method whose service function is running in this task (set by ``Depth``'s wrapper).
+_SERVICE: contextvars.ContextVar[str | None] = contextvars.ContextVar("fuzzed_service", default=None)
+
+
+class Depth:
+    """How deep the calls went: each registered method's service function (the body of its
+    ``@api_method`` function, past the envelope, the session, the role and the binding of the
+    arguments) wrapped to count its runs, and the unit of work's statements counted while one
+    runs. Installed over ``METHODS`` for the fuzz only (the table's entries are replaced, and
+    put back by ``remove``)."""
+
+    def __init__(self) -> None:
+        self.services = 0  # service functions entered
+        self.statements = 0  # SQL statements a service function ran in its unit of work
+        self._replaced: dict[str, Any] = {}
+        self._run_statement: Any = None
+
+    def install(self) -> None:
+        for path, method in METHODS.items():
+            self._replaced[path] = method
+            METHODS[path] = dataclasses.replace(method, handler=self._counted(path, method.handler))
+        self._run_statement = run = Statements._run
+
+        @functools.wraps(run)
+        async def counted_statement(statements: Statements, *args: Any) -> Any:
+            if _SERVICE.get() is not None:
+                self.statements += 1
+            return await run(statements, *args)
+
+        Statements._run = counted_statement  # type: ignore[method-assign]
+
+    def _counted(self, path: str, handler: Any) -> Any:
+        @functools.wraps(handler)
+        async def counted(*args: Any) -> Any:
+            self.services += 1
+            token = _SERVICE.set(path)
+            try:
+                return await handler(*args)
+            finally:
+                _SERVICE.reset(token)
+
+        return counted
+
+    def remove(self) -> None:
+        METHODS.update(self._replaced)
+        if self._run_statement is not None:
+            Statements._run = self._run_statement  # type: ignore[method-assign]
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.services, self.statements
+
+
+# The fuzz's API users: label, merchant, role.
+USERS = (("merchant", "acme", "merchant"), ("warehouse", "acme", "warehouse"), ("admin", "acme", "admin"),
+         ("other", "other", "merchant"), ("other_admin", "other", "admin"))
+
+
 class Harness:
     """The app under fuzz and its database, driven from synchronous hypothesis tests."""
 
@@ -138,6 +200,7 @@ class Harness:
         self.codes: Counter[Any] = Counter()
         self.requests = 0
         self.failed = False  # a check failed (hypothesis then shrinks; the figures say so)
+        self.depth = Depth()
         self.started = time.monotonic()
 
     def run(self, coroutine: Any, timeout: float = REQUEST_TIMEOUT) -> Any:
@@ -234,9 +297,7 @@ class Harness:
             await provisioning.create_merchant(connection, "acme", "Acme Inc")
             await provisioning.create_merchant(connection, "other", "Other Co")
             users = {}
-            for label, merchant, role in (("merchant", "acme", "merchant"), ("warehouse", "acme", "warehouse"),
-                                          ("admin", "acme", "admin"), ("other", "other", "merchant"),
-                                          ("other_admin", "other", "admin")):
+            for label, merchant, role in USERS:
                 users[label] = await provisioning.create_api_user(connection, merchant, role, f"fuzz-{merchant}-{label}")
             for sku, stock in (("FZ-A", 100_000), ("FZ-B", 5), ("FZ-C", 0)):
                 await add_product(connection, sku, stock=stock)
@@ -258,22 +319,20 @@ class Harness:
             info = {**INFO, "unique_id": f"FZ-{uuid.uuid4().hex[:10]}"}
             return self.call(session, "order.create", None, {sku: 1}, ADDRESS, info)["unique_id"]
 
-        order_ids = [order(admin, "FZ-A") for _ in range(4)] + [order(admin, "FZ-B")]
+        order_ids = [order(admin, "FZ-A") for _ in range(6)] + [order(admin, "FZ-B")]
         other_order_ids = [order(other, "OT-A") for _ in range(2)]
         assert self.sink is not None
-        seeds = Seeds(["FZ-A", "FZ-B", "FZ-C"], ["OT-A"], order_ids, other_order_ids,
-                      sink_url=f"http://127.0.0.1:{self.sink.port}/hook")
-        if "shipment.create" in METHODS:
-            for unique_id in (order_ids[0], other_order_ids[0]):
-                session = admin if unique_id in order_ids else other
-                seeds.shipment_ids.append(str(self.call(session, "shipment.create", unique_id)["shipment_id"]))
-        if "webhook.create" in METHODS:
-            for session in (admin, other):
-                self.call(session, "webhook.create", {"url": seeds.sink_url, "topics": ["order:created"], "is_active": True})
-                seeds.webhook_ids += [hook["webhook_id"] for hook in self.call(session, "webhook.list")]
-        if "event.list" in METHODS:
-            seeds.event_ids = [event["event_id"] for event in self.call(admin, "event.list", None, 5)]
-        self.seeds = seeds
+        sink_url = f"http://127.0.0.1:{self.sink.port}/hook"
+        shipment_ids = [str(self.call(session, "shipment.create", unique_id)["shipment_id"])
+                        for session, unique_id in ((admin, order_ids[0]), (admin, order_ids[1]), (other, other_order_ids[0]))]
+        webhook_ids = []
+        for session in (admin, other):
+            self.call(session, "webhook.create", {"url": sink_url, "topics": ["order:created"], "is_active": True})
+            webhook_ids += [hook["webhook_id"] for hook in self.call(session, "webhook.list")]
+        event_ids = [event["event_id"] for event in self.call(admin, "event.list", None, 5)]
+        self.seeds = Seeds(["FZ-A", "FZ-B", "FZ-C"], ["OT-A"], order_ids, other_order_ids, shipment_ids, webhook_ids, event_ids,
+                           sink_url)
+        self.depth.install()
         self.started = time.monotonic()
         return self
 
@@ -287,6 +346,7 @@ class Harness:
         try:
             self.run(close(), 60)
         finally:
+            self.depth.remove()
             self.loop.close()
 
 
@@ -308,6 +368,7 @@ def harness(admin_url: str, template_database: str) -> Iterator[Harness]:
                                    f"{harness.requests} requests in {seconds:.1f} s; "
                                    + ("FAILURES: see the failed tests" if harness.failed else "0 HTTP 5xx, 0 fault 1, 0 malformed answers"))
             figures.record("fuzz", f"answers by code: {codes}")
+            figures.record("fuzz", depth_figures())
             if GENERIC:
                 figures.record("fuzz", f"methods fuzzed without a plan (generic arguments): {', '.join(sorted(GENERIC))}")
         asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -316,3 +377,34 @@ def harness(admin_url: str, template_database: str) -> Iterator[Harness]:
 def count(kind: str) -> None:
     figures.counters[("fuzz", "examples")] += 1
     figures.counters[("fuzz", kind)] += 1
+
+
+@contextmanager
+def method_example(harness: Harness, path: str) -> Iterator[None]:
+    """One example of ``path``'s fuzz: counted, and whether it reached the method's service
+    function and whether that ran SQL (``Depth``), for the figures."""
+    count("method")
+    services, statements = harness.depth.snapshot()
+    yield
+    figures.counters[("fuzz examples", path)] += 1
+    figures.counters[("fuzz service", path)] += harness.depth.services > services
+    figures.counters[("fuzz sql", path)] += harness.depth.statements > statements
+
+
+def depth_figures() -> str:
+    """The share of method examples that reached a service and ran SQL, overall and per method
+    (shallowest first)."""
+    def total(kind: str, path: str) -> int:
+        return figures.counters[(kind, path)]
+
+    paths = [path for path in METHODS if total("fuzz examples", path)]
+    examples = sum(total("fuzz examples", path) for path in paths)
+    reached = sum(total("fuzz service", path) for path in paths)
+    ran_sql = sum(total("fuzz sql", path) for path in paths)
+    if not examples:
+        return "no method examples"
+    by_share = sorted(paths, key=lambda path: (total("fuzz service", path) / total("fuzz examples", path), path))
+    each = ", ".join(f"{path} {total('fuzz service', path)}/{total('fuzz sql', path)}/{total('fuzz examples', path)}"
+                     for path in by_share)
+    return (f"method examples that reached the service function: {reached} of {examples} ({100 * reached / examples:.0f} %), "
+            f"that ran SQL in it: {ran_sql} ({100 * ran_sql / examples:.0f} %); per method, service/SQL/examples: {each}")
