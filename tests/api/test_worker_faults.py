@@ -1,0 +1,372 @@
+"""Targeted faults in the background (issue 14 item 7): the webhook worker's LISTEN connection
+dropped, one statement of a worker loop failing (a statement timeout, a terminated backend),
+a concurrency slot whose release fails. Each time the failure is logged once with what was
+being done, the loop survives, and the work is done at its next round (checked by its
+outcome: the delivery sent, the hold released, the session purged, the order fulfilled); the
+caller of a call whose slot release failed still gets its answer and the slot is not lost.
+A whole-database outage is tests/stress/test_db_outage.py's and tests/api/test_health.py's."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+from collections import Counter
+from dataclasses import replace
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from rpc_fulfillment.accounts import auth
+from rpc_fulfillment.db import outage
+from rpc_fulfillment.db.pool import create_pool
+from rpc_fulfillment.shipments import queries as shipment_store
+from rpc_fulfillment.webhooks import queries as webhook_store
+from rpc_fulfillment.workers import scheduler, sessions
+from rpc_fulfillment.workers import webhooks as webhook_worker
+from rpc_fulfillment.workers.auto_fulfill import AutoFulfiller
+from rpc_fulfillment.workers.scheduler import release_holds_forever
+from rpc_fulfillment.workers.sessions import expire_sessions_forever
+from rpc_fulfillment.workers.webhooks import WebhookWorker
+from tests.api.order_helpers import ADDRESS, INFO, add_product
+from tests.api.test_auto_fulfill import reserved_orders
+from tests.api.test_rate_limits import call_body, post, slots_held, slow
+from tests.api.test_webhooks_retention import history  # noqa: F401  (fixture)
+from tests.api.test_webhooks_worker import add_events, setup, statuses
+from tests.api.webhook_helpers import FAST, start_receiver, wait_until
+
+Fault = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+async def statement_timeout(conn: asyncpg.Connection) -> None:
+    """A statement cancelled by statement_timeout (57014); the connection stays usable."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL statement_timeout = 20; SELECT pg_sleep(10)")
+
+
+async def terminated_backend(conn: asyncpg.Connection) -> None:
+    """The connection's backend ended by pg_terminate_backend (57P01), as an administrator,
+    a connection pooler or a failover does."""
+    await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+# What each fault makes the loop log (``what``: the loop's own words): a statement error is
+# the loop's WARNING; a connection lost is the outage's (db/outage.py, once per interval).
+# (How the driver reports the terminated backend depends on when the socket notices it.)
+LOGGED = {
+    statement_timeout: "{what}: QueryCanceledError: canceling statement due to statement timeout",
+    terminated_backend: "database unreachable (*: terminating connection due to administrator command)",
+}
+FAULTS = pytest.mark.parametrize("fault", list(LOGGED), ids=lambda fault: fault.__name__)
+
+
+def fail_first_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, fault: Fault) -> list[BaseException]:
+    """``owner.name`` (a function whose first argument is a connection or a pool) fails its
+    first call with ``fault`` run on that connection (one of that pool), then works as before.
+    Returns the errors raised, for the test to see that the fault happened."""
+    original = getattr(owner, name)
+    raised: list[BaseException] = []
+
+    async def failing_once(first: Any, *args: Any, **kwargs: Any) -> Any:
+        if raised:
+            return await original(first, *args, **kwargs)
+        try:
+            if isinstance(first, asyncpg.Pool):
+                async with first.acquire() as conn:
+                    await fault(conn)
+            else:
+                await fault(first)
+        except Exception as exc:
+            raised.append(exc)
+            raise
+        raise AssertionError(f"{fault.__name__} did not fail")
+
+    monkeypatch.setattr(owner, name, failing_once)
+    return raised
+
+
+def logged(caplog: pytest.LogCaptureFixture, pattern: str) -> int:
+    """How many log lines contain ``pattern`` (``*``: any text within the line)."""
+    return sum(fnmatch.fnmatchcase(record.getMessage(), f"*{pattern}*") for record in caplog.records)
+
+
+@pytest.fixture(autouse=True)
+def fresh_outage(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An outage of this test's own: an earlier test's would swallow the first WARNING."""
+    monkeypatch.setattr(outage, "OUTAGE", outage.Outage())
+    caplog.set_level(logging.INFO)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> Any:
+    pool = await create_pool(database_url, 3)
+    yield pool
+    await pool.close()
+
+
+async def run_until(loop: Awaitable[None], done: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
+    """Run a worker loop until ``done``; it must still be running then (no task dies silently)."""
+    task = asyncio.create_task(loop)
+    try:
+        await wait_until(done, timeout, what)
+        assert not task.done(), task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+# ------------------------------------------------------------------ the webhook worker
+
+
+def rounds_of(worker: WebhookWorker) -> list[int | None]:
+    """The claim token (None: not listening) each finished round of ``worker`` started with."""
+    finished: list[int | None] = []
+    run_once = worker.run_once
+
+    async def counted() -> bool:
+        token = worker._token
+        try:
+            return await run_once()
+        finally:
+            finished.append(token)
+
+    worker.run_once = counted  # type: ignore[method-assign]
+    return finished
+
+
+async def listening_and_idle(worker: WebhookWorker, rounds: list[int | None], before: int | None = None) -> int:
+    """Wait until ``worker`` listens with a token other than ``before`` and has finished a
+    round since: from then on only a NOTIFY (or its timer) starts the next round."""
+    await wait_until(lambda: _true(worker._token not in (None, before)), what="the worker listening")
+    token = worker._token
+    assert token is not None
+    await wait_until(lambda: _true(token in rounds), what="a round with the new token")
+    return token
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_the_listen_connection_dropped_is_taken_again_and_notify_wakes_the_worker(
+    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog
+):
+    """The timer is an hour: every delivery here is woken by a NOTIFY, the one after the drop
+    by the LISTEN of the new connection."""
+    monkeypatch.setattr(webhook_worker, "LISTEN_RETRY", 0.1)
+    receiver = await start_receiver(aiohttp_server)
+    await setup(make_client, users, receiver.url)
+    worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, "webhook_interval": 3600}))
+    rounds = rounds_of(worker)
+    await worker.start()
+    try:
+        first_token = await listening_and_idle(worker, rounds)
+        await add_events(db, 1)
+        await receiver.wait_count(1)  # the positive control: a NOTIFY wakes it
+        assert worker._listener is not None
+        dropped = worker._listener.get_server_pid()
+        assert await db.fetchval("SELECT pg_terminate_backend($1)", dropped)
+        await listening_and_idle(worker, rounds, before=first_token)
+        assert worker._listener is not None and worker._listener.get_server_pid() != dropped
+        await add_events(db, 1)
+        got = await receiver.wait_count(2)
+        assert [r.increment_id for r in got] == [1, 2]
+        await wait_until(lambda: _equal(statuses(db), Counter(delivered=2)), what="both delivered")
+    finally:
+        await worker.stop()
+    assert logged(caplog, "webhook worker: the LISTEN connection closed; reconnecting") == 1
+
+
+async def _equal(awaitable: Awaitable[Any], expected: Any) -> bool:
+    return await awaitable == expected
+
+
+async def test_a_failed_listen_is_retried(make_client, users, db, settings, aiohttp_server, monkeypatch, caplog):
+    """The LISTEN connection cannot be opened at first (the server has no slot left): the
+    worker tries again and then delivers, woken by NOTIFY."""
+    monkeypatch.setattr(webhook_worker, "LISTEN_RETRY", 0.1)
+    original = webhook_worker.connect
+    refused: list[str] = []
+
+    async def full_once(url: str) -> asyncpg.Connection:
+        if not refused:
+            refused.append(url)
+            raise asyncpg.TooManyConnectionsError("sorry, too many clients already")
+        return await original(url)
+
+    monkeypatch.setattr(webhook_worker, "connect", full_once)
+    receiver = await start_receiver(aiohttp_server)
+    await setup(make_client, users, receiver.url)
+    worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, "webhook_interval": 3600}))
+    rounds = rounds_of(worker)
+    await worker.start()
+    try:
+        await listening_and_idle(worker, rounds)
+        await add_events(db, 1)
+        await receiver.wait_count(1)
+        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
+    finally:
+        await worker.stop()
+    assert refused
+    assert logged(caplog, "database unreachable (TooManyConnectionsError: sorry, too many clients already)") == 1
+
+
+@FAULTS
+async def test_a_failed_claim_is_logged_and_the_next_round_delivers(
+    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog, fault
+):
+    receiver = await start_receiver(aiohttp_server)
+    await setup(make_client, users, receiver.url)
+    raised = fail_first_call(monkeypatch, webhook_store, "claim_due", fault)
+    worker = WebhookWorker(settings.database_url, replace(settings, **FAST))
+    await worker.start()
+    try:
+        await add_events(db, 1)
+        await receiver.wait_count(1)
+        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
+        assert all(not task.done() for task in worker._tasks), worker._tasks
+    finally:
+        await worker.stop()
+    assert len(raised) == 1
+    assert logged(caplog, LOGGED[fault].format(what="webhook worker")) == 1
+
+
+@FAULTS
+async def test_an_outcome_not_recorded_is_recorded_again_not_sent_again(
+    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog, fault
+):
+    receiver = await start_receiver(aiohttp_server)
+    await setup(make_client, users, receiver.url)
+    raised = fail_first_call(monkeypatch, webhook_store, "record_attempts", fault)
+    worker = WebhookWorker(settings.database_url, replace(settings, **FAST))
+    await worker.start()
+    try:
+        await add_events(db, 1)
+        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
+        assert all(not task.done() for task in worker._tasks), worker._tasks
+    finally:
+        await worker.stop()
+    assert len(raised) == 1
+    assert len(receiver.requests) == 1  # the claim held: nobody sent it again
+    assert await db.fetchval("SELECT count(*) FROM webhook_attempts") == 1
+    assert logged(caplog, "webhook worker: cannot record outcomes") == 1
+
+
+# ------------------------------------------------------------------ scheduled holds
+
+
+@FAULTS
+async def test_the_scheduler_survives_a_failed_round_and_releases_the_hold(rpc, users, db, pool, monkeypatch, caplog, fault):
+    await add_product(db, "SKU-D", stock=5)
+    session = await rpc.login(users["merchant"])
+    order = await rpc.result(session, "order.create", [None, {"SKU-D": 1}, ADDRESS, {**INFO, "delayed_ship_date": "2099-01-01"}])
+    await db.execute("UPDATE orders SET delayed_ship_date = now() - interval '1 minute'")
+    raised = fail_first_call(monkeypatch, scheduler, "due_delayed_orders", fault)
+
+    async def released() -> bool:
+        return await db.fetchval("SELECT status FROM orders WHERE unique_id = $1", order["unique_id"]) == "new"
+
+    await run_until(release_holds_forever(pool, interval=0.05), released, "the hold released")
+    assert len(raised) == 1
+    assert logged(caplog, LOGGED[fault].format(what="could not release scheduled holds")) == 1
+
+
+# ------------------------------------------------------------------ housekeeping
+
+
+@FAULTS
+async def test_the_session_purge_survives_a_failed_round(rpc, users, db, pool, monkeypatch, caplog, fault):
+    await rpc.login(users["merchant"])
+    await db.execute("UPDATE sessions SET expires_at = now() - interval '1 minute'")
+    raised = fail_first_call(monkeypatch, sessions, "delete_expired_sessions", fault)
+
+    async def purged() -> bool:
+        return await db.fetchval("SELECT count(*) FROM sessions") == 0
+
+    await run_until(expire_sessions_forever(pool, interval=0.05), purged, "the expired session purged")
+    assert len(raised) == 1
+    assert logged(caplog, LOGGED[fault].format(what="could not delete expired sessions")) == 1
+
+
+async def test_the_webhook_history_prune_survives_a_failed_round(db, history, pool, monkeypatch, caplog):
+    await history.delivery(await history.event(40), "delivered", 40, attempts=1)
+    raised = fail_first_call(monkeypatch, webhook_store, "prune_deliveries", statement_timeout)
+
+    async def pruned() -> bool:
+        return await db.fetchval("SELECT (SELECT count(*) FROM webhook_deliveries) + (SELECT count(*) FROM events)") == 0
+
+    await run_until(expire_sessions_forever(pool, interval=0.05, webhook_retention_days=30), pruned,
+                    "the old delivery and its event pruned")
+    assert len(raised) == 1
+    assert logged(caplog, LOGGED[statement_timeout].format(what="could not prune the webhook history")) == 1
+
+
+# ------------------------------------------------------------------ the sandbox warehouse
+
+
+@FAULTS
+async def test_auto_fulfill_survives_a_failed_pass_and_fulfills_the_orders(users, db, pool, monkeypatch, caplog, fault):
+    await add_product(db, "A", stock=10)
+    await reserved_orders(db, 3)
+    raised = fail_first_call(monkeypatch, shipment_store, "orders_to_ship_from", fault)
+    fulfiller = AutoFulfiller(pool, 0.001, interval=0.05)
+
+    async def delivered() -> bool:
+        return await db.fetchval("SELECT count(*) FROM shipments WHERE delivered_at IS NOT NULL") == 3
+
+    await run_until(fulfiller.run(), delivered, "the orders shipped and delivered")
+    assert len(raised) == 1
+    assert logged(caplog, LOGGED[fault].format(what="auto-fulfill: pass failed, will retry")) == 1
+
+
+# ------------------------------------------------------------------ a concurrency slot's release
+
+
+async def slot_release_failing_once(monkeypatch: pytest.MonkeyPatch, db: asyncpg.Connection, fault: Fault) -> list[int]:
+    """auth.release_slot fails once, ``fault`` striking the call's connection at that moment
+    (a terminated backend is terminated from outside, by ``db``, as an administrator would);
+    returns the slots whose release failed."""
+    original = auth.release_slot
+    failed: list[int] = []
+
+    async def failing_once(connection: asyncpg.Connection, api_user_id: int, slot: int) -> None:
+        if failed:
+            return await original(connection, api_user_id, slot)
+        failed.append(slot)
+        if fault is terminated_backend:
+            assert await db.fetchval("SELECT pg_terminate_backend($1)", connection.get_server_pid())
+            await original(connection, api_user_id, slot)
+        else:
+            await fault(connection)
+        raise AssertionError(f"{fault.__name__} did not fail")
+
+    monkeypatch.setattr(auth, "release_slot", failing_once)
+    return failed
+
+
+SLOT_LOGGED = {
+    statement_timeout: "could not release a concurrency slot of API user {user}: QueryCanceledError",
+    terminated_backend: LOGGED[terminated_backend],
+}
+
+
+@FAULTS
+async def test_a_failed_slot_release_keeps_the_answer_and_frees_the_slot(
+    make_client, users, db, add_method, monkeypatch, caplog, fault
+):
+    add_method("test.slow", slow)
+    rpc = await make_client(rate_limit=0, concurrency_limit=2)
+    session = await rpc.login(users["merchant"])
+    user_id = await db.fetchval("SELECT api_user_id FROM api_users WHERE username = $1", users["merchant"].username)
+    failed = await slot_release_failing_once(monkeypatch, db, fault)
+    # A multiCall gives its slot back after its last call, on its own (a call commits it).
+    status, body, _ = await post(rpc, {"jsonrpc": "2.0", "id": 7, "method": "multiCall",
+                                       "params": [session, [["store.list"]]]})
+    assert status == 200 and body["result"][0][0]["code"] == "default", body
+    assert len(failed) == 1
+    await wait_until(lambda: _equal(slots_held(db), 0), what="the slot freed")
+    # Up to the limit at once, as before: no slot was lost.
+    answers = await asyncio.gather(*(post(rpc, call_body(session, "test.slow", [0.3], n)) for n in range(2)))
+    assert [(status, body.get("result")) for status, body, _ in answers] == [(200, "done"), (200, "done")]
+    assert logged(caplog, SLOT_LOGGED[fault].format(user=user_id)) == 1
