@@ -32,7 +32,7 @@ from rpc_fulfillment.workers.webhooks import WebhookWorker
 from tests.api.order_helpers import ADDRESS, INFO, add_product
 from tests.api.test_auto_fulfill import reserved_orders
 from tests.api.test_rate_limits import call_body, post, slots_held, slow
-from tests.api.test_webhooks_retention import history  # noqa: F401  (fixture)
+from tests.api.test_webhooks_retention import new_history
 from tests.api.test_webhooks_worker import add_events, setup, statuses
 from tests.api.webhook_helpers import FAST, start_receiver, wait_until
 
@@ -289,7 +289,8 @@ async def test_the_session_purge_survives_a_failed_round(rpc, users, db, pool, m
     assert logged(caplog, LOGGED[fault].format(what="could not delete expired sessions")) == 1
 
 
-async def test_the_webhook_history_prune_survives_a_failed_round(db, history, pool, monkeypatch, caplog):
+async def test_the_webhook_history_prune_survives_a_failed_round(users, db, pool, monkeypatch, caplog):
+    history = await new_history(db)
     await history.delivery(await history.event(40), "delivered", 40, attempts=1)
     raised = fail_first_call(monkeypatch, webhook_store, "prune_deliveries", statement_timeout)
 
