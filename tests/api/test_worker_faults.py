@@ -23,6 +23,7 @@ from rpc_fulfillment.db import outage
 from rpc_fulfillment.db.pool import create_pool
 from rpc_fulfillment.shipments import queries as shipment_store
 from rpc_fulfillment.webhooks import queries as webhook_store
+from rpc_fulfillment.webhooks import rules as webhook_domain
 from rpc_fulfillment.workers import scheduler, sessions
 from rpc_fulfillment.workers import webhooks as webhook_worker
 from rpc_fulfillment.workers.auto_fulfill import AutoFulfiller
@@ -61,15 +62,17 @@ LOGGED = {
 FAULTS = pytest.mark.parametrize("fault", list(LOGGED), ids=lambda fault: fault.__name__)
 
 
-def fail_first_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, fault: Fault) -> list[BaseException]:
+def fail_first_call(
+    monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, fault: Fault, when: Callable[[], bool] = lambda: True
+) -> list[BaseException]:
     """``owner.name`` (a function whose first argument is a connection or a pool) fails its
-    first call with ``fault`` run on that connection (one of that pool), then works as before.
-    Returns the errors raised, for the test to see that the fault happened."""
+    first call made ``when`` true with ``fault`` run on that connection (one of that pool), and
+    otherwise works as before. Returns the errors raised, for the test to see the fault happen."""
     original = getattr(owner, name)
     raised: list[BaseException] = []
 
     async def failing_once(first: Any, *args: Any, **kwargs: Any) -> Any:
-        if raised:
+        if raised or not when():
             return await original(first, *args, **kwargs)
         try:
             if isinstance(first, asyncpg.Pool):
@@ -251,6 +254,62 @@ async def test_an_outcome_not_recorded_is_recorded_again_not_sent_again(
     assert len(receiver.requests) == 1  # the claim held: nobody sent it again
     assert await db.fetchval("SELECT count(*) FROM webhook_attempts") == 1
     assert logged(caplog, "webhook worker: cannot record outcomes") == 1
+
+
+async def test_a_failed_look_at_the_next_retry_is_followed_by_a_look_within_a_second(
+    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog
+):
+    """The worker sleeps until the next retry is due (the timer is an hour here); when it cannot
+    read when that is, it looks again within a second, not after the hour."""
+    async def refuse_the_first(received: Any) -> int:
+        return 500 if received.number == 1 else 200
+
+    receiver = await start_receiver(aiohttp_server, refuse_the_first)
+    await setup(make_client, users, receiver.url)
+    worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, "webhook_interval": 3600}))
+    # The look after the refusal is recorded (a look while it is in flight is followed by
+    # another one when it is recorded).
+    raised = fail_first_call(monkeypatch, webhook_store, "seconds_until_next_due", statement_timeout,
+                             when=lambda: bool(receiver.requests) and worker._unrecorded == 0)
+    await worker.start()
+    try:
+        await add_events(db, 1)
+        await receiver.wait_count(2)  # the retry, 0.2 s after the refusal
+        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
+    finally:
+        await worker.stop()
+    assert len(raised) == 1
+
+
+async def test_a_delivery_that_cannot_be_built_is_a_failed_attempt_retried(
+    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog
+):
+    """A bug while building the request (here the signature) is logged with its traceback and
+    counts as a failed attempt: the delivery is retried on the schedule, not lost."""
+    original = webhook_domain.request_headers
+    broken: list[int] = []
+
+    def headers_failing_once(*args: Any) -> Any:
+        if not broken:
+            broken.append(1)
+            raise ValueError("a bug")
+        return original(*args)
+
+    monkeypatch.setattr(webhook_domain, "request_headers", headers_failing_once)
+    receiver = await start_receiver(aiohttp_server)
+    await setup(make_client, users, receiver.url)
+    worker = WebhookWorker(settings.database_url, replace(settings, **FAST))
+    await worker.start()
+    try:
+        await add_events(db, 1)
+        await receiver.wait_count(1)
+        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
+    finally:
+        await worker.stop()
+    errors = [row["error"] for row in await db.fetch("SELECT error FROM webhook_attempts ORDER BY attempted_at")]
+    assert errors == ["ValueError: a bug", None]
+    [record] = [r for r in caplog.records if "cannot send delivery" in r.getMessage()]
+    assert record.levelno == logging.ERROR and record.exc_info is not None
 
 
 # ------------------------------------------------------------------ scheduled holds
