@@ -12,8 +12,9 @@ import asyncio
 import fnmatch
 import logging
 from collections import Counter
+from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -35,7 +36,7 @@ from tests.api.test_auto_fulfill import reserved_orders
 from tests.api.test_rate_limits import call_body, post, slots_held, slow
 from tests.api.test_webhooks_retention import new_history
 from tests.api.test_webhooks_worker import add_events, setup, statuses
-from tests.api.webhook_helpers import FAST, start_receiver, wait_until
+from tests.api.webhook_helpers import FAST, Received, Receiver, Respond, ok, start_receiver, wait_until
 
 Fault = Callable[[asyncpg.Connection], Awaitable[None]]
 
@@ -95,10 +96,9 @@ def logged(caplog: pytest.LogCaptureFixture, pattern: str) -> int:
 
 
 @pytest.fixture(autouse=True)
-def fresh_outage(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def fresh_outage(monkeypatch: pytest.MonkeyPatch) -> None:
     """An outage of this test's own: an earlier test's would swallow the first WARNING."""
     monkeypatch.setattr(outage, "OUTAGE", outage.Outage())
-    caplog.set_level(logging.INFO)
 
 
 @pytest.fixture
@@ -120,6 +120,33 @@ async def run_until(loop: Awaitable[None], done: Callable[[], Awaitable[bool]], 
 
 
 # ------------------------------------------------------------------ the webhook worker
+
+
+@pytest.fixture
+def delivering(make_client, users, settings, aiohttp_server) -> Callable[..., Any]:
+    """``async with delivering(respond, **settings) as (receiver, worker)``: a receiver, a
+    webhook to it (in an app that does not deliver) and a worker of its own, with FAST settings
+    changed by ``settings``, started; at the end none of its loops may have died, and it stops."""
+    @asynccontextmanager
+    async def run(respond: Respond = ok, **changes: Any) -> AsyncIterator[tuple[Receiver, WebhookWorker]]:
+        receiver = await start_receiver(aiohttp_server, respond)
+        await setup(make_client, users, receiver.url)
+        worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, **changes}))
+        await worker.start()
+        try:
+            yield receiver, worker
+            assert all(not task.done() for task in worker._tasks), worker._tasks
+        finally:
+            await worker.stop()
+
+    return run
+
+
+async def delivered(db: asyncpg.Connection, count: int) -> None:
+    async def all_delivered() -> bool:
+        return await statuses(db) == Counter(delivered=count)
+
+    await wait_until(all_delivered, what=f"{count} delivered")
 
 
 def rounds_of(worker: WebhookWorker) -> list[int | None]:
@@ -152,23 +179,17 @@ async def _true(value: bool) -> bool:
     return value
 
 
-async def test_the_listen_connection_dropped_is_taken_again_and_notify_wakes_the_worker(
-    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog
-):
+async def test_the_listen_connection_dropped_is_taken_again_and_notify_wakes_the_worker(db, delivering, monkeypatch, caplog):
     """The timer is an hour: every delivery here is woken by a NOTIFY, the one after the drop
     by the LISTEN of the new connection."""
     monkeypatch.setattr(webhook_worker, "LISTEN_RETRY", 0.1)
-    receiver = await start_receiver(aiohttp_server)
-    await setup(make_client, users, receiver.url)
-    worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, "webhook_interval": 3600}))
-    rounds = rounds_of(worker)
-    await worker.start()
-    try:
+    async with delivering(webhook_interval=3600) as (receiver, worker):
+        rounds = rounds_of(worker)
         first_token = await listening_and_idle(worker, rounds)
         await add_events(db, 1)
         await receiver.wait_count(1)  # the positive control: a NOTIFY wakes it
         # Recorded before the drop: a claim of the dropped connection's token is sent again.
-        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="the first delivered")
+        await delivered(db, 1)
         assert worker._listener is not None
         dropped = worker._listener.get_server_pid()
         assert await db.fetchval("SELECT pg_terminate_backend($1)", dropped)
@@ -177,17 +198,11 @@ async def test_the_listen_connection_dropped_is_taken_again_and_notify_wakes_the
         await add_events(db, 1)
         got = await receiver.wait_count(2)
         assert [r.increment_id for r in got] == [1, 2]
-        await wait_until(lambda: _equal(statuses(db), Counter(delivered=2)), what="both delivered")
-    finally:
-        await worker.stop()
+        await delivered(db, 2)
     assert logged(caplog, "webhook worker: the LISTEN connection closed; reconnecting") == 1
 
 
-async def _equal(awaitable: Awaitable[Any], expected: Any) -> bool:
-    return await awaitable == expected
-
-
-async def test_a_failed_listen_is_retried(make_client, users, db, settings, aiohttp_server, monkeypatch, caplog):
+async def test_a_failed_listen_is_retried(db, delivering, monkeypatch, caplog):
     """The LISTEN connection cannot be opened at first (the server has no slot left): the
     worker tries again and then delivers, woken by NOTIFY."""
     monkeypatch.setattr(webhook_worker, "LISTEN_RETRY", 0.1)
@@ -201,91 +216,51 @@ async def test_a_failed_listen_is_retried(make_client, users, db, settings, aioh
         return await original(url)
 
     monkeypatch.setattr(webhook_worker, "connect", full_once)
-    receiver = await start_receiver(aiohttp_server)
-    await setup(make_client, users, receiver.url)
-    worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, "webhook_interval": 3600}))
-    rounds = rounds_of(worker)
-    await worker.start()
-    try:
-        await listening_and_idle(worker, rounds)
+    async with delivering(webhook_interval=3600) as (receiver, worker):
+        await listening_and_idle(worker, rounds_of(worker))
         await add_events(db, 1)
-        await receiver.wait_count(1)
-        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
-    finally:
-        await worker.stop()
+        await delivered(db, 1)
     assert refused
     assert logged(caplog, "database unreachable (TooManyConnectionsError: sorry, too many clients already)") == 1
 
 
-@FAULTS
-async def test_a_failed_claim_is_logged_and_the_next_round_delivers(
-    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog, fault
-):
-    receiver = await start_receiver(aiohttp_server)
-    await setup(make_client, users, receiver.url)
-    raised = fail_first_call(monkeypatch, webhook_store, "claim_due", fault)
-    worker = WebhookWorker(settings.database_url, replace(settings, **FAST))
-    await worker.start()
-    try:
-        await add_events(db, 1)
-        await receiver.wait_count(1)
-        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
-        assert all(not task.done() for task in worker._tasks), worker._tasks
-    finally:
-        await worker.stop()
-    assert len(raised) == 1
-    assert logged(caplog, LOGGED[fault].format(what="webhook worker")) == 1
+# A round's claim failing is logged as the loops log theirs; an outcome that cannot be recorded
+# is logged by the recorder, which tries again a second later.
+STEPS = {"claim_due": None, "record_attempts": "webhook worker: cannot record outcomes"}
 
 
 @FAULTS
-async def test_an_outcome_not_recorded_is_recorded_again_not_sent_again(
-    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog, fault
-):
-    receiver = await start_receiver(aiohttp_server)
-    await setup(make_client, users, receiver.url)
-    raised = fail_first_call(monkeypatch, webhook_store, "record_attempts", fault)
-    worker = WebhookWorker(settings.database_url, replace(settings, **FAST))
-    await worker.start()
-    try:
+@pytest.mark.parametrize("step", list(STEPS))
+async def test_a_failed_claim_or_record_is_logged_and_the_delivery_sent_once(db, delivering, monkeypatch, caplog, fault, step):
+    """A failed claim is made again at the next round; an outcome not recorded is recorded
+    again, its claim holding meanwhile, so that nobody sends the delivery again."""
+    raised = fail_first_call(monkeypatch, webhook_store, step, fault)
+    async with delivering() as (receiver, _):
         await add_events(db, 1)
-        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
-        assert all(not task.done() for task in worker._tasks), worker._tasks
-    finally:
-        await worker.stop()
+        await delivered(db, 1)
     assert len(raised) == 1
-    assert len(receiver.requests) == 1  # the claim held: nobody sent it again
-    assert await db.fetchval("SELECT count(*) FROM webhook_attempts") == 1
-    assert logged(caplog, "webhook worker: cannot record outcomes") == 1
+    assert len(receiver.requests) == 1 and await db.fetchval("SELECT count(*) FROM webhook_attempts") == 1
+    assert logged(caplog, STEPS[step] or LOGGED[fault].format(what="webhook worker")) == 1
 
 
-async def test_a_failed_look_at_the_next_retry_is_followed_by_a_look_within_a_second(
-    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog
-):
+async def test_a_failed_look_at_the_next_retry_is_followed_by_a_look_within_a_second(db, delivering, monkeypatch):
     """The worker sleeps until the next retry is due (the timer is an hour here); when it cannot
     read when that is, it looks again within a second, not after the hour."""
-    async def refuse_the_first(received: Any) -> int:
+    async def refuse_the_first(received: Received) -> int:
         return 500 if received.number == 1 else 200
 
-    receiver = await start_receiver(aiohttp_server, refuse_the_first)
-    await setup(make_client, users, receiver.url)
-    worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, "webhook_interval": 3600}))
-    # The look after the refusal is recorded (a look while it is in flight is followed by
-    # another one when it is recorded).
-    raised = fail_first_call(monkeypatch, webhook_store, "seconds_until_next_due", statement_timeout,
-                             when=lambda: bool(receiver.requests) and worker._unrecorded == 0)
-    await worker.start()
-    try:
+    async with delivering(refuse_the_first, webhook_interval=3600) as (receiver, worker):
+        # The look after the refusal is recorded (a look while it is in flight is followed by
+        # another one when it is recorded).
+        raised = fail_first_call(monkeypatch, webhook_store, "seconds_until_next_due", statement_timeout,
+                                 when=lambda: bool(receiver.requests) and worker._unrecorded == 0)
         await add_events(db, 1)
         await receiver.wait_count(2)  # the retry, 0.2 s after the refusal
-        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
-    finally:
-        await worker.stop()
+        await delivered(db, 1)
     assert len(raised) == 1
 
 
-async def test_a_delivery_that_cannot_be_built_is_a_failed_attempt_retried(
-    make_client, users, db, settings, aiohttp_server, monkeypatch, caplog
-):
+async def test_a_delivery_that_cannot_be_built_is_a_failed_attempt_retried(db, delivering, monkeypatch, caplog):
     """A bug while building the request (here the signature) is logged with its traceback and
     counts as a failed attempt: the delivery is retried on the schedule, not lost."""
     original = webhook_domain.request_headers
@@ -298,16 +273,10 @@ async def test_a_delivery_that_cannot_be_built_is_a_failed_attempt_retried(
         return original(*args)
 
     monkeypatch.setattr(webhook_domain, "request_headers", headers_failing_once)
-    receiver = await start_receiver(aiohttp_server)
-    await setup(make_client, users, receiver.url)
-    worker = WebhookWorker(settings.database_url, replace(settings, **FAST))
-    await worker.start()
-    try:
+    async with delivering() as (receiver, _):
         await add_events(db, 1)
-        await receiver.wait_count(1)
-        await wait_until(lambda: _equal(statuses(db), Counter(delivered=1)), what="delivered")
-    finally:
-        await worker.stop()
+        await delivered(db, 1)
+    assert len(receiver.requests) == 1
     errors = [row["error"] for row in await db.fetch("SELECT error FROM webhook_attempts ORDER BY attempted_at")]
     assert errors == ["ValueError: a bug", None]
     [record] = [r for r in caplog.records if "cannot send delivery" in r.getMessage()]
@@ -407,6 +376,10 @@ async def slot_release_failing_once(monkeypatch: pytest.MonkeyPatch, db: asyncpg
     return failed
 
 
+async def _none_held(db: asyncpg.Connection) -> bool:
+    return await slots_held(db) == 0
+
+
 @FAULTS
 async def test_a_failed_slot_release_keeps_the_answer_and_frees_the_slot(
     make_client, users, db, add_method, monkeypatch, caplog, fault
@@ -421,7 +394,7 @@ async def test_a_failed_slot_release_keeps_the_answer_and_frees_the_slot(
                                        "params": [session, [["store.list"]]]})
     assert status == 200 and body["result"][0][0]["code"] == "default", body
     assert len(failed) == 1
-    await wait_until(lambda: _equal(slots_held(db), 0), what="the slot freed")
+    await wait_until(lambda: _none_held(db), what="the slot freed")
     # Up to the limit at once, as before: no slot was lost.
     answers = await asyncio.gather(*(post(rpc, call_body(session, "test.slow", [0.3], n)) for n in range(2)))
     assert [(status, body.get("result")) for status, body, _ in answers] == [(200, "done"), (200, "done")]
