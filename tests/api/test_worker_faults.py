@@ -22,6 +22,8 @@ import pytest
 from rpc_fulfillment.accounts import auth
 from rpc_fulfillment.db import outage
 from rpc_fulfillment.db.pool import create_pool
+from rpc_fulfillment.core.faults import Fault
+from rpc_fulfillment.shipments import api as shipment_steps
 from rpc_fulfillment.shipments import queries as shipment_store
 from rpc_fulfillment.webhooks import queries as webhook_store
 from rpc_fulfillment.webhooks import rules as webhook_domain
@@ -38,7 +40,7 @@ from tests.api.test_webhooks_retention import new_history
 from tests.api.test_webhooks_worker import add_events, setup, statuses
 from tests.api.webhook_helpers import FAST, Received, Receiver, Respond, ok, start_receiver, wait_until
 
-Fault = Callable[[asyncpg.Connection], Awaitable[None]]
+DatabaseFault = Callable[[asyncpg.Connection], Awaitable[None]]
 
 
 async def statement_timeout(conn: asyncpg.Connection) -> None:
@@ -64,7 +66,7 @@ FAULTS = pytest.mark.parametrize("fault", list(LOGGED), ids=lambda fault: fault.
 
 
 def fail_first_call(
-    monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, fault: Fault, when: Callable[[], bool] = lambda: True
+    monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, fault: DatabaseFault, when: Callable[[], bool] = lambda: True
 ) -> list[BaseException]:
     """``owner.name`` (a function whose first argument is a connection or a pool) fails its
     first call made ``when`` true with ``fault`` run on that connection (one of that pool), and
@@ -351,10 +353,41 @@ async def test_auto_fulfill_survives_a_failed_pass_and_fulfills_the_orders(users
     assert logged(caplog, LOGGED[fault].format(what="auto-fulfill: pass failed, will retry")) == 1
 
 
+async def test_the_ship_stage_skips_an_order_refused_or_held_elsewhere_and_ships_the_others(users, db, pool, monkeypatch):
+    """While shipping, one order is refused (a Fault: the shipment changed meanwhile) and another
+    one is held by another transaction (another process shipping it): the stage ships the third,
+    and its next pass the two others."""
+    await add_product(db, "A", stock=10)
+    await reserved_orders(db, 3)
+    fulfiller = AutoFulfiller(pool, 0.001)
+    for stage in (fulfiller.create_shipments, fulfiller.pack_shipments):
+        await asyncio.sleep(0.01)  # its delay has passed
+        assert await stage() == 3
+    await asyncio.sleep(0.01)
+    original = shipment_steps.ship_shipment
+    refused: list[str] = []
+
+    async def refusing_w0_once(conn: Any, merchant_id: int, api_user_id: Any, order: Any, shipment: Any) -> Any:
+        if order["unique_id"] == "W0" and not refused:
+            refused.append(order["unique_id"])
+            raise Fault("shipment_invalid_data", "the shipment changed meanwhile")
+        return await original(conn, merchant_id, api_user_id, order, shipment)
+
+    monkeypatch.setattr(shipment_steps, "ship_shipment", refusing_w0_once)
+    shipped = "SELECT o.unique_id FROM shipments s JOIN orders o USING (order_id) WHERE s.status = 'shipped' ORDER BY 1"
+    async with db.transaction():
+        await db.execute("SELECT 1 FROM orders WHERE unique_id = 'W1' FOR UPDATE")
+        assert await asyncio.wait_for(fulfiller.ship_shipments(), 20) == 1
+    assert refused == ["W0"]
+    assert [row["unique_id"] for row in await db.fetch(shipped)] == ["W2"]
+    assert await fulfiller.ship_shipments() == 2
+    assert [row["unique_id"] for row in await db.fetch(shipped)] == ["W0", "W1", "W2"]
+
+
 # ------------------------------------------------------------------ a concurrency slot's release
 
 
-async def slot_release_failing_once(monkeypatch: pytest.MonkeyPatch, db: asyncpg.Connection, fault: Fault) -> list[int]:
+async def slot_release_failing_once(monkeypatch: pytest.MonkeyPatch, db: asyncpg.Connection, fault: DatabaseFault) -> list[int]:
     """auth.release_slot fails once, ``fault`` striking the call's connection at that moment
     (a terminated backend is terminated from outside, by ``db``, as an administrator would);
     returns the slots whose release failed."""
