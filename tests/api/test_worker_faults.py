@@ -409,8 +409,14 @@ async def slot_release_failing_once(monkeypatch: pytest.MonkeyPatch, db: asyncpg
     return failed
 
 
-async def _none_held(db: asyncpg.Connection) -> bool:
-    return await slots_held(db) == 0
+async def no_slot_lost(rpc: Any, session: str, db: asyncpg.Connection) -> None:
+    """Every slot is free again, and the user runs as many calls at once as its limit (2) allows."""
+    async def none_held() -> bool:
+        return await slots_held(db) == 0
+
+    await wait_until(none_held, what="the slots freed")
+    answers = await asyncio.gather(*(post(rpc, call_body(session, "test.slow", [0.3], n)) for n in range(2)))
+    assert [(status, body.get("result")) for status, body, _ in answers] == [(200, "done"), (200, "done")]
 
 
 @FAULTS
@@ -427,8 +433,31 @@ async def test_a_failed_slot_release_keeps_the_answer_and_frees_the_slot(
                                        "params": [session, [["store.list"]]]})
     assert status == 200 and body["result"][0][0]["code"] == "default", body
     assert len(failed) == 1
-    await wait_until(lambda: _none_held(db), what="the slot freed")
-    # Up to the limit at once, as before: no slot was lost.
-    answers = await asyncio.gather(*(post(rpc, call_body(session, "test.slow", [0.3], n)) for n in range(2)))
-    assert [(status, body.get("result")) for status, body, _ in answers] == [(200, "done"), (200, "done")]
+    await no_slot_lost(rpc, session, db)
     assert logged(caplog, LOGGED[fault].format(what=f"could not release a concurrency slot of API user {user_id}")) == 1
+
+
+async def test_a_call_whose_connection_is_lost_after_its_answer_keeps_the_answer(make_client, users, db, add_method):
+    """The call's connection is terminated once the call has its answer, and the driver has seen
+    it closed before the slot is given back: the slot went with the connection (PostgreSQL
+    frees it), and the caller gets the answer."""
+    async def answers_then_loses_its_connection(ctx: Any) -> str:
+        connection = ctx.uow.connection
+        assert await db.fetchval("SELECT pg_terminate_backend($1)", connection.get_server_pid())
+        await wait_until(lambda: _true(_seen_closed(connection)), what="the driver sees the connection closed")
+        return "answered"
+
+    add_method("test.lose_connection", answers_then_loses_its_connection)
+    add_method("test.slow", slow)
+    rpc = await make_client(rate_limit=0, concurrency_limit=2)
+    session = await rpc.login(users["merchant"])
+    assert await rpc.result(session, "test.lose_connection") == "answered"
+    await no_slot_lost(rpc, session, db)
+
+
+def _seen_closed(connection: asyncpg.Connection) -> bool:
+    """Closed, or (asyncpg does this when it sees the socket closed) taken back by the pool."""
+    try:
+        return connection.is_closed()
+    except asyncpg.InterfaceError:
+        return True
