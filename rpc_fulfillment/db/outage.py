@@ -84,10 +84,21 @@ class Outage:
 OUTAGE = Outage()
 
 
+def _what_happened(error: Exception) -> Exception:
+    """The error to report. A connection lost inside ``async with conn.transaction()`` surfaces
+    as asyncpg's InterfaceError "cannot call Transaction.__aexit__(): the underlying connection
+    is closed", raised while handling the error that lost it (its ``__context__``): that one."""
+    lost = error.__context__
+    if isinstance(error, asyncpg.InterfaceError) and isinstance(lost, Exception) and is_unreachable(lost):
+        return lost
+    return error
+
+
 def background_failure(logger: logging.Logger, what: str, error: Exception) -> None:
     """A background loop's round failed: an unreachable database is the outage's to log (once
     per interval), another database error a WARNING, anything else an ERROR with its traceback.
     The loop goes on either way and tries again at its next round."""
+    error = _what_happened(error)
     if is_unreachable(error):
         OUTAGE.failed(error, request=False)
     elif isinstance(error, (asyncpg.PostgresError, asyncpg.InterfaceError)):

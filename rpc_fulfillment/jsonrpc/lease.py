@@ -18,7 +18,7 @@ import asyncpg
 
 from rpc_fulfillment.accounts import auth
 from rpc_fulfillment.accounts.limits import Admission, Limits
-from rpc_fulfillment.db.outage import is_unreachable
+from rpc_fulfillment.db.outage import background_failure
 from rpc_fulfillment.db.shares import MerchantShares
 
 log = logging.getLogger(__name__)
@@ -99,14 +99,30 @@ async def _release_slot(connection: asyncpg.Connection, api_user_id: int | None,
     """Give the concurrency slot back (an advisory lock of this connection). If that fails the
     connection is ended, which makes PostgreSQL release the lock. A failure here never changes
     the answer of a call that has run."""
-    if connection.is_closed():  # lost (the database went away): the lock went with it
+    if _lost(connection):  # the lock went with it
         return
     try:
         await auth.release_slot(connection, api_user_id, slot)
     except asyncio.CancelledError:
-        connection.terminate()
+        _end(connection)
         raise
     except Exception as exc:  # the call's answer stands; the slot is recovered as above
-        if not is_unreachable(exc):
-            log.warning("could not release a concurrency slot of API user %s: %s", api_user_id, exc)
+        # Logged as the background loops log theirs: a lost connection (its backend terminated,
+        # the database going away) by the outage, once per interval.
+        background_failure(log, f"could not release a concurrency slot of API user {api_user_id}", exc)
+        _end(connection)
+
+
+def _lost(connection: asyncpg.Connection) -> bool:
+    """The connection is gone: closed, or taken back by the pool, which asyncpg does as soon as
+    it sees the socket closed (the pool's proxy then raises InterfaceError on every method)."""
+    try:
+        return connection.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+def _end(connection: asyncpg.Connection) -> None:
+    """End the connection unless it is gone already: PostgreSQL then frees its advisory locks."""
+    if not _lost(connection):
         connection.terminate()

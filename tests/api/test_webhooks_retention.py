@@ -68,6 +68,11 @@ class History:
 
 @pytest.fixture
 async def history(db, users) -> History:
+    return await new_history(db)
+
+
+async def new_history(db) -> History:
+    """A History of acme's webhook (the ``users`` fixture made acme)."""
     merchant = await merchant_id(db, "acme")
     webhook_id = await db.fetchval(
         """INSERT INTO webhooks (merchant_id, url, topics, secret_key)
