@@ -23,6 +23,8 @@ from rpc_fulfillment.config import Settings
 from rpc_fulfillment.accounts import provisioning
 from rpc_fulfillment.db.pool import connect
 from rpc_fulfillment.db.migrate import migrate
+from tests import figures
+from tests.conformance import figures as conformance_figures
 
 ABSENT: Any = object()
 
@@ -206,8 +208,25 @@ def make_client(settings: Settings, aiohttp_client: Any) -> Any:
     return make
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The figures of the reliability suites (fuzz, crash, races): see tests/figures.py."""
-    from tests import figures
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker hands its figures to the controller (see pytest_testnodedown)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["rpcf_figures"] = figures.snapshot()
+        workeroutput["rpcf_conformance"] = conformance_figures.snapshot()
 
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller of pytest-xdist adds a finished worker's figures to its own."""
+    output = getattr(node, "workeroutput", {})
+    if "rpcf_figures" in output:
+        figures.merge(output["rpcf_figures"])
+        conformance_figures.merge(output["rpcf_conformance"])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures of the reliability suites (fuzz, crash, races: tests/figures.py) and of the
+    conformance suite (tests/conformance/figures.py)."""
     figures.report(terminalreporter)
+    conformance_figures.print_summary(terminalreporter)

@@ -1,6 +1,8 @@
 """Figures the reliability suites report at the end of a pytest run (fuzz examples, crash rounds,
 race runs): each suite records lines here, and tests/conftest.py prints them in the terminal
-summary, so CI logs carry the numbers SECURITY.md quotes.
+summary, so CI logs carry the numbers SECURITY.md quotes. Under pytest-xdist each worker
+records its own; tests/conftest.py sends a worker's ``snapshot()`` to the controller, which
+``merge``s them before printing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,27 @@ race_seconds = [0.0]
 
 def record(section: str, line: str) -> None:
     _lines[section].append(line)
+
+
+def snapshot() -> dict[str, Any]:
+    """This process's figures as plain data (what pytest-xdist can send between processes)."""
+    return {
+        "lines": dict(_lines),
+        "counters": [[list(key), n] for key, n in counters.items()],
+        "race_runs": {name: dict(counts) for name, counts in race_runs.items()},
+        "race_seconds": race_seconds[0],
+    }
+
+
+def merge(figures: dict[str, Any]) -> None:
+    """Add a worker's ``snapshot()`` to this process's figures."""
+    for section, lines in figures["lines"].items():
+        _lines[section].extend(lines)
+    for key, n in figures["counters"]:
+        counters[tuple(key)] += n  # type: ignore[index]
+    for name, counts in figures["race_runs"].items():
+        race_runs[name].update(counts)
+    race_seconds[0] += figures["race_seconds"]
 
 
 def _race_summary() -> str | None:

@@ -4,7 +4,7 @@ each example's test, printed at the end of the pytest run (conftest.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, Sequence
 
 from tests.conformance.shapes import PathCheck
@@ -29,6 +29,16 @@ def record_example(example_id: str, method_exists: bool, expected_to_pass: bool,
     present = sum(1 for c in checks if c.problem is None)
     problems = tuple(f"{c.path}: {c.problem}" for c in checks if c.problem)
     outcomes.append(Outcome(example_id, method_exists, expected_to_pass, answered, present, documented, problems))
+
+
+def snapshot() -> list[list[Any]]:
+    """The outcomes as plain data, for a pytest-xdist worker to send to the controller."""
+    return [list(astuple(outcome)) for outcome in outcomes]
+
+
+def merge(recorded: list[list[Any]]) -> None:
+    """Add a worker's ``snapshot()`` to this process's outcomes."""
+    outcomes.extend(Outcome(*fields[:-1], tuple(fields[-1])) for fields in recorded)
 
 
 def _line(label: str, selected: list[Outcome]) -> str:

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import orjson
@@ -408,3 +409,12 @@ def depth_figures() -> str:
                      for path in by_share)
     return (f"method examples that reached the service function: {reached} of {examples} ({100 * reached / examples:.0f} %), "
             f"that ran SQL in it: {ran_sql} ({100 * ran_sql / examples:.0f} %); per method, service/SQL/examples: {each}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One pytest-xdist worker runs the whole fuzz suite (``--dist loadgroup``): its tests share
+    the package's harness, and the last one checks the figures of them all."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent == here:
+            item.add_marker(pytest.mark.xdist_group("fuzz"))

@@ -29,6 +29,8 @@ _RETRY = re.compile(r"request (?P<request>\S+): (?P<method>\S+) attempt (?P<atte
 
 
 def pytest_runtest_logreport(report: Any) -> None:
+    if getattr(report, "node", None) is not None:
+        return  # a pytest-xdist controller sees a worker's report: the worker counted it
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         name = report.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
         figures.race_runs[name][report.outcome] += 1
