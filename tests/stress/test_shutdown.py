@@ -109,7 +109,8 @@ def order_args(n: int) -> list[Any]:
 async def waiting_on_locks(db: asyncpg.Connection, count: int) -> None:
     """Until ``count`` server backends wait for a lock (the requests are in flight)."""
     deadline = time.monotonic() + LIMIT
-    while await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") < count:
+    while await db.fetchval("""SELECT count(*) FROM pg_stat_activity
+                                WHERE datname = current_database() AND wait_event_type = 'Lock'""") < count:
         assert time.monotonic() < deadline, "the requests never reached the lock"
         await asyncio.sleep(0.05)
 
