@@ -411,6 +411,7 @@ def depth_figures() -> str:
             f"that ran SQL in it: {ran_sql} ({100 * ran_sql / examples:.0f} %); per method, service/SQL/examples: {each}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One pytest-xdist worker runs the whole fuzz suite (``--dist loadgroup``): its tests share
     the package's harness, and the last one checks the figures of them all."""
