@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rpc_fulfillment.jsonrpc.dispatch import METHODS
-from tests.fuzz.conftest import count, encode, fuzz_settings
+from tests.fuzz.conftest import MINIMUM_ENVELOPE_EXAMPLES, SCALE, count, encode, examples_of_whole_module, fuzz_settings
 from tests.fuzz.strategies import FLOATS, INTS, JSON, SCALARS, TEXT, WRONG
 
 TOP_LEVEL = ["login", "call", "multiCall", "endSession", "rpc.discover"]
@@ -209,3 +209,6 @@ def test_http_basic_with_null_session(harness, data):
 def test_server_healthy_after_envelope_fuzz(harness):
     harness.health()
     harness.check_invariants()
+    examples = examples_of_whole_module(globals())
+    if examples is not None and SCALE >= 1:
+        assert examples >= MINIMUM_ENVELOPE_EXAMPLES, examples
