@@ -112,9 +112,11 @@ def settings(database_url: str) -> Settings:
     # Tests run many calls of one user at once (the races, all of one merchant): no rate or
     # concurrency limit and no cap on a merchant's share of the pool unless a test asks for one
     # (make_client(rate_limit=..., concurrency_limit=..., merchant_pool_share=...)). Their webhook
-    # receivers run on 127.0.0.1 (tests/api/test_webhooks_targets.py turns the guard on).
+    # receivers run on 127.0.0.1 (tests/api/test_webhooks_targets.py turns the guard on). Many
+    # tests log in wrongly on purpose: a wrong attempt waits no time unless a test asks for the
+    # throttle (tests/api/test_credentials.py: login_max_delay=...).
     return Settings(database_url=database_url, db_pool_size=5, rate_limit=0, concurrency_limit=0,
-                    merchant_pool_share=0, webhook_allow_private=True)
+                    merchant_pool_share=0, webhook_allow_private=True, login_max_delay=0)
 
 
 @dataclass

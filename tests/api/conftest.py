@@ -84,7 +84,7 @@ def shared_users(_shared: tuple[str, dict[str, ApiUser]]) -> dict[str, ApiUser]:
 async def shared_rpc(aiohttp_client: Any, _shared: tuple[str, dict[str, ApiUser]]) -> Rpc:
     """The real app on the shared database (see the module docstring)."""
     url = _shared[0]
-    settings = Settings(database_url=url, db_pool_size=2, rate_limit=0, concurrency_limit=0)
+    settings = Settings(database_url=url, db_pool_size=2, rate_limit=0, concurrency_limit=0, login_max_delay=0)
     return Rpc(await aiohttp_client(create_app(settings, url)))
 
 
