@@ -82,6 +82,8 @@ EXCERPT_BYTES = 1000  # how much of a receiver's answer is kept
 CONNECT_TIMEOUT = 3.0  # ShipStream: 3 s to connect, 5 s in all
 ACQUIRE_TIMEOUT = 30.0  # a pool that cannot give a connection this long is broken
 LISTEN_RETRY = 1.0  # seconds between attempts to LISTEN again
+STOP_TIMEOUT = 5.0  # seconds stop() waits to record the outcomes known, then for the pool to close
+LISTENER_CLOSE_TIMEOUT = 2.0  # seconds to close the LISTEN connection politely before ending it
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 REFUSED = "refused: {}; webhooks go to public addresses only on this server"
 
@@ -178,7 +180,7 @@ class WebhookWorker:
         await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
         self._tasks = []
         try:
-            await asyncio.wait_for(self._record_finished(), 5)
+            await asyncio.wait_for(self._record_finished(), STOP_TIMEOUT)
         except (asyncio.TimeoutError, *_DB_ERRORS) as exc:
             log.warning("webhook worker: outcomes not recorded at stop (%s); they will be sent again", exc)
         if self.http is not None:
@@ -189,7 +191,7 @@ class WebhookWorker:
             await self._close_listener()
         if self.pool is not None:
             try:
-                await asyncio.wait_for(self.pool.close(), 5)
+                await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT)
             except (asyncio.TimeoutError, *_DB_ERRORS):
                 self.pool.terminate()
 
@@ -206,7 +208,7 @@ class WebhookWorker:
         if listener is None or listener.is_closed():
             return
         try:
-            await asyncio.wait_for(listener.close(), 2)
+            await asyncio.wait_for(listener.close(), LISTENER_CLOSE_TIMEOUT)
         except (asyncio.TimeoutError, *_DB_ERRORS):
             listener.terminate()
 
