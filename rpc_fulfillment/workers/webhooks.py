@@ -53,6 +53,7 @@ webhook.deliveries with the reason, retried on the schedule.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -190,10 +191,9 @@ class WebhookWorker:
         if self._listener is not None:
             await self._close_listener()
         if self.pool is not None:
-            try:
+            # On any error, the timeout's cancellation included, close() terminates the pool.
+            with contextlib.suppress(asyncio.TimeoutError, *_DB_ERRORS):
                 await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT)
-            except (asyncio.TimeoutError, *_DB_ERRORS):
-                self.pool.terminate()
 
     def wake(self) -> None:
         self._wake.set()
@@ -207,10 +207,9 @@ class WebhookWorker:
         listener, self._listener, self._token = self._listener, None, None
         if listener is None or listener.is_closed():
             return
-        try:
+        # On any error, the timeout's cancellation included, close() ends the connection.
+        with contextlib.suppress(asyncio.TimeoutError, *_DB_ERRORS):
             await asyncio.wait_for(listener.close(), LISTENER_CLOSE_TIMEOUT)
-        except (asyncio.TimeoutError, *_DB_ERRORS):
-            listener.terminate()
 
     async def _listen_forever(self) -> None:
         """Hold a LISTEN connection with this worker's claim token locked; reconnect (with a
