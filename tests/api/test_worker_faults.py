@@ -561,7 +561,7 @@ async def test_a_listen_connection_that_does_not_close_in_time_is_ended_at_stop(
     reads nothing more): after LISTENER_CLOSE_TIMEOUT the connection is ended, its backend
     goes, and stop returns."""
     monkeypatch.setattr(webhook_worker, "LISTENER_CLOSE_TIMEOUT", 0.2)
-    async with delivering(webhook_interval=3600) as (_, worker):
+    async with asyncio.timeout(20), delivering(webhook_interval=3600) as (_, worker):  # stop included
         await listening_and_idle(worker, rounds_of(worker))
         listener = worker._listener
         assert listener is not None
