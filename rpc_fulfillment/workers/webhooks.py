@@ -406,9 +406,7 @@ class WebhookWorker:
             if isinstance(exc.os_error, RefusedTarget):
                 return None, REFUSED.format(exc.os_error)[:500], None
             return None, describe(exc), None
-        except aiohttp.ClientError as exc:
-            return None, describe(exc), None
-        except Exception as exc:  # an invalid URL for aiohttp, an SSL problem...
+        except Exception as exc:  # any other: aiohttp's ClientError (a URL it refuses, a disconnect...), yarl's
             return None, describe(exc), None
 
 

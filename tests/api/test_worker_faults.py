@@ -41,7 +41,7 @@ from tests.api.test_webhooks_retention import new_history
 from tests.api.test_webhooks_targets import first_attempt
 from tests.api.test_webhooks_worker import add_events, setup, statuses
 from tests.api.webhook_helpers import (
-    FAST, Received, Receiver, Respond, create_webhook, ok, start_receiver, wait_until,
+    FAST, Received, Receiver, Respond, StubResolver, create_webhook, ok, start_receiver, wait_until,
 )
 
 DatabaseFault = Callable[[asyncpg.Connection], Awaitable[None]]
@@ -481,27 +481,46 @@ def _seen_closed(connection: asyncpg.Connection) -> bool:
 # ------------------------------------------------------------------ the webhook worker's edges
 
 
-async def test_a_url_the_http_client_cannot_parse_is_a_failed_attempt_logged_without_a_traceback(
-    make_client, users, db, settings, caplog
+class SilentResolver(StubResolver):
+    """DNS that never answers."""
+
+    async def resolve(self, host: str, port: int = 0, family: Any = None) -> Any:
+        self.asked.append(host)
+        await asyncio.Event().wait()
+
+
+UNPARSABLE = "http://[2606:4700::1]x/hook"  # stored before webhook.create refused what the worker cannot parse
+# (url, private targets allowed, the attempt's error): the worker's guard parses the URL first;
+# without it aiohttp does; a host whose DNS never answers is a connection that does not come.
+UNSENDABLE = {
+    "unparsable-guarded": (UNPARSABLE, False, "ValueError: Invalid IPv6 URL"),
+    "unparsable": (UNPARSABLE, True, f"InvalidUrlClientError: {UNPARSABLE}"),
+    "silent-dns": ("http://silent.example/hook", True, "could not connect within 0.3 s"),
+}
+
+
+@pytest.mark.parametrize("url, allow_private, error", list(UNSENDABLE.values()), ids=list(UNSENDABLE))
+async def test_a_delivery_that_cannot_be_sent_is_a_failed_attempt_logged_without_a_traceback(
+    make_client, users, db, settings, monkeypatch, caplog, url, allow_private, error
 ):
-    """A URL stored before webhook.create refused what the worker's URL parser refuses (here
-    written straight into the table): each attempt fails with the parser's words in
-    webhook.deliveries, retried on the schedule like a refused connection, and is not logged
-    as a bug (no traceback)."""
-    guarded = {"webhook_allow_private": False}
-    rpc = await make_client(webhook_delivery=False, **guarded)
+    """The URL (written straight into the table) cannot be sent to: each attempt fails with
+    why in webhook.deliveries, retried on the schedule like a refused connection, and is not
+    logged as a bug (no traceback)."""
+    rpc = await make_client(webhook_delivery=False)
     session = await rpc.login(users["merchant"])
     hook = await create_webhook(rpc, session, "https://hooks.example.com/shipstream", "product:created")
-    await db.execute("UPDATE webhooks SET url = 'http://[2606:4700::1]x/hook'")
+    await db.execute("UPDATE webhooks SET url = $1", url)
     await add_events(db, 1)
-    worker = WebhookWorker(settings.database_url, replace(settings, **{**FAST, **guarded, "webhook_retry_schedule": "60"}))
+    monkeypatch.setattr(webhook_worker, "CONNECT_TIMEOUT", 0.3)  # within FAST's timeout (1 s)
+    changes = {**FAST, "webhook_allow_private": allow_private, "webhook_retry_schedule": "60"}
+    worker = WebhookWorker(settings.database_url, replace(settings, **changes), resolver=SilentResolver({}))
     await worker.start()
     try:
         delivery = await first_attempt(rpc, session, hook["webhook_id"])
     finally:
         await worker.stop()
-    assert (delivery["status"], delivery["last_error"]) == ("pending", "ValueError: Invalid IPv6 URL")
-    assert [(a["http_status"], a["error"]) for a in delivery["attempts"]] == [(None, "ValueError: Invalid IPv6 URL")]
+    assert (delivery["status"], delivery["last_error"]) == ("pending", error)
+    assert [(a["http_status"], a["error"]) for a in delivery["attempts"]] == [(None, error)]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.records
 
 
