@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import orjson
+from yarl import URL
 
 from rpc_fulfillment.core import formats
 from rpc_fulfillment.core.faults import Fault
@@ -237,6 +238,7 @@ def parse_url(value: Any, allow_private: bool = True) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
+        URL(url).raw_host  # as the worker reads it (yarl): a URL it refuses is never delivered
     except ValueError as exc:
         raise invalid(f"'url' is not a valid URL ({exc}): {_short(url)}") from None
     if parts.scheme.lower() not in ("http", "https"):

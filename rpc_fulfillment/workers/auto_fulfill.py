@@ -32,6 +32,7 @@ from rpc_fulfillment.shipments import queries as store
 
 log = logging.getLogger(__name__)
 BATCH = 50
+SHUTDOWN_TIMEOUT = 10.0  # seconds the current pass has to finish at shutdown before it is cancelled
 # The order statuses a shipment may start from, read from the matrix.
 START_FROM = sorted({pair for rule in RULES if rule.action == "start_shipment" for pair in rule.from_})
 
@@ -162,7 +163,7 @@ class AutoFulfiller:
 
 async def auto_fulfill_context(pool: asyncpg.Pool, delay: float) -> Any:
     """For an aiohttp cleanup context: start the worker, and on shutdown let its current pass
-    finish (up to a few seconds) before cancelling it."""
+    finish (up to SHUTDOWN_TIMEOUT seconds) before cancelling it."""
     fulfiller = AutoFulfiller(pool, delay)
     task = asyncio.create_task(fulfiller.run(), name="auto-fulfill")
     try:
@@ -170,7 +171,7 @@ async def auto_fulfill_context(pool: asyncpg.Pool, delay: float) -> Any:
     finally:
         fulfiller.stop()
         try:
-            await asyncio.wait_for(task, timeout=10)
+            await asyncio.wait_for(task, timeout=SHUTDOWN_TIMEOUT)
         except asyncio.TimeoutError:
             log.warning("auto-fulfill: the current pass did not finish in time; cancelled")
         except asyncio.CancelledError:

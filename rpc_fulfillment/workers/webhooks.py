@@ -53,6 +53,7 @@ webhook.deliveries with the reason, retried on the schedule.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -82,6 +83,8 @@ EXCERPT_BYTES = 1000  # how much of a receiver's answer is kept
 CONNECT_TIMEOUT = 3.0  # ShipStream: 3 s to connect, 5 s in all
 ACQUIRE_TIMEOUT = 30.0  # a pool that cannot give a connection this long is broken
 LISTEN_RETRY = 1.0  # seconds between attempts to LISTEN again
+STOP_TIMEOUT = 5.0  # seconds stop() waits to record the outcomes known, then for the pool to close
+LISTENER_CLOSE_TIMEOUT = 2.0  # seconds to close the LISTEN connection politely before ending it
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 REFUSED = "refused: {}; webhooks go to public addresses only on this server"
 
@@ -178,7 +181,7 @@ class WebhookWorker:
         await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
         self._tasks = []
         try:
-            await asyncio.wait_for(self._record_finished(), 5)
+            await asyncio.wait_for(self._record_finished(), STOP_TIMEOUT)
         except (asyncio.TimeoutError, *_DB_ERRORS) as exc:
             log.warning("webhook worker: outcomes not recorded at stop (%s); they will be sent again", exc)
         if self.http is not None:
@@ -188,10 +191,9 @@ class WebhookWorker:
         if self._listener is not None:
             await self._close_listener()
         if self.pool is not None:
-            try:
-                await asyncio.wait_for(self.pool.close(), 5)
-            except (asyncio.TimeoutError, *_DB_ERRORS):
-                self.pool.terminate()
+            # On any error, the timeout's cancellation included, close() terminates the pool.
+            with contextlib.suppress(asyncio.TimeoutError, *_DB_ERRORS):
+                await asyncio.wait_for(self.pool.close(), STOP_TIMEOUT)
 
     def wake(self) -> None:
         self._wake.set()
@@ -205,10 +207,9 @@ class WebhookWorker:
         listener, self._listener, self._token = self._listener, None, None
         if listener is None or listener.is_closed():
             return
-        try:
-            await asyncio.wait_for(listener.close(), 2)
-        except (asyncio.TimeoutError, *_DB_ERRORS):
-            listener.terminate()
+        # On any error, the timeout's cancellation included, close() ends the connection.
+        with contextlib.suppress(asyncio.TimeoutError, *_DB_ERRORS):
+            await asyncio.wait_for(listener.close(), LISTENER_CLOSE_TIMEOUT)
 
     async def _listen_forever(self) -> None:
         """Hold a LISTEN connection with this worker's claim token locked; reconnect (with a
@@ -405,9 +406,7 @@ class WebhookWorker:
             if isinstance(exc.os_error, RefusedTarget):
                 return None, REFUSED.format(exc.os_error)[:500], None
             return None, describe(exc), None
-        except aiohttp.ClientError as exc:
-            return None, describe(exc), None
-        except Exception as exc:  # an invalid URL for aiohttp, an SSL problem...
+        except Exception as exc:  # any other: aiohttp's ClientError (a URL it refuses, a disconnect...), yarl's
             return None, describe(exc), None
 
 

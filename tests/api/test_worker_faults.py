@@ -29,16 +29,20 @@ from rpc_fulfillment.webhooks import queries as webhook_store
 from rpc_fulfillment.webhooks import rules as webhook_domain
 from rpc_fulfillment.workers import scheduler, sessions
 from rpc_fulfillment.workers import webhooks as webhook_worker
-from rpc_fulfillment.workers.auto_fulfill import AutoFulfiller
+from rpc_fulfillment.workers import auto_fulfill
+from rpc_fulfillment.workers.auto_fulfill import AutoFulfiller, auto_fulfill_context
 from rpc_fulfillment.workers.scheduler import release_holds_forever
 from rpc_fulfillment.workers.sessions import expire_sessions_forever
 from rpc_fulfillment.workers.webhooks import WebhookWorker
 from tests.api.order_helpers import ADDRESS, INFO, add_product
 from tests.api.test_auto_fulfill import reserved_orders
-from tests.api.test_rate_limits import call_body, post, slots_held, slow
+from tests.api.test_rate_limits import CONCURRENCY_CODE, call_body, post, slots_held, slow
 from tests.api.test_webhooks_retention import new_history
+from tests.api.test_webhooks_targets import first_attempt
 from tests.api.test_webhooks_worker import add_events, setup, statuses
-from tests.api.webhook_helpers import FAST, Received, Receiver, Respond, ok, start_receiver, wait_until
+from tests.api.webhook_helpers import (
+    FAST, Received, Receiver, Respond, StubResolver, create_webhook, ok, start_receiver, wait_until,
+)
 
 DatabaseFault = Callable[[asyncpg.Connection], Awaitable[None]]
 
@@ -288,7 +292,15 @@ async def test_a_delivery_that_cannot_be_built_is_a_failed_attempt_retried(db, d
 # ------------------------------------------------------------------ scheduled holds
 
 
-@FAULTS
+async def a_bug(conn: asyncpg.Connection) -> None:
+    """Not a database error: a bug in the round (db/outage.py logs it with its traceback)."""
+    raise ValueError("a bug")
+
+
+LOGGED_WITH_A_BUG = {**LOGGED, a_bug: "{what}: unexpected error"}
+
+
+@pytest.mark.parametrize("fault", list(LOGGED_WITH_A_BUG), ids=lambda fault: fault.__name__)
 async def test_the_scheduler_survives_a_failed_round_and_releases_the_hold(rpc, users, db, pool, monkeypatch, caplog, fault):
     await add_product(db, "SKU-D", stock=5)
     session = await rpc.login(users["merchant"])
@@ -301,7 +313,10 @@ async def test_the_scheduler_survives_a_failed_round_and_releases_the_hold(rpc, 
 
     await run_until(release_holds_forever(pool, interval=0.05), released, "the hold released")
     assert len(raised) == 1
-    assert logged(caplog, LOGGED[fault].format(what="could not release scheduled holds")) == 1
+    [record] = [r for r in caplog.records if fnmatch.fnmatchcase(
+        r.getMessage(), f"*{LOGGED_WITH_A_BUG[fault].format(what='could not release scheduled holds')}*")]
+    if fault is a_bug:  # with its traceback
+        assert record.levelno == logging.ERROR and record.exc_info is not None and record.exc_info[1] is raised[0]
 
 
 # ------------------------------------------------------------------ housekeeping
@@ -461,3 +476,196 @@ def _seen_closed(connection: asyncpg.Connection) -> bool:
         return connection.is_closed()
     except asyncpg.InterfaceError:
         return True
+
+
+# ------------------------------------------------------------------ the webhook worker's edges
+
+
+class SilentResolver(StubResolver):
+    """DNS that never answers."""
+
+    async def resolve(self, host: str, port: int = 0, family: Any = None) -> Any:
+        self.asked.append(host)
+        await asyncio.Event().wait()
+
+
+UNPARSABLE = "http://[2606:4700::1]x/hook"  # stored before webhook.create refused what the worker cannot parse
+# (url, private targets allowed, the attempt's error): the worker's guard parses the URL first;
+# without it aiohttp does; a host whose DNS never answers is a connection that does not come.
+UNSENDABLE = {
+    "unparsable-guarded": (UNPARSABLE, False, "ValueError: Invalid IPv6 URL"),
+    "unparsable": (UNPARSABLE, True, f"InvalidUrlClientError: {UNPARSABLE}"),
+    "silent-dns": ("http://silent.example/hook", True, "could not connect within 0.3 s"),
+}
+
+
+@pytest.mark.parametrize("url, allow_private, error", list(UNSENDABLE.values()), ids=list(UNSENDABLE))
+async def test_a_delivery_that_cannot_be_sent_is_a_failed_attempt_logged_without_a_traceback(
+    make_client, users, db, settings, monkeypatch, caplog, url, allow_private, error
+):
+    """The URL (written straight into the table) cannot be sent to: each attempt fails with
+    why in webhook.deliveries, retried on the schedule like a refused connection, and is not
+    logged as a bug (no traceback)."""
+    rpc = await make_client(webhook_delivery=False)
+    session = await rpc.login(users["merchant"])
+    hook = await create_webhook(rpc, session, "https://hooks.example.com/shipstream", "product:created")
+    await db.execute("UPDATE webhooks SET url = $1", url)
+    await add_events(db, 1)
+    monkeypatch.setattr(webhook_worker, "CONNECT_TIMEOUT", 0.3)  # within FAST's timeout (1 s)
+    changes = {**FAST, "webhook_allow_private": allow_private, "webhook_retry_schedule": "60"}
+    worker = WebhookWorker(settings.database_url, replace(settings, **changes), resolver=SilentResolver({}))
+    await worker.start()
+    try:
+        delivery = await first_attempt(rpc, session, hook["webhook_id"])
+    finally:
+        await worker.stop()
+    assert (delivery["status"], delivery["last_error"]) == ("pending", error)
+    assert [(a["http_status"], a["error"]) for a in delivery["attempts"]] == [(None, error)]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.records
+
+
+async def test_outcomes_not_recorded_at_stop_are_sent_again_by_the_next_worker(db, delivering, settings, monkeypatch, caplog):
+    """The database refuses every record (a statement timeout) while the worker stops: stop
+    says once that the outcomes were not recorded, ends anyway, and the claims go with its
+    LISTEN connection, so the next worker sends the delivery again (at least once, not lost)."""
+    failing = [True]
+    original = webhook_store.record_attempts
+    refused: list[BaseException] = []
+
+    async def record_while_failing(conn: asyncpg.Connection, *args: Any) -> Any:
+        if failing[0]:
+            try:
+                await statement_timeout(conn)
+            except asyncpg.QueryCanceledError as exc:
+                refused.append(exc)
+                raise
+        return await original(conn, *args)
+
+    monkeypatch.setattr(webhook_store, "record_attempts", record_while_failing)
+    async with delivering() as (receiver, _):
+        await add_events(db, 1)
+        await receiver.wait_count(1)
+        await wait_until(lambda: _true(bool(refused)), what="a record refused")
+    assert logged(caplog, "webhook worker: outcomes not recorded at stop (*); they will be sent again") == 1
+    assert await statuses(db) == Counter(pending=1)
+    failing[0] = False
+    next_worker = WebhookWorker(settings.database_url, replace(settings, **FAST))
+    await next_worker.start()
+    try:
+        await delivered(db, 1)
+    finally:
+        await next_worker.stop()
+    assert len(receiver.requests) == 2
+
+
+async def backends(db: asyncpg.Connection, pids: list[int]) -> int:
+    return await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids)
+
+
+async def test_a_pool_that_does_not_close_in_time_is_terminated_at_stop(db, delivering, monkeypatch):
+    """A connection of the worker's pool is still in use when it stops (pool.close waits for
+    it): after STOP_TIMEOUT the pool is terminated, its connections end with it, and stop
+    returns."""
+    monkeypatch.setattr(webhook_worker, "STOP_TIMEOUT", 0.2)
+    async with delivering() as (_, worker):
+        assert worker.pool is not None
+        held = await worker.pool.acquire()
+        pid = held.get_server_pid()
+        assert await backends(db, [pid]) == 1
+    assert _seen_closed(held)
+    await wait_until(lambda: _zero(backends(db, [pid])), what="the held connection's backend ended")
+
+
+async def test_a_listen_connection_that_does_not_close_in_time_is_ended_at_stop(db, delivering, monkeypatch):
+    """The server's answer to the LISTEN connection's close never arrives (the worker's side
+    reads nothing more): after LISTENER_CLOSE_TIMEOUT the connection is ended, its backend
+    goes, and stop returns."""
+    monkeypatch.setattr(webhook_worker, "LISTENER_CLOSE_TIMEOUT", 0.2)
+    async with asyncio.timeout(20), delivering(webhook_interval=3600) as (_, worker):  # stop included
+        await listening_and_idle(worker, rounds_of(worker))
+        listener = worker._listener
+        assert listener is not None
+        pid = listener.get_server_pid()
+        listener._transport.pause_reading()
+    assert listener.is_closed()
+    await wait_until(lambda: _zero(backends(db, [pid])), what="the LISTEN connection's backend ended")
+
+
+async def _zero(count: Awaitable[int]) -> bool:
+    return await count == 0
+
+
+async def test_a_pass_that_cannot_finish_at_shutdown_is_cancelled_after_the_timeout(users, db, pool, monkeypatch, caplog):
+    """At shutdown the current pass is blocked (the stock row it must lock to ship is held by
+    another transaction): after SHUTDOWN_TIMEOUT it is cancelled with one WARNING, the shutdown
+    goes on, nothing of the worker keeps running or waiting, and the shipment is not shipped
+    (its transaction rolled back)."""
+    monkeypatch.setattr(auto_fulfill, "SHUTDOWN_TIMEOUT", 0.3)
+    await add_product(db, "A", stock=10)
+    await reserved_orders(db, 1)
+    async with db.transaction():
+        await db.execute("SELECT 1 FROM stock FOR UPDATE")
+        worker = auto_fulfill_context(pool, 0.001)
+        await anext(worker)
+        await wait_until(lambda: _true_of(lock_waiters(db)), what="the pass blocked on the stock row")
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(anext(worker), 20)  # the shutdown
+        assert [t for t in asyncio.all_tasks() if t.get_name() == "auto-fulfill"] == []
+        await wait_until(lambda: _zero(lock_waiters(db)), what="no statement of the pass left waiting")
+    assert logged(caplog, "auto-fulfill: the current pass did not finish in time; cancelled") == 1
+    assert await db.fetchval("SELECT count(*) FROM shipments WHERE status = 'shipped'") == 0
+
+
+async def lock_waiters(db: asyncpg.Connection) -> int:
+    """Statements of the test's database waiting for a lock (a fresh look: inside a
+    transaction the statistics views are otherwise read once)."""
+    await db.execute("SELECT pg_stat_clear_snapshot()")
+    return await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                             "AND datname = current_database()")
+
+
+async def _true_of(count: Awaitable[int]) -> bool:
+    return await count > 0
+
+
+# ------------------------------------------------------------------ a call back from a wait
+
+
+async def test_a_call_back_from_a_wait_whose_slot_was_taken_meanwhile_is_refused(make_client, users, db, add_method):
+    """A call waits outside the database (``uow.away``, as webhook.test does), holding nothing,
+    its concurrency slot included; meanwhile another call of the same user takes the only slot.
+    Back from the wait, the first call is refused with the concurrency limit's error, in a 200
+    answer (part of it ran: resending the request is not the retry a 409 invites); the other
+    one is answered, and no slot is lost."""
+    away, back, holding, finish = (asyncio.Event() for _ in range(4))
+
+    async def waits_away(ctx: Any) -> str:
+        async with ctx.uow.away():
+            away.set()
+            await back.wait()
+        return "back"
+
+    async def holds_the_slot(ctx: Any) -> str:
+        holding.set()
+        await finish.wait()
+        return "done"
+
+    add_method("test.away", waits_away)
+    add_method("test.hold", holds_the_slot)
+    rpc = await make_client(rate_limit=0, concurrency_limit=1)
+    session = await rpc.login(users["merchant"])
+    first = asyncio.create_task(post(rpc, call_body(session, "test.away", request_id=1)))
+    await asyncio.wait_for(away.wait(), 20)
+    second = asyncio.create_task(post(rpc, call_body(session, "test.hold", request_id=2)))
+    await asyncio.wait_for(holding.wait(), 20)
+    back.set()
+    status, body, _ = await asyncio.wait_for(first, 20)
+    assert (status, body["error"]["code"], body["error"]["data"]["concurrency_limit"]) == (200, CONCURRENCY_CODE, 1), body
+    finish.set()
+    status, body, _ = await asyncio.wait_for(second, 20)
+    assert (status, body.get("result")) == (200, "done"), body
+
+    async def none_held() -> bool:
+        return await slots_held(db) == 0
+
+    await wait_until(none_held, what="the slot freed")
