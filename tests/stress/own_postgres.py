@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 from tests.stress.test_crash import free_port
 
@@ -95,10 +96,18 @@ class OwnPostgres:
         return self.url(database)
 
     def kill(self) -> None:
-        """kill -9 of the postmaster and every backend, as a crash or an OOM kill would."""
+        """kill -9 of the postmaster and every backend, as a crash or an OOM kill would; returns
+        when all of them are dead. A backend still dying keeps the shared memory attached, and a
+        postmaster started then refuses to run ("pre-existing shared memory block is still in
+        use"): seen once under a loaded CI run."""
         assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
+        group = self.process.pid  # started in a session of its own: the group of every backend
+        os.killpg(group, signal.SIGKILL)
         self.process.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive_in(group, process) for process in psutil.process_iter()):
+            assert time.monotonic() < deadline, "PostgreSQL's backends outlived kill -9 by 10 s"
+            time.sleep(0.01)
 
     def remove(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -110,3 +119,12 @@ class OwnPostgres:
             return (self.directory / "postgres.log").read_text(errors="replace")[-3000:]
         except OSError:
             return ""
+
+
+def _alive_in(group: int, process: psutil.Process) -> bool:
+    """A process of this group running still (a zombie has let go of its memory, the shared
+    memory included)."""
+    try:
+        return os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        return False
