@@ -192,9 +192,10 @@ async def list_inventory(
     updated_since: datetime | None,
 ) -> list[asyncpg.Record]:
     """Stock of the merchant's listed products (enabled, not "not visible"): summed over all
-    warehouses, or in one. Products without stock answer zeros. In SKU order: product ids are not in creation
-    order (migration 0017), and a SKU is what a reader looks for. The statement text depends only
-    on which arguments are given (a handful of prepared statements, each with a good plan)."""
+    warehouses, or in one. Products without stock answer zeros. In SKU order: product ids are
+    not in creation order (migration 0017), and a SKU is what a reader looks for. The statement
+    text depends only on which arguments are given (a handful of prepared statements, each with
+    a good plan)."""
     params: list[object] = [merchant_id]
 
     def param(value: object) -> str:

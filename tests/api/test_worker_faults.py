@@ -174,15 +174,11 @@ def rounds_of(worker: WebhookWorker) -> list[int | None]:
 async def listening_and_idle(worker: WebhookWorker, rounds: list[int | None], before: int | None = None) -> int:
     """Wait until ``worker`` listens with a token other than ``before`` and has finished a
     round since: from then on only a NOTIFY (or its timer) starts the next round."""
-    await wait_until(lambda: _true(worker._token not in (None, before)), what="the worker listening")
+    await wait_until(lambda: worker._token not in (None, before), what="the worker listening")
     token = worker._token
     assert token is not None
-    await wait_until(lambda: _true(token in rounds), what="a round with the new token")
+    await wait_until(lambda: token in rounds, what="a round with the new token")
     return token
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_the_listen_connection_dropped_is_taken_again_and_notify_wakes_the_worker(db, delivering, monkeypatch, caplog):
@@ -459,7 +455,7 @@ async def test_a_call_whose_connection_is_lost_after_its_answer_keeps_the_answer
     async def answers_then_loses_its_connection(ctx: Any) -> str:
         connection = ctx.uow.connection
         assert await db.fetchval("SELECT pg_terminate_backend($1)", connection.get_server_pid())
-        await wait_until(lambda: _true(_seen_closed(connection)), what="the driver sees the connection closed")
+        await wait_until(lambda: _seen_closed(connection), what="the driver sees the connection closed")
         return "answered"
 
     add_method("test.lose_connection", answers_then_loses_its_connection)
@@ -545,7 +541,7 @@ async def test_outcomes_not_recorded_at_stop_are_sent_again_by_the_next_worker(d
     async with delivering() as (receiver, _):
         await add_events(db, 1)
         await receiver.wait_count(1)
-        await wait_until(lambda: _true(bool(refused)), what="a record refused")
+        await wait_until(lambda: bool(refused), what="a record refused")
     assert logged(caplog, "webhook worker: outcomes not recorded at stop (*); they will be sent again") == 1
     assert await statuses(db) == Counter(pending=1)
     failing[0] = False

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import inspect
 import socket
 import time
 from dataclasses import dataclass, field
@@ -114,12 +115,17 @@ async def deliveries(rpc: Rpc, session: str, webhook_id: int, filters: Any = Non
     return page["results"]
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_until(check: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = "condition") -> None:
+    """Until ``check()`` (a plain or an async check) is true, at most ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not await check():
+    while not await _checked(check()):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met in {timeout} s")
         await asyncio.sleep(0.05)
+
+
+async def _checked(outcome: bool | Awaitable[bool]) -> bool:
+    return await outcome if inspect.isawaitable(outcome) else outcome
 
 
 async def wait_until_all_sent(db: Any, timeout: float = 10.0) -> None:
